@@ -1,0 +1,341 @@
+"""``causal_bench``: the object a test uses to measure workloads.
+
+``InertBench`` is what a test gets when the plugin is off: every workload runs exactly once, so a
+benchmark suite doubles as a fast correctness test. ``CausalBench`` measures when it is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_causal_eval.measure.memory import PeakRSS, python_peak_bytes
+from pytest_causal_eval.measure.runner import Runner, RunOutcome
+from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
+
+if TYPE_CHECKING:
+    from pytest_causal_eval.session import CausalEvalSession
+
+__all__ = ["CausalBench", "InertBench", "TestMeasurements"]
+
+
+def _check_callable(fn: Any, what: str) -> None:
+    if not callable(fn):
+        pytest.fail(f"{what}: expected a callable to measure, got {type(fn).__name__} {fn!r}", pytrace=False)
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "\n\r\t"):
+        pytest.fail(
+            f"causal_bench.named: a measurement name must be a non-empty one-line string, got {name!r}",
+            pytrace=False,
+        )
+    return name.strip()
+
+
+@dataclass
+class TestMeasurements:
+    """The measurements one test made, by name ("" is the unnamed one)."""
+
+    test_id: str
+    params: dict[str, str]
+    by_name: dict[str, Measurement] = field(default_factory=dict)
+    timed: set[str] = field(default_factory=set)
+
+    def get(self, name: str) -> Measurement:
+        m = self.by_name.get(name)
+        if m is None:
+            mid = self.test_id if not name else f"{self.test_id}::{name}"
+            m = Measurement(id=mid, test_id=self.test_id, name=name, params=dict(self.params))
+            self.by_name[name] = m
+        return m
+
+
+class InertBench:
+    """The plugin is off: run each workload once and return its result."""
+
+    enabled = False
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.items: int | None = None
+        self.group: str | None = None
+
+    def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        _check_callable(fn, "causal_bench")
+        return fn(*args, **kwargs)
+
+    def pedantic(
+        self,
+        target: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        setup: Callable[[], Any] | None = None,
+        rounds: int = 1,
+        warmup_rounds: int = 0,
+        iterations: int = 1,
+        items: int | None = None,
+    ) -> Any:
+        _check_callable(target, "causal_bench.pedantic")
+        _check_pedantic(rounds, warmup_rounds, iterations, setup)
+        call_args, call_kwargs = tuple(args), dict(kwargs or {})
+        if setup is not None:
+            provided = setup()
+            if provided is not None:
+                from pytest_causal_eval.measure.runner import _split_setup_result
+
+                call_args, call_kwargs = _split_setup_result(provided)
+        return target(*call_args, **call_kwargs)
+
+    def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
+        _check_callable(fn, "causal_bench.async_")
+        _refuse_running_loop()
+        return asyncio.run(_await(fn(*args, **kwargs)))
+
+    async def aio(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
+        _check_callable(fn, "causal_bench.aio")
+        return await fn(*args, **kwargs)
+
+    def named(self, name: str, *, items: int | None = None, group: str | None = None) -> InertBench:
+        bench = InertBench(_check_name(name))
+        bench.items, bench.group = items, group
+        return bench
+
+    def record(
+        self,
+        name: str,
+        value: float,
+        unit: str = "",
+        better: str = "lower",
+        samples: list[float] | None = None,
+    ) -> None:
+        _validate_metric(name, value, better)
+
+
+class CausalBench:
+    """Measures workloads when the plugin is on. See README for the full API."""
+
+    enabled = True
+
+    def __init__(
+        self, session: CausalEvalSession, item: pytest.Item, store: TestMeasurements, name: str = ""
+    ) -> None:
+        self._session = session
+        self._item = item
+        self._store = store
+        self.name = name
+        self.items: int | None = None
+        self.group: str | None = None
+
+    # -- public API --------------------------------------------------------------------------------
+    def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Measure ``fn(*args, **kwargs)`` with calibrated rounds; return its result."""
+        _check_callable(fn, "causal_bench")
+        call = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
+        runner = self._runner()
+        return self._measure("auto", lambda: runner.run(call), call)
+
+    def pedantic(
+        self,
+        target: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        setup: Callable[[], Any] | None = None,
+        rounds: int = 1,
+        warmup_rounds: int = 0,
+        iterations: int = 1,
+        items: int | None = None,
+    ) -> Any:
+        """pytest-benchmark's pedantic mode: exactly ``rounds`` x ``iterations``, ``setup`` untimed."""
+        _check_callable(target, "causal_bench.pedantic")
+        _check_pedantic(rounds, warmup_rounds, iterations, setup)
+        if items is not None:
+            self.items = items
+        call_args, call_kwargs = tuple(args), dict(kwargs or {})
+        runner = self._runner()
+
+        def workload() -> Any:
+            a, k = call_args, call_kwargs
+            if setup is not None:
+                provided = setup()
+                if provided is not None:
+                    from pytest_causal_eval.measure.runner import _split_setup_result
+
+                    a, k = _split_setup_result(provided)
+            return target(*a, **k)
+
+        return self._measure(
+            "pedantic",
+            lambda: runner.run_pedantic(
+                target, call_args, call_kwargs, setup, rounds, iterations, warmup_rounds
+            ),
+            workload,
+        )
+
+    def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
+        """Measure a coroutine function on a private event loop (from a synchronous test)."""
+        _check_callable(fn, "causal_bench.async_")
+        _refuse_running_loop()
+        coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
+        runner = self._runner()
+        return self._measure(
+            "async", lambda: runner.run_async(coro_fn), lambda: asyncio.run(_await(coro_fn()))
+        )
+
+    async def aio(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
+        """Measure a coroutine function inside the running event loop (from an async test)."""
+        _check_callable(fn, "causal_bench.aio")
+        coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
+        runner = self._runner()
+        started = self._begin("async")
+        outcome = await runner.run_async_in_loop(coro_fn)
+        self._finish(started, "async", outcome, None)
+        return outcome.result
+
+    def named(self, name: str, *, items: int | None = None, group: str | None = None) -> CausalBench:
+        """A handle for a second (third, ...) measurement in the same test, reported as ``test::name``."""
+        bench = CausalBench(self._session, self._item, self._store, _check_name(name))
+        bench.items, bench.group = items, group
+        return bench
+
+    def record(
+        self,
+        name: str,
+        value: float,
+        unit: str = "",
+        better: str = "lower",
+        samples: list[float] | None = None,
+    ) -> None:
+        """Attach a custom metric (accuracy, questions/s, ...) with its direction to this measurement."""
+        _validate_metric(name, value, better)
+        measurement = self._store.get(self.name)
+        measurement.add_metric(
+            Metric(
+                name=name,
+                value=float(value),
+                unit=unit,
+                better=better,  # type: ignore[arg-type]
+                samples=[float(s) for s in samples] if samples is not None else None,
+            )
+        )
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _runner(self) -> Runner:
+        return Runner(self._session.runner_config(self._item), self._session.timer)
+
+    def _begin(self, mode: str) -> tuple[float, PeakRSS]:
+        if self.name in self._store.timed:
+            label = f"measurement {self.name!r}" if self.name else "the unnamed measurement"
+            pytest.fail(
+                f"causal_bench: {label} of this test was already taken; use "
+                "causal_bench.named('...') for several measurements in one test",
+                pytrace=False,
+            )
+        rss = PeakRSS()
+        rss.start()
+        return time.perf_counter(), rss
+
+    def _measure(self, mode: str, run: Callable[[], RunOutcome], workload: Callable[[], Any] | None) -> Any:
+        started = self._begin(mode)
+        outcome = run()  # an exception from the workload propagates unchanged; nothing is recorded
+        self._finish(started, mode, outcome, workload)
+        return outcome.result
+
+    def _finish(
+        self,
+        started: tuple[float, PeakRSS],
+        mode: str,
+        outcome: RunOutcome,
+        workload: Callable[[], Any] | None,
+    ) -> None:
+        t_start, rss = started
+        measurement = self._store.get(self.name)
+        self._store.timed.add(self.name)
+        measurement.mode = mode
+        measurement.group = self.group
+        measurement.items = self.items
+        measurement.samples = outcome.per_iteration_seconds()
+        measurement.cpu_samples = outcome.per_iteration_cpu_seconds()
+        measurement.iterations = outcome.iterations
+        measurement.warmup_rounds = outcome.warmup_rounds
+        measurement.calibration = dict(outcome.calibration)
+        measurement.gc = outcome.gc
+        measurement.add_metric(Metric("peak_rss", float(rss.peak()), unit="B", better="lower"))
+        measurement.extra["peak_rss_exact"] = rss.exact
+        stats = measurement.stats
+        if self.items is not None and stats is not None and stats.median > 0:
+            measurement.add_metric(
+                Metric("throughput", self.items / stats.median, unit="items/s", better="higher")
+            )
+        if workload is not None and self._session.settings.tracemalloc:
+            peak = python_peak_bytes(workload)
+            measurement.add_metric(Metric("python_peak", float(peak), unit="B", better="lower"))
+        measurement.duration = time.perf_counter() - t_start
+        if workload is not None:
+            self._session.after_measure(self._item, measurement, workload)
+
+
+def _validate_metric(name: Any, value: Any, better: Any) -> None:
+    if not isinstance(name, str) or not name:
+        pytest.fail(
+            f"causal_bench.record: metric name must be a non-empty string, got {name!r}", pytrace=False
+        )
+    if better not in BETTER_VALUES:
+        pytest.fail(
+            f"causal_bench.record({name!r}): better must be 'lower' or 'higher', got {better!r}",
+            pytrace=False,
+        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value != value
+        or value in (float("inf"), float("-inf"))
+    ):
+        pytest.fail(
+            f"causal_bench.record({name!r}): value must be a finite number, got {value!r}", pytrace=False
+        )
+
+
+def _check_pedantic(
+    rounds: int, warmup_rounds: int, iterations: int, setup: Callable[[], Any] | None
+) -> None:
+    for label, value, low in (
+        ("rounds", rounds, 1),
+        ("iterations", iterations, 1),
+        ("warmup_rounds", warmup_rounds, 0),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            pytest.fail(
+                f"causal_bench.pedantic: {label} must be an integer >= {low}, got {value!r}", pytrace=False
+            )
+    if setup is not None and iterations > 1:
+        pytest.fail(
+            "causal_bench.pedantic: iterations must be 1 when a setup function is given "
+            "(setup runs once per round)",
+            pytrace=False,
+        )
+
+
+def _refuse_running_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    pytest.fail(
+        "causal_bench.async_ runs its own event loop and cannot be called inside a running one; "
+        "use `await causal_bench.aio(fn, ...)` in an async test",
+        pytrace=False,
+    )
+
+
+async def _await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    raise TypeError(f"causal_bench.async_: the function must return an awaitable, got {type(value).__name__}")

@@ -1,0 +1,59 @@
+"""The ``causal-eval`` command line.
+
+Each subcommand lives in its own module of this package and exposes
+``register(subparsers)``; the module adds its parser and sets ``func`` (a callable taking the
+parsed namespace and returning an exit status). Modules keep heavy imports inside ``func`` so
+``causal-eval --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+__all__ = ["CLIError", "build_parser", "main"]
+
+
+class CLIError(Exception):
+    """A user mistake: printed as ``causal-eval: error: ...`` with exit status 2, never a traceback."""
+
+
+def _subcommand_modules() -> list[str]:
+    names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    return sorted(names)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="causal-eval",
+        description="Causal-reasoning evaluation engine and performance-regression tools.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in _subcommand_modules():
+        module = importlib.import_module(f"{__name__}.{name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except CLIError as exc:
+        print(f"causal-eval: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("causal-eval: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from pytest_causal_eval.cli import main
+
+sys.exit(main())

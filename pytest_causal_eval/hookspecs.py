@@ -1,0 +1,34 @@
+"""Hooks that pytest-causal-eval calls; implement them in a conftest.py or a plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from pytest_causal_eval.measure.timer import Timer
+    from pytest_causal_eval.results import Measurement, RunResults
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_causal_eval_timer(config: pytest.Config) -> Timer | None:
+    """Return the clock pair to measure with (tests inject a fake one); None keeps perf_counter_ns."""
+
+
+@pytest.hookspec
+def pytest_causal_eval_after_measure(
+    item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
+) -> None:
+    """Called after a measurement's timed rounds with an untimed callable that runs the workload once."""
+
+
+@pytest.hookspec
+def pytest_causal_eval_judge(item: pytest.Item, measurement: Measurement) -> list[str] | None:
+    """Judge a finished measurement at the end of its test; returned messages fail the test."""
+
+
+@pytest.hookspec
+def pytest_causal_eval_session_results(config: pytest.Config, results: RunResults) -> None:
+    """Called once, on the controller, with every measurement of the run (xdist workers' too)."""

@@ -1,0 +1,318 @@
+"""Command-line and ini options: one spec per option, parsed once into ``Settings``.
+
+Every flag is ``--causal-eval-*`` with an ini twin (``causal_eval_*``). Values are parsed by small
+functions that raise ``ValueError`` with what is allowed; ``resolve_settings`` turns that into a
+``pytest.UsageError`` naming the flag or the ini key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = [
+    "CORE_OPTIONS",
+    "OptionSpec",
+    "Settings",
+    "add_options",
+    "all_option_specs",
+    "parse_bool",
+    "parse_duration",
+    "parse_percent",
+    "parse_positive_int",
+    "resolve_settings",
+]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: ``dest`` is the key in ``Settings``; the flag is ``--causal-eval-<dest with dashes>``."""
+
+    dest: str
+    help: str
+    default: Any = None
+    parse: Callable[[str], Any] | None = None
+    is_flag: bool = False
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--causal-eval" if self.dest == "enabled" else "--causal-eval-" + self.dest.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "causal_eval" if self.dest == "enabled" else "causal_eval_" + self.dest
+
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "min": 60.0}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zµ]*)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'0.5', '500ms', '2s', '100us' -> seconds (> 0)."""
+    m = _DURATION.match(str(text))
+    if not m or m.group(2) not in ("", *_UNITS):
+        raise ValueError(f"expected a duration such as 0.5, 500ms, 2s or 100us, got {text!r}")
+    value = float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1.0)
+    if value <= 0:
+        raise ValueError(f"expected a positive duration, got {text!r}")
+    return value
+
+
+def parse_positive_int(text: str) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def parse_percent(text: str) -> float:
+    """'10%', '10', '0.1' is not accepted as 10% (ambiguous): '10%' or '10' mean ten percent."""
+    raw = str(text).strip()
+    number = raw[:-1] if raw.endswith("%") else raw
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"expected a percentage such as 10% or 5.5%, got {text!r}") from None
+    if not 0 < value < 1000:
+        raise ValueError(f"expected a percentage above 0% and below 1000%, got {text!r}")
+    return value / 100.0
+
+
+def parse_warmup(text: str) -> float:
+    """'auto' (0.1 s), 'off' (0) or a duration."""
+    lowered = str(text).strip().lower()
+    if lowered == "auto":
+        return 0.1
+    if lowered in ("off", "0", "no", "false"):
+        return 0.0
+    try:
+        return parse_duration(lowered)
+    except ValueError:
+        raise ValueError(f"expected auto, off or a duration such as 200ms, got {text!r}") from None
+
+
+def parse_writable_file(text: str) -> Path:
+    """A path whose directory exists (or can be created) and is writable; checked before the run."""
+    if not str(text).strip():
+        raise ValueError("expected a file path, got an empty value")
+    path = Path(os.path.expanduser(str(text)))
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, expected a file path")
+    parent = path.parent if str(path.parent) else Path(".")
+    probe_dir = parent
+    while not probe_dir.exists():
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir() or not os.access(probe_dir, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {str(path)!r}: directory {str(probe_dir)!r} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"cannot write {str(path)!r}: the file is not writable")
+    return path
+
+
+CORE_OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "enabled",
+        "Measure causal_bench workloads (off: each runs once as a plain test).",
+        False,
+        parse_bool,
+        is_flag=True,
+    ),
+    OptionSpec(
+        "json", "Write the run's results (versioned JSON) to PATH.", None, parse_writable_file, metavar="PATH"
+    ),
+    OptionSpec(
+        "min_time",
+        "Minimum duration of one round; iterations are calibrated to reach it (default 1ms).",
+        0.001,
+        parse_duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
+        "max_time",
+        "Time budget for the rounds of one measurement (default 1s).",
+        1.0,
+        parse_duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
+        "min_rounds",
+        "Minimum number of rounds, even past the time budget (default 5).",
+        5,
+        parse_positive_int,
+        metavar="N",
+    ),
+    OptionSpec(
+        "max_rounds", "Maximum number of rounds (default 10000).", 10_000, parse_positive_int, metavar="N"
+    ),
+    OptionSpec(
+        "warmup",
+        "Warm-up before timing: auto (0.1s), off, or a duration (default auto).",
+        0.1,
+        parse_warmup,
+        metavar="auto|off|DURATION",
+    ),
+    OptionSpec(
+        "disable_gc", "Disable the garbage collector during timed rounds.", False, parse_bool, is_flag=True
+    ),
+    OptionSpec(
+        "tracemalloc",
+        "Also record Python peak memory with tracemalloc in an untimed pass.",
+        False,
+        parse_bool,
+        is_flag=True,
+    ),
+)
+
+
+def all_option_specs() -> tuple[OptionSpec, ...]:
+    """Every option the plugin owns, core first, then each feature module's own."""
+    return CORE_OPTIONS
+
+
+def add_options(parser: pytest.Parser, specs: Iterable[OptionSpec]) -> None:
+    group = parser.getgroup("causal-eval", "causal-eval: benchmark evaluation pipelines and gate regressions")
+    for spec in specs:
+        if spec.is_flag:
+            group.addoption(
+                spec.flag,
+                action="store_true",
+                default=None,
+                dest="causal_eval_" + spec.dest,
+                help=spec.help + f" [ini: {spec.ini}]",
+            )
+            parser.addini(spec.ini, spec.help, type="string", default=None)
+        else:
+            group.addoption(
+                spec.flag,
+                action="store",
+                default=None,
+                dest="causal_eval_" + spec.dest,
+                metavar=spec.metavar,
+                help=spec.help + f" [ini: {spec.ini}]",
+            )
+            parser.addini(spec.ini, spec.help, type="string", default=None)
+
+
+class Settings:
+    """Parsed option values by ``dest``; ``sources`` says where each came from (flag, ini or default)."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str]) -> None:
+        self._values = values
+        self.sources = sources
+
+    def __getitem__(self, dest: str) -> Any:
+        return self._values[dest]
+
+    def get(self, dest: str, default: Any = None) -> Any:
+        return self._values.get(dest, default)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._values.get("enabled"))
+
+    @property
+    def json_path(self) -> Path | None:
+        value = self._values.get("json")
+        return value if isinstance(value, Path) else None
+
+    @property
+    def min_time(self) -> float:
+        return float(self._values["min_time"])
+
+    @property
+    def max_time(self) -> float:
+        return float(self._values["max_time"])
+
+    @property
+    def min_rounds(self) -> int:
+        return int(self._values["min_rounds"])
+
+    @property
+    def max_rounds(self) -> int:
+        return int(self._values["max_rounds"])
+
+    @property
+    def warmup(self) -> float:
+        return float(self._values["warmup"])
+
+    @property
+    def disable_gc(self) -> bool:
+        return bool(self._values["disable_gc"])
+
+    @property
+    def tracemalloc(self) -> bool:
+        return bool(self._values["tracemalloc"])
+
+
+def resolve_settings(config: pytest.Config, specs: Iterable[OptionSpec] | None = None) -> Settings:
+    """Read every option from the command line, else the ini file, else its default."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for spec in specs if specs is not None else all_option_specs():
+        cli_value = config.getoption("causal_eval_" + spec.dest, default=None)
+        if cli_value is not None:
+            if spec.is_flag:
+                values[spec.dest] = bool(cli_value)
+            else:
+                values[spec.dest] = _parse(spec, str(cli_value), spec.flag)
+            sources[spec.dest] = spec.flag
+            continue
+        ini_value = config.getini(spec.ini)
+        if ini_value not in (None, "", []):
+            values[spec.dest] = _parse(spec, str(ini_value).strip(), f"ini option {spec.ini}")
+            sources[spec.dest] = spec.ini
+            continue
+        values[spec.dest] = spec.default
+        sources[spec.dest] = "default"
+    settings = Settings(values, sources)
+    _cross_check(settings)
+    return settings
+
+
+def _parse(spec: OptionSpec, raw: str, where: str) -> Any:
+    if spec.parse is None:
+        return raw
+    try:
+        return spec.parse(raw)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+
+
+def _cross_check(settings: Settings) -> None:
+    if (
+        settings.get("min_time") is not None
+        and settings.get("max_time") is not None
+        and settings.min_time > settings.max_time
+    ):
+        raise pytest.UsageError(
+            f"--causal-eval-min-time ({settings.min_time:g}s) must not exceed "
+            f"--causal-eval-max-time ({settings.max_time:g}s)"
+        )
+    if (
+        settings.get("min_rounds") is not None
+        and settings.get("max_rounds") is not None
+        and settings.min_rounds > settings.max_rounds
+    ):
+        raise pytest.UsageError(
+            f"--causal-eval-min-rounds ({settings.min_rounds}) must not exceed "
+            f"--causal-eval-max-rounds ({settings.max_rounds})"
+        )

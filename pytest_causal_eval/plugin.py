@@ -1,0 +1,61 @@
+"""pytest entry point: options, markers, the ``causal_bench`` fixture, and enabling the session.
+
+Nothing here measures, writes or imports anything heavy unless ``--causal-eval`` (or the ini
+option ``causal_eval = true``) is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_causal_eval import hookspecs
+from pytest_causal_eval.bench import CausalBench, InertBench
+from pytest_causal_eval.options import add_options, all_option_specs, resolve_settings
+from pytest_causal_eval.session import MARKER_KEYS, SESSION_KEY, CausalEvalSession
+
+SESSION_PLUGIN_NAME = "causal_eval_session"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser, all_option_specs())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "causal_eval(**options): per-test measuring and gating options; keys: "
+        + ", ".join(sorted(MARKER_KEYS)),
+    )
+    settings = resolve_settings(config)  # a bad value is a UsageError even when the plugin is off
+    if not settings.enabled:
+        return
+    session = CausalEvalSession(config, settings)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
+    session.setup()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        config.pluginmanager.unregister(session, SESSION_PLUGIN_NAME)
+        del config.stash[SESSION_KEY]
+
+
+@pytest.fixture
+def causal_bench(request: pytest.FixtureRequest) -> Iterator[CausalBench | InertBench]:
+    """Measure a workload: ``causal_bench(fn, *args, **kwargs)`` returns ``fn``'s result.
+
+    Off (no ``--causal-eval``): ``fn`` runs once. On: warm-up, calibration, timed rounds.
+    """
+    session = request.config.stash.get(SESSION_KEY, None)
+    if session is None:
+        yield InertBench()
+        return
+    yield CausalBench(session, request.node, session.store_for(request.node))

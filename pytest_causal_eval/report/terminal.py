@@ -1,0 +1,102 @@
+"""The end-of-session table: one row per measurement, fitted to the terminal width (pure)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from pytest_causal_eval.report.units import format_rate, format_seconds, format_value
+from pytest_causal_eval.results import Measurement
+
+__all__ = ["common_prefix", "render_table", "shorten"]
+
+DERIVED_METRICS = ("throughput", "peak_rss", "python_peak")
+
+
+def shorten(text: str, width: int) -> str:
+    """Fit ``text`` into ``width`` characters with a middle ellipsis, keeping more of the end
+    (the test name and its parameters) than of the start (the path)."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width <= 3:
+        return text[-width:]
+    head = (width - 1) // 3
+    tail = width - 1 - head
+    return text[:head] + "…" + text[len(text) - tail :]
+
+
+def common_prefix(ids: Sequence[str]) -> str:
+    """The longest common directory/module prefix ending at a '/' or '::' boundary."""
+    if len(ids) < 2:
+        if ids and "/" in ids[0].split("::")[0]:
+            return ids[0].split("::")[0].rsplit("/", 1)[0] + "/"
+        return ""
+    prefix = os.path.commonprefix(list(ids))  # noqa: RUF071 - character-wise on purpose
+    cut = max(prefix.rfind("/"), prefix.rfind("::") + 1)
+    return prefix[: cut + 1] if cut >= 0 else ""
+
+
+def _metrics_text(m: Measurement) -> str:
+    parts = []
+    for name, metric in sorted(m.metrics.items()):
+        if name in DERIVED_METRICS:
+            continue
+        parts.append(f"{name}={format_value(metric.value, metric.unit)}")
+    return " ".join(parts)
+
+
+def render_table(measurements: Sequence[Measurement], width: int = 80) -> list[str]:
+    """Lines of the summary table. Columns: name, median, IQR, throughput (or ops), rounds, metrics."""
+    if not measurements:
+        return []
+    width = max(60, width)
+    rows = sorted(measurements, key=lambda m: m.id)
+    prefix = common_prefix([m.id for m in rows])
+    cells: list[tuple[str, str, str, str, str, str]] = []
+    for m in rows:
+        stats = m.stats
+        throughput = m.metrics.get("throughput")
+        if throughput is not None:
+            rate = format_rate(throughput.value, "/s")
+        elif stats is not None:
+            rate = format_rate(stats.ops, "/s")
+        else:
+            rate = "-"
+        cells.append(
+            (
+                m.id[len(prefix) :] or m.id,
+                format_seconds(stats.median) if stats else "-",
+                format_seconds(stats.iqr) if stats else "-",
+                rate,
+                str(m.rounds) if stats else "-",
+                _metrics_text(m),
+            )
+        )
+    headers = ("name", "median", "IQR", "ops", "rounds", "metrics")
+    fixed = [max(len(headers[i]), *(len(c[i]) for c in cells)) for i in range(1, 5)]
+    metrics_width = max(len(headers[5]), *(len(c[5]) for c in cells))
+    gaps = 2 * 5
+    room = width - sum(fixed) - gaps
+    # The name gets at least 24 columns; the metrics column takes what is left, shortened if needed.
+    name_width = min(
+        max(len(headers[0]), *(len(c[0]) for c in cells)), max(24, room - min(metrics_width, 20))
+    )
+    metrics_width = max(len(headers[5]), room - name_width)
+    lines = []
+    title = f"causal-eval: {len(rows)} measurement{'s' if len(rows) != 1 else ''}"
+    if prefix:
+        title += f" (in {prefix.rstrip('/:')})"
+    lines.append(shorten(title, width))
+
+    def fmt(row: Sequence[str]) -> str:
+        parts = [shorten(row[0], name_width).ljust(name_width)]
+        parts += [row[i].rjust(fixed[i - 1]) for i in range(1, 5)]
+        parts.append(shorten(row[5], metrics_width))
+        return "  ".join(parts).rstrip()
+
+    lines.append(fmt(headers))
+    lines.append("-" * min(width, len(fmt(headers)) + max(0, metrics_width - len(headers[5]))))
+    lines.extend(fmt(c) for c in cells)
+    return lines

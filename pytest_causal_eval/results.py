@@ -1,0 +1,237 @@
+"""The result model: one ``Measurement`` per named measurement, gathered into ``RunResults``.
+
+The JSON form is versioned by ``schema_version``; ``pytest_causal_eval/schema/results-v1.json``
+is its JSON Schema. Loading checks the version and the required fields and raises
+``ResultsFormatError`` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pytest_causal_eval.stats.summary import Summary, summarize
+
+__all__ = [
+    "RESULTS_SCHEMA_VERSION",
+    "Better",
+    "Measurement",
+    "Metric",
+    "ResultsFormatError",
+    "RunResults",
+]
+
+RESULTS_SCHEMA_VERSION = 1
+
+Better = Literal["lower", "higher"]
+BETTER_VALUES: tuple[Better, ...] = ("lower", "higher")
+
+
+class ResultsFormatError(ValueError):
+    """A results document that does not follow the schema."""
+
+
+@dataclass
+class Metric:
+    """One named quantity with a direction. ``samples`` holds per-round values when there are several."""
+
+    name: str
+    value: float
+    unit: str = ""
+    better: Better = "lower"
+    samples: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.better not in BETTER_VALUES:
+            raise ValueError(f"metric {self.name!r}: better must be 'lower' or 'higher', got {self.better!r}")
+        if not isinstance(self.value, (int, float)) or isinstance(self.value, bool):
+            raise TypeError(f"metric {self.name!r}: value must be a number, got {type(self.value).__name__}")
+        if not math.isfinite(float(self.value)):
+            raise ValueError(f"metric {self.name!r}: value must be finite, got {self.value!r}")
+        self.value = float(self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "better": self.better,
+        }
+        if self.samples is not None:
+            out["samples"] = list(self.samples)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Metric:
+        return cls(
+            name=str(_req(data, "name", "metric")),
+            value=float(_req(data, "value", "metric")),
+            unit=str(data.get("unit", "")),
+            better=_better(data.get("better", "lower")),
+            samples=[float(v) for v in data["samples"]] if data.get("samples") is not None else None,
+        )
+
+
+@dataclass
+class Measurement:
+    """One measurement: raw per-round samples (seconds per iteration) and metrics.
+
+    ``id`` is unique within a run: the test's node id, plus ``::name`` for a named measurement.
+    A measurement may hold only custom metrics (``samples`` empty, ``stats`` None).
+    """
+
+    id: str
+    test_id: str
+    name: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    group: str | None = None
+    mode: str = "auto"
+    samples: list[float] = field(default_factory=list)
+    cpu_samples: list[float] = field(default_factory=list)
+    iterations: int = 0
+    warmup_rounds: int = 0
+    items: int | None = None
+    calibration: dict[str, float] = field(default_factory=dict)
+    gc: str = "enabled"
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+
+    @property
+    def rounds(self) -> int:
+        return len(self.samples)
+
+    @property
+    def stats(self) -> Summary | None:
+        return summarize(self.samples) if self.samples else None
+
+    @property
+    def cpu_stats(self) -> Summary | None:
+        return summarize(self.cpu_samples) if self.cpu_samples else None
+
+    def add_metric(self, metric: Metric) -> None:
+        self.metrics[metric.name] = metric
+
+    def to_dict(self) -> dict[str, Any]:
+        stats = self.stats
+        cpu = self.cpu_stats
+        return {
+            "id": self.id,
+            "test_id": self.test_id,
+            "name": self.name,
+            "params": dict(self.params),
+            "group": self.group,
+            "mode": self.mode,
+            "unit": "s",
+            "rounds": self.rounds,
+            "iterations": self.iterations,
+            "warmup_rounds": self.warmup_rounds,
+            "items": self.items,
+            "calibration": dict(self.calibration),
+            "gc": self.gc,
+            "stats": stats.to_dict() if stats else None,
+            "cpu_stats": cpu.to_dict() if cpu else None,
+            "samples": list(self.samples),
+            "cpu_samples": list(self.cpu_samples),
+            "metrics": {k: m.to_dict() for k, m in sorted(self.metrics.items())},
+            "extra": dict(self.extra),
+            "duration": self.duration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        if not isinstance(data, Mapping):
+            raise ResultsFormatError(f"a measurement must be an object, got {type(data).__name__}")
+        mid = str(_req(data, "id", "measurement"))
+        try:
+            metrics_raw = data.get("metrics") or {}
+            if not isinstance(metrics_raw, Mapping):
+                raise ResultsFormatError(f"measurement {mid!r}: 'metrics' must be an object")
+            return cls(
+                id=mid,
+                test_id=str(data.get("test_id", mid)),
+                name=str(data.get("name", "")),
+                params={str(k): str(v) for k, v in (data.get("params") or {}).items()},
+                group=data.get("group"),
+                mode=str(data.get("mode", "auto")),
+                samples=[float(v) for v in data.get("samples") or []],
+                cpu_samples=[float(v) for v in data.get("cpu_samples") or []],
+                iterations=int(data.get("iterations", 0)),
+                warmup_rounds=int(data.get("warmup_rounds", 0)),
+                items=int(data["items"]) if data.get("items") is not None else None,
+                calibration={str(k): float(v) for k, v in (data.get("calibration") or {}).items()},
+                gc=str(data.get("gc", "enabled")),
+                metrics={str(k): Metric.from_dict(v) for k, v in metrics_raw.items()},
+                extra=dict(data.get("extra") or {}),
+                duration=float(data.get("duration", 0.0)),
+            )
+        except ResultsFormatError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ResultsFormatError(f"measurement {mid!r}: {exc}") from None
+
+
+@dataclass
+class RunResults:
+    """All measurements of one run plus the environment they were taken in."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    tool_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "tool": "pytest-causal-eval",
+            "tool_version": self.tool_version,
+            "created": self.created,
+            "environment": dict(self.environment),
+            "measurements": [m.to_dict() for m in sorted(self.measurements, key=lambda m: m.id)],
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunResults:
+        if not isinstance(data, Mapping):
+            raise ResultsFormatError(f"a results document must be a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ResultsFormatError("missing or non-integer 'schema_version'")
+        if version > RESULTS_SCHEMA_VERSION:
+            raise ResultsFormatError(
+                f"schema_version {version} is newer than this pytest-causal-eval understands "
+                f"({RESULTS_SCHEMA_VERSION}); upgrade pytest-causal-eval"
+            )
+        if version < 1:
+            raise ResultsFormatError(f"unknown schema_version {version}")
+        raw = data.get("measurements")
+        if not isinstance(raw, list):
+            raise ResultsFormatError("'measurements' must be a list")
+        env = data.get("environment") or {}
+        if not isinstance(env, Mapping):
+            raise ResultsFormatError("'environment' must be an object")
+        return cls(
+            measurements=[Measurement.from_dict(m) for m in raw],
+            environment=dict(env),
+            created=str(data.get("created", "")),
+            tool_version=str(data.get("tool_version", "")),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+def _req(data: Mapping[str, Any], key: str, what: str) -> Any:
+    if key not in data:
+        raise ResultsFormatError(f"{what} lacks required field {key!r}")
+    return data[key]
+
+
+def _better(value: Any) -> Better:
+    if value == "lower":
+        return "lower"
+    if value == "higher":
+        return "higher"
+    raise ResultsFormatError(f"'better' must be 'lower' or 'higher', got {value!r}")

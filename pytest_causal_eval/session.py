@@ -1,0 +1,220 @@
+"""One run's state: measurements per test, their judging, and the end-of-run reports.
+
+Registered as a plugin object only when ``--causal-eval`` is on. Under pytest-xdist every worker
+measures its own tests and ships its measurements to the controller at the end, which merges them
+and reports once.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+
+import pytest
+
+from pytest_causal_eval import __version__
+from pytest_causal_eval.atomicio import write_json_atomic
+from pytest_causal_eval.bench import TestMeasurements
+from pytest_causal_eval.measure.runner import GC_POLICIES, RunnerConfig
+from pytest_causal_eval.measure.timer import PerfCounterTimer, Timer
+from pytest_causal_eval.options import Settings, parse_duration, parse_positive_int, parse_warmup
+from pytest_causal_eval.results import Measurement, RunResults
+
+__all__ = ["MARKER_KEYS", "SESSION_KEY", "CausalEvalSession"]
+
+SESSION_KEY = pytest.StashKey["CausalEvalSession"]()
+WORKER_OUTPUT_KEY = "causal_eval_measurements"
+
+# Keyword arguments @pytest.mark.causal_eval(...) accepts; feature modules add theirs here.
+MARKER_KEYS: dict[str, str] = {
+    "min_time": "minimum round duration",
+    "max_time": "time budget for the rounds",
+    "min_rounds": "minimum number of rounds",
+    "max_rounds": "maximum number of rounds",
+    "warmup": "warm-up duration, auto or off",
+    "gc": "garbage collector during rounds: enabled, disabled or frozen",
+    "group": "group name shown in reports",
+}
+
+
+def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
+    """Merged keyword arguments of every causal_eval marker on the item (closest wins)."""
+    merged: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers("causal_eval"))):
+        if mark.args:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.causal_eval takes keyword arguments only, got {mark.args!r}"
+            )
+        merged.update(mark.kwargs)
+    unknown = sorted(set(merged) - set(MARKER_KEYS))
+    if unknown:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.causal_eval got unknown argument(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(MARKER_KEYS))}"
+        )
+    return merged
+
+
+class CausalEvalSession:
+    """The registered plugin object of one enabled run."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.timer: Timer = PerfCounterTimer()
+        self.stores: dict[str, TestMeasurements] = {}
+        self.measurements: list[Measurement] = []
+        self.environment: dict[str, Any] = {}
+        self.results: RunResults | None = None
+        self.is_worker = hasattr(config, "workerinput")
+
+    # -- configuration -----------------------------------------------------------------------------
+    def setup(self) -> None:
+        custom = self.config.hook.pytest_causal_eval_timer(config=self.config)
+        if custom is not None:
+            self.timer = custom
+
+    def runner_config(self, item: pytest.Item) -> RunnerConfig:
+        s = self.settings
+        values: dict[str, Any] = {
+            "min_time": s.min_time,
+            "max_time": s.max_time,
+            "min_rounds": s.min_rounds,
+            "max_rounds": s.max_rounds,
+            "warmup": s.warmup,
+            "gc": "disabled" if s.disable_gc else "enabled",
+        }
+        kwargs = marker_kwargs(item)
+        parsers: dict[str, Callable[[str], Any]] = {
+            "min_time": parse_duration,
+            "max_time": parse_duration,
+            "min_rounds": parse_positive_int,
+            "max_rounds": parse_positive_int,
+            "warmup": parse_warmup,
+        }
+        for key, parse in parsers.items():
+            if key in kwargs:
+                try:
+                    values[key] = parse(str(kwargs[key]))
+                except ValueError as exc:
+                    pytest.fail(f"@pytest.mark.causal_eval({key}=...): {exc}", pytrace=False)
+        if "gc" in kwargs:
+            if kwargs["gc"] not in GC_POLICIES:
+                pytest.fail(
+                    f"@pytest.mark.causal_eval(gc=...): expected one of {', '.join(GC_POLICIES)}, "
+                    f"got {kwargs['gc']!r}",
+                    pytrace=False,
+                )
+            values["gc"] = kwargs["gc"]
+        return RunnerConfig(**values)
+
+    def store_for(self, item: pytest.Item) -> TestMeasurements:
+        store = self.stores.get(item.nodeid)
+        if store is None:
+            callspec = getattr(item, "callspec", None)
+            params = {k: _param_text(v) for k, v in callspec.params.items()} if callspec else {}
+            store = TestMeasurements(test_id=item.nodeid, params=params)
+            self.stores[item.nodeid] = store
+        return store
+
+    def after_measure(self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]) -> None:
+        self.config.hook.pytest_causal_eval_after_measure(
+            item=item, measurement=measurement, workload=workload
+        )
+
+    # -- hooks -------------------------------------------------------------------------------------
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        s = self.settings
+        parts = [
+            f"min_time={s.min_time:g}s",
+            f"max_time={s.max_time:g}s",
+            f"min_rounds={s.min_rounds}",
+            f"warmup={s.warmup:g}s",
+            f"gc={'disabled' if s.disable_gc else 'enabled'}",
+        ]
+        if s.json_path is not None:
+            parts.append(f"json={s.json_path}")
+        return f"causal-eval {__version__}: " + ", ".join(parts)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        outcome = yield  # an exception from the test propagates; its measurements are marked failed
+        store = self.stores.get(item.nodeid)
+        if store is None or not store.by_name:
+            return outcome
+        failures: list[str] = []
+        for measurement in store.by_name.values():
+            for messages in self.config.hook.pytest_causal_eval_judge(item=item, measurement=measurement):
+                failures.extend(messages or [])
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
+        return outcome
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        store = self.stores.get(report.nodeid)
+        if store is None:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            for m in store.by_name.values():
+                m.extra["passed"] = bool(report.passed)
+        if report.when == "teardown":
+            if not report.passed:
+                for m in store.by_name.values():
+                    m.extra["passed"] = False
+            for m in store.by_name.values():
+                m.extra.setdefault("passed", False)
+                self.measurements.append(m)
+            del self.stores[report.nodeid]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: take the measurements a worker shipped."""
+        output = getattr(node, "workeroutput", {}) or {}
+        raw = output.get(WORKER_OUTPUT_KEY)
+        if raw:
+            for data in json.loads(raw):
+                self.measurements.append(Measurement.from_dict(data))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
+                [m.to_dict() for m in self.measurements]
+            )
+            return
+        from pytest_causal_eval.environment.fingerprint import collect_environment
+
+        self.environment = collect_environment(self.config.rootpath)
+        self.results = RunResults(
+            measurements=sorted(self.measurements, key=lambda m: m.id),
+            environment=self.environment,
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            tool_version=__version__,
+        )
+        self.config.hook.pytest_causal_eval_session_results(config=self.config, results=self.results)
+        path = self.settings.json_path
+        if path is not None:
+            write_json_atomic(path, self.results.to_dict())
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.is_worker or self.results is None or not self.results.measurements:
+            return
+        from pytest_causal_eval.report.terminal import render_table
+
+        columns = shutil.get_terminal_size((80, 24)).columns
+        terminalreporter.write_sep("-", "causal-eval")
+        for line in render_table(self.results.measurements, width=columns):
+            terminalreporter.write_line(line)
+        if self.settings.json_path is not None:
+            terminalreporter.write_line(f"results written to {self.settings.json_path}")
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return str(value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, default=str)
+    return repr(value)
