@@ -7,6 +7,7 @@ benchmark suite doubles as a fast correctness test. ``CausalBench`` measures whe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import time
@@ -21,7 +22,7 @@ from pytest_causal_eval.measure.runner import Runner, RunOutcome
 from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
 
 if TYPE_CHECKING:
-    from pytest_causal_eval.session import CausalEvalSession
+    from pytest_causal_eval.session import CausalEvalSession, Probe
 
 __all__ = ["CausalBench", "InertBench", "TestMeasurements"]
 
@@ -48,6 +49,7 @@ class TestMeasurements:
     params: dict[str, str]
     by_name: dict[str, Measurement] = field(default_factory=dict)
     timed: set[str] = field(default_factory=set)
+    workloads: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     def get(self, name: str) -> Measurement:
         m = self.by_name.get(name)
@@ -195,7 +197,11 @@ class CausalBench:
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
         runner = self._runner()
         started = self._begin("async")
-        outcome = await runner.run_async_in_loop(coro_fn)
+        try:
+            outcome = await runner.run_async_in_loop(coro_fn)
+        except BaseException:
+            self._abort(started)
+            raise
         self._finish(started, "async", outcome, None)
         return outcome.result
 
@@ -230,7 +236,7 @@ class CausalBench:
     def _runner(self) -> Runner:
         return Runner(self._session.runner_config(self._item), self._session.timer)
 
-    def _begin(self, mode: str) -> tuple[float, PeakRSS]:
+    def _begin(self, mode: str) -> tuple[float, PeakRSS, list[Probe]]:
         if self.name in self._store.timed:
             label = f"measurement {self.name!r}" if self.name else "the unnamed measurement"
             pytest.fail(
@@ -238,25 +244,45 @@ class CausalBench:
                 "causal_bench.named('...') for several measurements in one test",
                 pytrace=False,
             )
+        measurement = self._store.get(self.name)
+        probes = self._session.probes_for(self._item, measurement)
+        for probe in probes:
+            probe.start()
         rss = PeakRSS()
         rss.start()
-        return time.perf_counter(), rss
+        return time.perf_counter(), rss, probes
 
     def _measure(self, mode: str, run: Callable[[], RunOutcome], workload: Callable[[], Any] | None) -> Any:
         started = self._begin(mode)
-        outcome = run()  # an exception from the workload propagates unchanged; nothing is recorded
+        try:
+            outcome = run()  # an exception from the workload propagates unchanged; nothing is recorded
+        except BaseException:
+            self._abort(started)
+            raise
         self._finish(started, mode, outcome, workload)
         return outcome.result
 
+    def _abort(self, started: tuple[float, PeakRSS, list[Probe]]) -> None:
+        """The workload raised: release probes (locks, counters) and forget the measurement."""
+        measurement = self._store.get(self.name)
+        for probe in reversed(started[2]):
+            with contextlib.suppress(Exception):
+                probe.stop(measurement)
+        if self.name not in self._store.timed and not measurement.metrics:
+            self._store.by_name.pop(self.name, None)
+
     def _finish(
         self,
-        started: tuple[float, PeakRSS],
+        started: tuple[float, PeakRSS, list[Probe]],
         mode: str,
         outcome: RunOutcome,
         workload: Callable[[], Any] | None,
     ) -> None:
-        t_start, rss = started
+        t_start, rss, probes = started
         measurement = self._store.get(self.name)
+        peak_rss = rss.peak()
+        for probe in reversed(probes):
+            probe.stop(measurement)
         self._store.timed.add(self.name)
         measurement.mode = mode
         measurement.group = self.group
@@ -267,7 +293,7 @@ class CausalBench:
         measurement.warmup_rounds = outcome.warmup_rounds
         measurement.calibration = dict(outcome.calibration)
         measurement.gc = outcome.gc
-        measurement.add_metric(Metric("peak_rss", float(rss.peak()), unit="B", better="lower"))
+        measurement.add_metric(Metric("peak_rss", float(peak_rss), unit="B", better="lower"))
         measurement.extra["peak_rss_exact"] = rss.exact
         stats = measurement.stats
         if self.items is not None and stats is not None and stats.median > 0:
@@ -279,6 +305,7 @@ class CausalBench:
             measurement.add_metric(Metric("python_peak", float(peak), unit="B", better="lower"))
         measurement.duration = time.perf_counter() - t_start
         if workload is not None:
+            self._store.workloads[self.name] = workload
             self._session.after_measure(self._item, measurement, workload)
 
 

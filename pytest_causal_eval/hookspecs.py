@@ -30,5 +30,15 @@ def pytest_causal_eval_judge(item: pytest.Item, measurement: Measurement) -> lis
 
 
 @pytest.hookspec
+def pytest_causal_eval_explain(
+    item: pytest.Item,
+    measurement: Measurement,
+    baseline: Measurement | None,
+    workload: Callable[[], Any] | None,
+) -> list[str] | None:
+    """Explain a regressed measurement (profile diffs, artifact paths); lines go into the failure message."""
+
+
+@pytest.hookspec
 def pytest_causal_eval_session_results(config: pytest.Config, results: RunResults) -> None:
     """Called once, on the controller, with every measurement of the run (xdist workers' too)."""

@@ -128,6 +128,21 @@ def parse_writable_file(text: str) -> Path:
     return path
 
 
+def parse_writable_dir(text: str) -> Path:
+    """A directory that exists and is writable, or can be created under a writable parent."""
+    if not str(text).strip():
+        raise ValueError("expected a directory path, got an empty value")
+    path = Path(os.path.expanduser(str(text)))
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{str(path)!r} exists and is not a directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write under {str(path)!r}: {str(probe)!r} is not writable")
+    return path
+
+
 CORE_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "enabled",
@@ -138,6 +153,13 @@ CORE_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "json", "Write the run's results (versioned JSON) to PATH.", None, parse_writable_file, metavar="PATH"
+    ),
+    OptionSpec(
+        "report",
+        "Directory for reports and profiles (default .causal-eval/report; created only when written).",
+        Path(".causal-eval/report"),
+        parse_writable_dir,
+        metavar="DIR",
     ),
     OptionSpec(
         "min_time",
@@ -185,7 +207,12 @@ CORE_OPTIONS: tuple[OptionSpec, ...] = (
 
 def all_option_specs() -> tuple[OptionSpec, ...]:
     """Every option the plugin owns, core first, then each feature module's own."""
-    return CORE_OPTIONS
+    from pytest_causal_eval.features import feature_modules
+
+    specs = list(CORE_OPTIONS)
+    for module in feature_modules():
+        specs.extend(module.OPTIONS)
+    return tuple(specs)
 
 
 def add_options(parser: pytest.Parser, specs: Iterable[OptionSpec]) -> None:
@@ -233,6 +260,11 @@ class Settings:
     def json_path(self) -> Path | None:
         value = self._values.get("json")
         return value if isinstance(value, Path) else None
+
+    @property
+    def report_dir(self) -> Path:
+        value = self._values.get("report")
+        return value if isinstance(value, Path) else Path(".causal-eval/report")
 
     @property
     def min_time(self) -> float:

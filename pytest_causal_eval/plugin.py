@@ -6,20 +6,25 @@ option ``causal_eval = true``) is given.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
 
 from pytest_causal_eval import hookspecs
 from pytest_causal_eval.bench import CausalBench, InertBench
+from pytest_causal_eval.features import FIXTURE_MODULES, feature_modules
 from pytest_causal_eval.options import add_options, all_option_specs, resolve_settings
-from pytest_causal_eval.session import MARKER_KEYS, SESSION_KEY, CausalEvalSession
+from pytest_causal_eval.session import SESSION_KEY, CausalEvalSession, all_marker_keys
 
 SESSION_PLUGIN_NAME = "causal_eval_session"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    for name in FIXTURE_MODULES:
+        if pluginmanager.get_plugin(name) is None:
+            pluginmanager.register(importlib.import_module(name), name)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,7 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "causal_eval(**options): per-test measuring and gating options; keys: "
-        + ", ".join(sorted(MARKER_KEYS)),
+        + ", ".join(sorted(all_marker_keys())),
     )
     settings = resolve_settings(config)  # a bad value is a UsageError even when the plugin is off
     if not settings.enabled:
@@ -39,6 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
     session.setup()
+    for module in feature_modules():
+        module.configure(config, session)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -11,7 +11,7 @@ import datetime as _dt
 import json
 import shutil
 from collections.abc import Callable, Generator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -40,6 +40,26 @@ MARKER_KEYS: dict[str, str] = {
 }
 
 
+def all_marker_keys() -> dict[str, str]:
+    from pytest_causal_eval.features import feature_modules
+
+    keys = dict(MARKER_KEYS)
+    for module in feature_modules():
+        keys.update(module.MARKER_KEYS)
+    return keys
+
+
+class Probe(Protocol):
+    """Something that observes one measurement: started before warm-up, stopped after the rounds."""
+
+    def start(self) -> None: ...
+
+    def stop(self, measurement: Measurement) -> None: ...
+
+
+ProbeFactory = Callable[[pytest.Item, Measurement], Probe | None]
+
+
 def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
     """Merged keyword arguments of every causal_eval marker on the item (closest wins)."""
     merged: dict[str, Any] = {}
@@ -49,11 +69,12 @@ def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
                 f"{item.nodeid}: @pytest.mark.causal_eval takes keyword arguments only, got {mark.args!r}"
             )
         merged.update(mark.kwargs)
-    unknown = sorted(set(merged) - set(MARKER_KEYS))
+    allowed = all_marker_keys()
+    unknown = sorted(set(merged) - set(allowed))
     if unknown:
         raise pytest.UsageError(
             f"{item.nodeid}: @pytest.mark.causal_eval got unknown argument(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(MARKER_KEYS))}"
+            f"allowed: {', '.join(sorted(allowed))}"
         )
     return merged
 
@@ -70,6 +91,7 @@ class CausalEvalSession:
         self.environment: dict[str, Any] = {}
         self.results: RunResults | None = None
         self.is_worker = hasattr(config, "workerinput")
+        self.probe_factories: list[ProbeFactory] = []
 
     # -- configuration -----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -110,6 +132,18 @@ class CausalEvalSession:
                 )
             values["gc"] = kwargs["gc"]
         return RunnerConfig(**values)
+
+    def add_probe(self, factory: ProbeFactory) -> None:
+        """Register a probe factory: called per measurement, may return None to skip it."""
+        self.probe_factories.append(factory)
+
+    def probes_for(self, item: pytest.Item, measurement: Measurement) -> list[Probe]:
+        probes = []
+        for factory in self.probe_factories:
+            probe = factory(item, measurement)
+            if probe is not None:
+                probes.append(probe)
+        return probes
 
     def store_for(self, item: pytest.Item) -> TestMeasurements:
         store = self.stores.get(item.nodeid)

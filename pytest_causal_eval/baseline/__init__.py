@@ -1,0 +1,1 @@
+"""Baseline files: schema + migrations, atomic writes, locking, machine keys."""

@@ -1,0 +1,1 @@
+"""The causal_engine fixture; filled in by the suites work."""

@@ -1,0 +1,1 @@
+"""Profiling: pyinstrument, memray, tracemalloc; hotspot and allocation diffs."""
