@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pytest_causal_eval.stats.summary import Summary, summarize
@@ -21,6 +22,7 @@ __all__ = [
     "Metric",
     "ResultsFormatError",
     "RunResults",
+    "results_schema_path",
 ]
 
 RESULTS_SCHEMA_VERSION = 1
@@ -87,7 +89,7 @@ class Measurement:
     name: str = ""
     params: dict[str, str] = field(default_factory=dict)
     group: str | None = None
-    mode: str = "auto"
+    mode: str = "metrics"
     samples: list[float] = field(default_factory=list)
     cpu_samples: list[float] = field(default_factory=list)
     iterations: int = 0
@@ -155,7 +157,7 @@ class Measurement:
                 name=str(data.get("name", "")),
                 params={str(k): str(v) for k, v in (data.get("params") or {}).items()},
                 group=data.get("group"),
-                mode=str(data.get("mode", "auto")),
+                mode=str(data.get("mode", "metrics")),
                 samples=[float(v) for v in data.get("samples") or []],
                 cpu_samples=[float(v) for v in data.get("cpu_samples") or []],
                 iterations=int(data.get("iterations", 0)),
@@ -221,6 +223,11 @@ class RunResults:
             tool_version=str(data.get("tool_version", "")),
             extra=dict(data.get("extra") or {}),
         )
+
+
+def results_schema_path() -> Path:
+    """The JSON Schema of the current results format."""
+    return Path(__file__).parent / "schema" / f"results-v{RESULTS_SCHEMA_VERSION}.json"
 
 
 def _req(data: Mapping[str, Any], key: str, what: str) -> Any:

@@ -51,7 +51,7 @@ def render_table(measurements: Sequence[Measurement], width: int = 80) -> list[s
     """Lines of the summary table. Columns: name, median, IQR, throughput (or ops), rounds, metrics."""
     if not measurements:
         return []
-    width = max(60, width)
+    width = max(50, width)
     rows = sorted(measurements, key=lambda m: m.id)
     prefix = common_prefix([m.id for m in rows])
     cells: list[tuple[str, str, str, str, str, str]] = []
@@ -79,10 +79,10 @@ def render_table(measurements: Sequence[Measurement], width: int = 80) -> list[s
     metrics_width = max(len(headers[5]), *(len(c[5]) for c in cells))
     gaps = 2 * 5
     room = width - sum(fixed) - gaps
-    # The name gets at least 24 columns; the metrics column takes what is left, shortened if needed.
-    name_width = min(
-        max(len(headers[0]), *(len(c[0]) for c in cells)), max(24, room - min(metrics_width, 20))
-    )
+    # The metrics column takes at most a third of the room left; the name gets the rest (>= 12).
+    names_needed = max(len(headers[0]), *(len(c[0]) for c in cells))
+    metrics_width = min(metrics_width, max(len(headers[5]), room // 3))
+    name_width = max(12, min(names_needed, room - metrics_width))
     metrics_width = max(len(headers[5]), room - name_width)
     lines = []
     title = f"causal-eval: {len(rows)} measurement{'s' if len(rows) != 1 else ''}"

@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine (Python 3.10+, pip; apt for the test services):
+#   make bench   run the benchmark suites with the plugin on, against the committed baselines
+#   make test    lint, type-check and run the plugin's own tests
+# Both create .venv when missing and reinstall only when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BENCH_ARGS ?=
+TEST_ARGS ?=
+
+.PHONY: bench test lint types unit setup clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+bench: $(STAMP)
+	$(PY) -m pytest suites/ --causal-eval -p no:cacheprovider $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check pytest_causal_eval tests benchmarks suites
+	$(PY) -m ruff format --check pytest_causal_eval tests benchmarks suites
+
+types: $(STAMP)
+	$(PY) -m mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest tests $(TEST_ARGS)
+
+test: lint types unit
+
+clean:
+	rm -rf $(VENV) .causal-eval .pytest_cache .mypy_cache .ruff_cache

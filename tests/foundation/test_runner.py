@@ -1,0 +1,166 @@
+"""The measuring schedule, driven by a fake clock: exact calibration, rounds and statistics."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from pytest_causal_eval.measure.runner import Runner, RunnerConfig, gc_policy
+from pytest_causal_eval.stats.summary import summarize
+
+
+class FakeTimer:
+    def __init__(self) -> None:
+        self.now = 0
+        self.cpu = 0
+
+    def wall_ns(self) -> int:
+        return self.now
+
+    def cpu_ns(self) -> int:
+        return self.cpu
+
+    def resolution_ns(self) -> float:
+        return 1.0
+
+
+def test_calibration_reaches_target_round_and_budget_is_respected() -> None:
+    timer = FakeTimer()
+
+    def work() -> int:
+        timer.now += 1000  # 1 us per call
+        timer.cpu += 500
+        return 7
+
+    runner = Runner(RunnerConfig(min_time=0.001, max_time=1.0, min_rounds=5, warmup=0.0), timer)
+    out = runner.run(work)
+    assert out.result == 7
+    # 1 call = 1 us; target round 1 ms -> one growth step: ceil(1 * 1e6 / 1e3 * 1.05) = 1050 iterations.
+    assert out.iterations == 1050
+    assert out.calibration["target_round_ns"] == 1e6
+    assert out.calibration["timer_overhead_ns"] == 0
+    # Rounds of 1.05 ms until 1 s has passed: ceil(1e9 / 1.05e6) = 953.
+    assert len(out.samples_ns) == 953
+    assert set(out.per_iteration_seconds()) == {1e-6}
+    assert set(out.per_iteration_cpu_seconds()) == {5e-7}
+    stats = summarize(out.per_iteration_seconds())
+    assert stats.median == 1e-6 and stats.stddev == 0 and stats.cv == 0
+    assert out.warmup_rounds == 0
+
+
+def test_warmup_runs_single_calls_for_the_warmup_time() -> None:
+    timer = FakeTimer()
+
+    def work() -> None:
+        timer.now += 10_000  # 10 us
+
+    out = Runner(RunnerConfig(min_time=0.001, max_time=0.01, warmup=0.001), timer).run(work)
+    assert out.warmup_rounds == 100  # 1 ms of 10 us calls
+    assert out.iterations == 105
+
+
+def test_min_rounds_win_over_the_time_budget_for_slow_workloads() -> None:
+    timer = FakeTimer()
+
+    def slow() -> None:
+        timer.now += 2_000_000_000  # 2 s per call
+
+    out = Runner(RunnerConfig(min_time=0.001, max_time=1.0, min_rounds=5, warmup=0.0), timer).run(slow)
+    assert out.iterations == 1
+    assert len(out.samples_ns) == 5
+
+
+def test_max_rounds_caps_fast_workloads() -> None:
+    timer = FakeTimer()
+
+    def work() -> None:
+        timer.now += 1_000_000
+
+    out = Runner(RunnerConfig(min_time=0.001, max_time=10.0, max_rounds=7, warmup=0.0), timer).run(work)
+    assert len(out.samples_ns) == 7
+
+
+def test_timer_resolution_sets_a_floor_on_the_round_length() -> None:
+    class Coarse(FakeTimer):
+        def resolution_ns(self) -> float:
+            return 100_000.0  # a 0.1 ms clock: rounds must last >= 10 ms
+
+    timer = Coarse()
+
+    def work() -> None:
+        timer.now += 1000
+
+    out = Runner(RunnerConfig(min_time=0.000001, max_time=1.0, warmup=0.0), timer).run(work)
+    assert out.calibration["target_round_ns"] == 10_000_000
+    assert out.iterations * 1000 >= 10_000_000
+
+
+def test_pedantic_runs_exact_rounds_with_untimed_setup() -> None:
+    timer = FakeTimer()
+    calls: list[tuple[int, str]] = []
+
+    def setup() -> tuple[tuple[int], dict[str, str]]:
+        timer.now += 5_000_000  # untimed: must not show in samples
+        return (len(calls),), {"tag": "x"}
+
+    def work(i: int, tag: str) -> int:
+        calls.append((i, tag))
+        timer.now += 3000
+        return i
+
+    out = Runner(RunnerConfig(), timer).run_pedantic(
+        work, (), {}, setup, rounds=4, iterations=1, warmup_rounds=2
+    )
+    assert out.samples_ns == [3000, 3000, 3000, 3000]
+    assert out.warmup_rounds == 2
+    assert [c[0] for c in calls] == [0, 1, 2, 3, 4, 5]
+    assert out.result == 5
+
+
+def test_pedantic_setup_must_return_args_kwargs() -> None:
+    timer = FakeTimer()
+    with pytest.raises(TypeError, match=r"setup must return None or a tuple \(args, kwargs\)"):
+        Runner(RunnerConfig(), timer).run_pedantic(lambda: None, (), {}, lambda: 3, 1, 1, 0)
+
+
+def test_async_workloads_are_timed_inside_the_loop() -> None:
+    timer = FakeTimer()
+
+    async def work() -> str:
+        timer.now += 2000
+        return "ok"
+
+    out = Runner(RunnerConfig(min_time=0.001, max_time=0.1, warmup=0.0), timer).run_async(work)
+    assert out.result == "ok"
+    assert set(out.per_iteration_seconds()) == {2e-6}
+    assert out.iterations == 525
+
+
+def test_exception_in_workload_propagates_unchanged() -> None:
+    timer = FakeTimer()
+
+    class Boom(Exception):
+        pass
+
+    def work() -> None:
+        raise Boom("original")
+
+    with pytest.raises(Boom, match="original"):
+        Runner(RunnerConfig(warmup=0.0), timer).run(work)
+
+
+@pytest.mark.parametrize("policy", ["disabled", "frozen", "enabled"])
+def test_gc_policy_is_applied_and_restored(policy: str) -> None:
+    assert gc.isenabled()
+    with gc_policy(policy):
+        assert gc.isenabled() == (policy != "disabled")
+        if policy == "frozen":
+            assert gc.get_freeze_count() > 0
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+def test_unknown_gc_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="enabled, disabled, frozen"):
+        RunnerConfig(gc="sometimes")
