@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_causal_eval import hookspecs
-from pytest_causal_eval.bench import CausalBench, InertBench
 from pytest_causal_eval.features import FIXTURE_MODULES, feature_modules
+from pytest_causal_eval.markers import SESSION_KEY, all_marker_keys
 from pytest_causal_eval.options import add_options, all_option_specs, resolve_settings
-from pytest_causal_eval.session import SESSION_KEY, CausalEvalSession, all_marker_keys
+
+if TYPE_CHECKING:
+    from pytest_causal_eval.bench import CausalBench, InertBench
 
 SESSION_PLUGIN_NAME = "causal_eval_session"
 
@@ -40,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)  # a bad value is a UsageError even when the plugin is off
     if not settings.enabled:
         return
+    from pytest_causal_eval.session import CausalEvalSession
+
     session = CausalEvalSession(config, settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
@@ -61,6 +66,8 @@ def causal_bench(request: pytest.FixtureRequest) -> Iterator[CausalBench | Inert
 
     Off (no ``--causal-eval``): ``fn`` runs once. On: warm-up, calibration, timed rounds.
     """
+    from pytest_causal_eval.bench import CausalBench, InertBench
+
     session = request.config.stash.get(SESSION_KEY, None)
     if session is None:
         yield InertBench()

@@ -18,35 +18,15 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.atomicio import write_json_atomic
 from pytest_causal_eval.bench import TestMeasurements
+from pytest_causal_eval.markers import SESSION_KEY, marker_kwargs
 from pytest_causal_eval.measure.runner import GC_POLICIES, RunnerConfig
 from pytest_causal_eval.measure.timer import PerfCounterTimer, Timer
 from pytest_causal_eval.options import Settings, parse_duration, parse_positive_int, parse_warmup
 from pytest_causal_eval.results import Measurement, RunResults
 
-__all__ = ["MARKER_KEYS", "SESSION_KEY", "CausalEvalSession"]
+__all__ = ["SESSION_KEY", "CausalEvalSession", "Probe", "ProbeFactory", "marker_kwargs"]
 
-SESSION_KEY = pytest.StashKey["CausalEvalSession"]()
 WORKER_OUTPUT_KEY = "causal_eval_measurements"
-
-# Keyword arguments @pytest.mark.causal_eval(...) accepts; feature modules add theirs here.
-MARKER_KEYS: dict[str, str] = {
-    "min_time": "minimum round duration",
-    "max_time": "time budget for the rounds",
-    "min_rounds": "minimum number of rounds",
-    "max_rounds": "maximum number of rounds",
-    "warmup": "warm-up duration, auto or off",
-    "gc": "garbage collector during rounds: enabled, disabled or frozen",
-    "group": "group name shown in reports",
-}
-
-
-def all_marker_keys() -> dict[str, str]:
-    from pytest_causal_eval.features import feature_modules
-
-    keys = dict(MARKER_KEYS)
-    for module in feature_modules():
-        keys.update(module.MARKER_KEYS)
-    return keys
 
 
 class Probe(Protocol):
@@ -58,25 +38,6 @@ class Probe(Protocol):
 
 
 ProbeFactory = Callable[[pytest.Item, Measurement], Probe | None]
-
-
-def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
-    """Merged keyword arguments of every causal_eval marker on the item (closest wins)."""
-    merged: dict[str, Any] = {}
-    for mark in reversed(list(item.iter_markers("causal_eval"))):
-        if mark.args:
-            raise pytest.UsageError(
-                f"{item.nodeid}: @pytest.mark.causal_eval takes keyword arguments only, got {mark.args!r}"
-            )
-        merged.update(mark.kwargs)
-    allowed = all_marker_keys()
-    unknown = sorted(set(merged) - set(allowed))
-    if unknown:
-        raise pytest.UsageError(
-            f"{item.nodeid}: @pytest.mark.causal_eval got unknown argument(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-    return merged
 
 
 class CausalEvalSession:
