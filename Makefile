@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 BENCH_ARGS ?=
 TEST_ARGS ?=
 
-.PHONY: bench test lint types unit setup clean
+.PHONY: bench test lint types unit services setup clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(PY) -m mypy
 
-unit: $(STAMP)
+services:
+	@bash scripts/test-services.sh
+
+unit: $(STAMP) services
 	$(PY) -m pytest tests $(TEST_ARGS)
 
 test: lint types unit

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the programs some tests need: redis-server (response cache tests) and Debian's chromium
+# (HTML report tests). The tests start and stop their own instances, bound to 127.0.0.1.
+#
+# Installs with apt only when it can (root, apt-get present). Elsewhere it says what is missing:
+# those tests are then skipped with the reason locally, and fail under CI=true.
+set -uo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test services: installing ${need[*]} with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    status=$?
+    if [ $status -ne 0 ]; then
+        echo "test services: apt-get failed ($status); the tests that need ${need[*]} will say so" >&2
+    fi
+else
+    echo "test services: ${need[*]} not installed and apt-get is not usable here;" \
+         "the tests that need them are skipped (and fail under CI=true)" >&2
+fi
+exit 0
