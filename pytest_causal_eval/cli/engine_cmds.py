@@ -1,0 +1,202 @@
+"""``causal-eval generate`` and ``causal-eval evaluate``: the causal evaluation engine's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import CLIError
+
+if TYPE_CHECKING:
+    from ..engine import EvalResult, Question
+
+__all__ = ["register"]
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def _option_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gen = subparsers.add_parser(
+        "generate",
+        help="write generated causal-reasoning questions as JSONL",
+        description="Generate a seeded stream of questions from a task and write it as JSONL.",
+    )
+    gen.add_argument("--task", required=True, help="task name (e.g. intervention)")
+    gen.add_argument("-n", type=int, default=100, help="number of questions (default 100)")
+    gen.add_argument("--seed", type=int, default=0, help="stream seed (default 0)")
+    gen.add_argument("--difficulty", default="medium", help="easy, medium or hard (default medium)")
+    gen.add_argument("-o", "--output", required=True, help="output JSONL file ('-' for stdout)")
+    gen.set_defaults(func=_generate)
+
+    ev = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a model on a task or a dataset",
+        description="Evaluate a model and print accuracy with intervals, breakdowns and throughput.",
+    )
+    ev.add_argument("--model", required=True, help="model name (oracle, random, constant, replay, ...)")
+    ev.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        type=_key_value,
+        metavar="NAME=VALUE",
+        help="model option, e.g. path=outputs.json or seed=3 (repeatable)",
+    )
+    source = ev.add_mutually_exclusive_group(required=True)
+    source.add_argument("--task", help="generated task name")
+    source.add_argument("--dataset", help="dataset file (JSON or JSONL)")
+    ev.add_argument("--format", choices=["cladder", "bbh", "jsonl", "json"], help="dataset format (auto)")
+    ev.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        type=_key_value,
+        metavar="NAME=COLUMN",
+        help="map an engine field (prompt, premise, question, choices, answer, id, ...) to a column",
+    )
+    ev.add_argument("-n", type=int, default=None, help="number of questions (tasks: default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="task stream and bootstrap seed (default 0)")
+    ev.add_argument("--difficulty", default="medium", help="task difficulty (default medium)")
+    ev.add_argument("--batch-size", type=int, default=16, help="questions per model call (default 16)")
+    ev.add_argument("--extraction", choices=["strict", "flexible"], default="flexible")
+    ev.add_argument("--max-error-rate", type=float, default=0.1, help="abort above this failure rate")
+    ev.add_argument("--bootstrap", type=int, default=1000, help="cluster bootstrap replicates")
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.add_argument("--output-jsonl", help="write one JSON record per question to this file")
+    ev.set_defaults(func=_evaluate)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from ..engine import EngineError, create_task
+
+    if args.n < 0:
+        raise CLIError("-n must be non-negative")
+    try:
+        task = create_task(args.task, difficulty=args.difficulty)
+        out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    except EngineError as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.output}: {exc}") from None
+    try:
+        for i, q in enumerate(task.questions(args.seed)):
+            if i >= args.n:
+                break
+            out.write(json.dumps(q.to_dict(), ensure_ascii=False))
+            out.write("\n")
+        out.flush()
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.output != "-":
+        print(f"wrote {args.n} {args.task} questions (seed {args.seed}) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _progress(total: int | None) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int) -> None:
+        suffix = f"/{total}" if total else ""
+        print(f"\r  {done}{suffix} questions", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _questions(args: argparse.Namespace) -> tuple[Iterable[Question], int | None]:
+    from ..engine import create_task, load_dataset
+
+    if args.task:
+        if args.format or args.field:
+            raise CLIError("--format and --field apply to --dataset only")
+        return create_task(args.task, difficulty=args.difficulty).questions(args.seed), args.n or 1000
+    fields = dict(args.field)
+    return load_dataset(args.dataset, args.format, fields or None), args.n
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..engine import EngineError, Evaluator, create_model
+
+    if args.n is not None and args.n < 0:
+        raise CLIError("-n must be non-negative")
+    try:
+        options = {k: _option_value(v) for k, v in args.model_arg}
+        model = create_model(args.model, **options)
+        questions, n = _questions(args)
+        progress = _progress(n)
+        evaluator = Evaluator(
+            model,
+            batch_size=args.batch_size,
+            extraction=args.extraction,
+            max_error_rate=args.max_error_rate,
+            bootstrap_reps=args.bootstrap,
+            seed=args.seed,
+            progress=progress,
+        )
+        result = evaluator.run(questions, n, output_jsonl=args.output_jsonl)
+    except EngineError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        if sys.stderr.isatty():
+            print("", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(_render(result, args))
+    return 0
+
+
+def _pct(x: float) -> str:
+    return f"{100.0 * x:6.2f}%"
+
+
+def _render(result: EvalResult, args: argparse.Namespace) -> str:
+    source = f"task {args.task}" if args.task else f"dataset {args.dataset}"
+    o = result.overall
+    lines = [
+        f"model {result.model} ({result.fingerprint}) on {source}",
+        f"questions  {o.n}   correct {o.correct}   unparsed {o.unparsed}   errors {o.errors}",
+        f"accuracy   {_pct(o.accuracy)}   Wilson 95% [{_pct(o.wilson[0])}, {_pct(o.wilson[1])}]"
+        f"   cluster bootstrap 95% [{_pct(result.bootstrap[0])}, {_pct(result.bootstrap[1])}]"
+        f" over {result.clusters} clusters",
+    ]
+    for key, groups in result.breakdowns.items():
+        if not groups:
+            continue
+        lines.append(f"by {key}:")
+        width = max(len(name) for name in groups)
+        for name, stats in groups.items():
+            lines.append(
+                f"  {name:<{width}}  n={stats.n:<6d} {_pct(stats.accuracy)}"
+                f"  [{_pct(stats.wilson[0])}, {_pct(stats.wilson[1])}]"
+                + (f"  unparsed={stats.unparsed}" if stats.unparsed else "")
+                + (f"  errors={stats.errors}" if stats.errors else "")
+            )
+    lat = result.latency
+    lines.append(
+        f"throughput {result.throughput:,.0f} questions/s   elapsed {result.elapsed_s:.3f}s"
+        f"   model time {result.model_time_s:.3f}s in {result.batches} batches"
+    )
+    lines.append(
+        f"latency    p50 {1000 * lat.p50:.3f} ms   p90 {1000 * lat.p90:.3f} ms   p99 {1000 * lat.p99:.3f} ms"
+        f"   max {1000 * lat.max:.3f} ms"
+    )
+    return "\n".join(lines)

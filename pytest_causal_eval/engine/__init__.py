@@ -1,0 +1,101 @@
+"""Causal-reasoning evaluation engine: exact SCM tasks, datasets, models, scoring, evaluator.
+
+Typical use::
+
+    from pytest_causal_eval.engine import Evaluator, create_model, create_task
+
+    task = create_task("intervention", difficulty="medium")
+    result = Evaluator(create_model("oracle"), batch_size=32).run(task.questions(seed=0), n=1000)
+    result.accuracy, result.wilson, result.bootstrap, result.throughput, result.latency.p99
+"""
+
+from __future__ import annotations
+
+from .cladder import answer_question, cladder_groundtruth
+from .errors import DatasetError, EngineError, ErrorRateExceeded, ModelOutputError, UnknownNameError
+from .evaluator import (
+    BatchOutcome,
+    EvalResult,
+    Evaluator,
+    Executor,
+    ResponseCache,
+    SerialExecutor,
+    batched,
+    cache_key,
+    call_model,
+)
+from .extraction import EXTRACTION_MODES, extract_answer
+from .graphs import FAMILIES, Graph, family_graph
+from .loaders import DATASET_FORMATS, FIELD_NAMES, load_bbh, load_cladder, load_dataset, load_records
+from .models import (
+    ConstantModel,
+    Model,
+    OracleModel,
+    RandomModel,
+    ReplayModel,
+    TextModel,
+    create_model,
+    model_names,
+    register_model,
+)
+from .quantiles import LatencyStats, LatencySummary
+from .question import YES_NO, Question
+from .sampling import DIFFICULTIES, sample_model
+from .scm import CausalModel
+from .scoring import GroupStats, Scoreboard, cluster_bootstrap, wilson_interval
+from .tasks import TASKS, Task, create_task, generate, task_names
+
+__all__ = [
+    "DATASET_FORMATS",
+    "DIFFICULTIES",
+    "EXTRACTION_MODES",
+    "FAMILIES",
+    "FIELD_NAMES",
+    "TASKS",
+    "YES_NO",
+    "BatchOutcome",
+    "CausalModel",
+    "ConstantModel",
+    "DatasetError",
+    "EngineError",
+    "ErrorRateExceeded",
+    "EvalResult",
+    "Evaluator",
+    "Executor",
+    "Graph",
+    "GroupStats",
+    "LatencyStats",
+    "LatencySummary",
+    "Model",
+    "ModelOutputError",
+    "OracleModel",
+    "Question",
+    "RandomModel",
+    "ReplayModel",
+    "ResponseCache",
+    "Scoreboard",
+    "SerialExecutor",
+    "Task",
+    "TextModel",
+    "UnknownNameError",
+    "answer_question",
+    "batched",
+    "cache_key",
+    "call_model",
+    "cladder_groundtruth",
+    "cluster_bootstrap",
+    "create_model",
+    "create_task",
+    "extract_answer",
+    "family_graph",
+    "generate",
+    "load_bbh",
+    "load_cladder",
+    "load_dataset",
+    "load_records",
+    "model_names",
+    "register_model",
+    "sample_model",
+    "task_names",
+    "wilson_interval",
+]

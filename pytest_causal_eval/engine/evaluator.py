@@ -1,0 +1,374 @@
+"""The serial evaluator: stream questions, batch them, call a model, score as you go.
+
+Extension points for other executors and caching:
+
+* :class:`Executor` - ``map_batches(model, batches)`` yields one :class:`BatchOutcome` per batch
+  (answers or the error the call raised, and its latency). :class:`SerialExecutor` calls the
+  model in the current thread; thread/process/async executors may run batches concurrently but
+  must yield outcomes in input order.
+* :class:`ResponseCache` - ``get``/``put`` keyed by :func:`cache_key` (model fingerprint +
+  prompt + generation settings). The evaluator consults it before the executor runs a batch.
+
+Memory stays flat in the number of questions: scoring keeps running counts, latency uses a
+fixed-size reservoir, and per-question records go straight to a JSONL writer when requested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any, Protocol, runtime_checkable
+
+from .errors import EngineError, ErrorRateExceeded, ModelOutputError
+from .extraction import EXTRACTION_MODES, extract_answer
+from .models import Model
+from .quantiles import LatencyStats, LatencySummary
+from .question import Question
+from .scoring import GroupStats, Scoreboard
+from .writers import JsonlWriter
+
+__all__ = [
+    "BatchOutcome",
+    "EvalResult",
+    "Evaluator",
+    "Executor",
+    "ResponseCache",
+    "SerialExecutor",
+    "batched",
+    "cache_key",
+]
+
+
+def batched(items: Iterable[Question], size: int) -> Iterator[list[Question]]:
+    """Consecutive lists of ``size`` items (the last may be shorter)."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """The result of one model call on one batch: ``answers`` or the ``error`` raised."""
+
+    batch: Sequence[Question]
+    answers: list[str] | None
+    latency_s: float
+    error: BaseException | None = None
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs model calls over a stream of batches; outcomes come back in input order."""
+
+    name: str
+
+    def map_batches(self, model: Model, batches: Iterable[Sequence[Question]]) -> Iterator[BatchOutcome]: ...
+
+
+class SerialExecutor:
+    """Calls the model on one batch at a time, in the calling thread."""
+
+    name = "serial"
+
+    def map_batches(self, model: Model, batches: Iterable[Sequence[Question]]) -> Iterator[BatchOutcome]:
+        for batch in batches:
+            yield call_model(model, batch)
+
+
+def call_model(model: Model, batch: Sequence[Question]) -> BatchOutcome:
+    """One timed model call; an exception is captured into the outcome, not raised."""
+    start = time.perf_counter()
+    try:
+        answers = model.generate(batch)
+    except Exception as exc:  # any model failure is recorded and the run goes on
+        return BatchOutcome(batch, None, time.perf_counter() - start, exc)
+    return BatchOutcome(batch, answers, time.perf_counter() - start)
+
+
+@runtime_checkable
+class ResponseCache(Protocol):
+    """Stores model responses by :func:`cache_key`."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str) -> None: ...
+
+
+def cache_key(fingerprint: str, prompt: str, settings: Mapping[str, Any] | None = None) -> str:
+    """A stable key for one response: model fingerprint, prompt and generation settings."""
+    payload = json.dumps([fingerprint, prompt, dict(settings or {})], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class _CachedModel:
+    """Serves cached responses and asks the wrapped model only for the misses."""
+
+    def __init__(self, model: Model, cache: ResponseCache, settings: Mapping[str, Any]) -> None:
+        self.model = model
+        self.cache = cache
+        self.settings = dict(settings)
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.model.fingerprint
+
+    def generate(self, questions: Sequence[Question]) -> list[str]:
+        keys = [cache_key(self.model.fingerprint, q.prompt, self.settings) for q in questions]
+        found = [self.cache.get(k) for k in keys]
+        missing = [i for i, v in enumerate(found) if v is None]
+        self.hits += len(questions) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            fresh = self.model.generate([questions[i] for i in missing])
+            if len(fresh) != len(missing):
+                return fresh  # the evaluator reports the count mismatch
+            for i, value in zip(missing, fresh, strict=True):
+                found[i] = value
+                self.cache.put(keys[i], value)
+        return [v if v is not None else "" for v in found]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Everything a run measured. ``to_dict()`` is JSON-serializable."""
+
+    model: str
+    fingerprint: str
+    overall: GroupStats
+    bootstrap: tuple[float, float]
+    breakdowns: dict[str, dict[str, GroupStats]]
+    clusters: int
+    clusters_folded: bool
+    elapsed_s: float
+    model_time_s: float
+    latency: LatencySummary
+    batches: int
+    failed_batches: int
+    cache_hits: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.overall.n
+
+    @property
+    def accuracy(self) -> float:
+        return self.overall.accuracy
+
+    @property
+    def wilson(self) -> tuple[float, float]:
+        return self.overall.wilson
+
+    @property
+    def unparsed(self) -> int:
+        return self.overall.unparsed
+
+    @property
+    def errors(self) -> int:
+        return self.overall.errors
+
+    @property
+    def throughput(self) -> float:
+        """Questions per second of wall time (question generation + model + scoring)."""
+        return self.n / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "fingerprint": self.fingerprint,
+            **self.overall.to_dict(),
+            "cluster_bootstrap_95": list(self.bootstrap),
+            "clusters": self.clusters,
+            "clusters_folded": self.clusters_folded,
+            "breakdowns": {
+                key: {name: stats.to_dict() for name, stats in groups.items()}
+                for key, groups in self.breakdowns.items()
+            },
+            "elapsed_s": self.elapsed_s,
+            "model_time_s": self.model_time_s,
+            "throughput_qps": self.throughput,
+            "latency": self.latency.to_dict(),
+            "batches": self.batches,
+            "failed_batches": self.failed_batches,
+            "cache_hits": self.cache_hits,
+            "settings": self.settings,
+        }
+
+
+class Evaluator:
+    """Evaluates a model on a stream of questions.
+
+    ``max_error_rate``: the run raises :class:`ErrorRateExceeded` once the fraction of questions
+    whose model call failed exceeds it (checked after ``min_error_sample`` questions and at the
+    end). ``progress`` is called with the number of questions done after every batch.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        batch_size: int = 16,
+        executor: Executor | None = None,
+        cache: ResponseCache | None = None,
+        generation_settings: Mapping[str, Any] | None = None,
+        extraction: str = "flexible",
+        max_error_rate: float = 0.1,
+        min_error_sample: int = 20,
+        bootstrap_reps: int = 1000,
+        seed: int = 0,
+        latency_capacity: int = 4096,
+        max_clusters: int = 8192,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise EngineError(f"batch size must be at least 1, got {batch_size}")
+        if extraction not in EXTRACTION_MODES:
+            raise EngineError(
+                f"unknown extraction mode {extraction!r}; valid modes: {', '.join(EXTRACTION_MODES)}"
+            )
+        if not 0.0 <= max_error_rate <= 1.0:
+            raise EngineError(f"max_error_rate must be within [0, 1], got {max_error_rate}")
+        self.model = model
+        self.batch_size = batch_size
+        self.executor: Executor = executor or SerialExecutor()
+        self.cache = cache
+        self.generation_settings = dict(generation_settings or {})
+        self.extraction = extraction
+        self.max_error_rate = max_error_rate
+        self.min_error_sample = min_error_sample
+        self.bootstrap_reps = bootstrap_reps
+        self.seed = seed
+        self.latency_capacity = latency_capacity
+        self.max_clusters = max_clusters
+        self.progress = progress
+
+    def run(
+        self,
+        questions: Iterable[Question],
+        n: int | None = None,
+        *,
+        output_jsonl: str | Path | IO[str] | None = None,
+    ) -> EvalResult:
+        """Evaluate on ``questions`` (the first ``n`` if given); optionally write per-question JSONL."""
+        stream: Iterable[Question] = questions if n is None else islice(questions, n)
+        model: Model = self.model
+        cached: _CachedModel | None = None
+        if self.cache is not None:
+            cached = _CachedModel(self.model, self.cache, self.generation_settings)
+            model = cached
+        board = Scoreboard(max_clusters=self.max_clusters)
+        latency = LatencyStats(self.latency_capacity, seed=self.seed)
+        writer = JsonlWriter(output_jsonl) if output_jsonl is not None else None
+        model_time = 0.0
+        batches = failed = 0
+        last_error: str | None = None
+        start = time.perf_counter()
+        try:
+            for outcome in self.executor.map_batches(model, batched(stream, self.batch_size)):
+                batches += 1
+                model_time += outcome.latency_s
+                batch = outcome.batch
+                latency.add(outcome.latency_s, len(batch))
+                answers = outcome.answers
+                if outcome.error is not None:
+                    failed += 1
+                elif answers is None or len(answers) != len(batch):
+                    got = "no list" if answers is None else f"{len(answers)} answers"
+                    raise ModelOutputError(
+                        f"model {self.model.name!r} returned {got} for a batch of {len(batch)} questions"
+                    )
+                error_text = (
+                    None if outcome.error is None else f"{type(outcome.error).__name__}: {outcome.error}"
+                )
+                last_error = error_text or last_error
+                for i, q in enumerate(batch):
+                    response = None if answers is None else answers[i]
+                    if not isinstance(response, str) and response is not None:
+                        raise ModelOutputError(
+                            f"model {self.model.name!r} returned a {type(response).__name__}, not a string"
+                        )
+                    parsed = (
+                        None if response is None else extract_answer(response, q.choices, self.extraction)
+                    )
+                    correct = parsed is not None and parsed == q.answer
+                    board.add(
+                        {"task": q.task, "rung": q.rung, "graph": q.graph},
+                        q.cluster,
+                        correct=correct,
+                        unparsed=response is not None and parsed is None,
+                        error=response is None,
+                    )
+                    if writer is not None:
+                        writer.write(
+                            {
+                                "id": q.id,
+                                "task": q.task,
+                                "rung": q.rung,
+                                "graph": q.graph,
+                                "cluster": q.cluster,
+                                "answer": q.answer,
+                                "response": response,
+                                "parsed": parsed,
+                                "correct": correct,
+                                "error": error_text,
+                                "latency_s": outcome.latency_s,
+                            }
+                        )
+                if writer is not None:
+                    writer.flush()
+                done = board.total.n
+                if self.progress is not None:
+                    self.progress(done)
+                if done >= self.min_error_sample:
+                    self._check_errors(board, last_error)
+            if board.total.n:
+                self._check_errors(board, last_error)
+        finally:
+            if writer is not None:
+                writer.close()
+        elapsed = time.perf_counter() - start
+        return EvalResult(
+            model=self.model.name,
+            fingerprint=self.model.fingerprint,
+            overall=GroupStats.from_tally(board.total),
+            bootstrap=board.bootstrap(self.bootstrap_reps, self.seed),
+            breakdowns=board.breakdowns(),
+            clusters=board.n_clusters,
+            clusters_folded=board.clusters_folded,
+            elapsed_s=elapsed,
+            model_time_s=model_time,
+            latency=latency.summary(),
+            batches=batches,
+            failed_batches=failed,
+            cache_hits=0 if cached is None else cached.hits,
+            settings={
+                "batch_size": self.batch_size,
+                "executor": getattr(self.executor, "name", type(self.executor).__name__),
+                "extraction": self.extraction,
+                "max_error_rate": self.max_error_rate,
+                "bootstrap_reps": self.bootstrap_reps,
+                "seed": self.seed,
+                "generation": self.generation_settings,
+            },
+        )
+
+    def _check_errors(self, board: Scoreboard, last_error: str | None) -> None:
+        total = board.total
+        rate = total.errors / total.n
+        if rate > self.max_error_rate:
+            detail = f"; last error: {last_error}" if last_error else ""
+            raise ErrorRateExceeded(
+                f"model {self.model.name!r} failed on {total.errors} of {total.n} questions "
+                f"({rate:.1%} > max_error_rate {self.max_error_rate:.1%}){detail}"
+            )
