@@ -10,7 +10,21 @@ from pytest_causal_eval.results import Measurement
 
 __all__ = ["common_prefix", "render_table", "shorten"]
 
-DERIVED_METRICS = ("throughput", "peak_rss", "python_peak")
+# Metrics the plugin records itself; the table's metrics column shows the ones a test recorded.
+DERIVED_METRICS = frozenset(
+    {
+        "throughput",
+        "peak_rss",
+        "python_peak",
+        "io_read_bytes",
+        "io_write_bytes",
+        "gpu_peak_allocated",
+        "gpu_peak_reserved",
+        "mem_peak",
+        "alloc_count",
+        "leak_per_iter",
+    }
+)
 
 
 def shorten(text: str, width: int) -> str:
