@@ -218,13 +218,14 @@ def all_option_specs() -> tuple[OptionSpec, ...]:
 def add_options(parser: pytest.Parser, specs: Iterable[OptionSpec]) -> None:
     group = parser.getgroup("causal-eval", "causal-eval: benchmark evaluation pipelines and gate regressions")
     for spec in specs:
+        text = spec.help.replace("%", "%%")  # argparse formats help strings with %
         if spec.is_flag:
             group.addoption(
                 spec.flag,
                 action="store_true",
                 default=None,
                 dest="causal_eval_" + spec.dest,
-                help=spec.help + f" [ini: {spec.ini}]",
+                help=text + f" [ini: {spec.ini}]",
             )
             parser.addini(spec.ini, spec.help, type="string", default=None)
         else:
@@ -234,7 +235,7 @@ def add_options(parser: pytest.Parser, specs: Iterable[OptionSpec]) -> None:
                 default=None,
                 dest="causal_eval_" + spec.dest,
                 metavar=spec.metavar,
-                help=spec.help + f" [ini: {spec.ini}]",
+                help=text + f" [ini: {spec.ini}]",
             )
             parser.addini(spec.ini, spec.help, type="string", default=None)
 
