@@ -1,19 +1,66 @@
-"""Feature wiring (options, marker keys, configure); filled in by this feature's work."""
+"""Profiling feature wiring: ``--causal-eval-profile``, ``--causal-eval-profile-on-regression``, the
+``memory_limit``/``leak_limit`` marker keys, and registering the profiling plugin when enabled.
+
+Light to import: pyinstrument, memray and torch are imported only inside the profiling passes.
+"""
 
 from __future__ import annotations
 
+import sysconfig
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_causal_eval.options import OptionSpec
+from pytest_causal_eval.options import OptionSpec, parse_bool
+from pytest_causal_eval.profiling.limits import MARKER_KEYS as _LIMIT_KEYS
+from pytest_causal_eval.profiling.settings import parse_profile_mode, wants_cpu
 
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
 
-OPTIONS: tuple[OptionSpec, ...] = ()
-MARKER_KEYS: dict[str, str] = {}
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "profile",
+        "Profile every measurement in an untimed pass after its timed rounds: off, cpu (pyinstrument "
+        "hotspots, HTML and speedscope), memory (memray or tracemalloc: peak, allocation sites, leak "
+        "check) or all (default off).",
+        "off",
+        parse_profile_mode,
+        metavar="off|cpu|memory|all",
+    ),
+    OptionSpec(
+        "profile_on_regression",
+        "Profile a measurement that regressed against the baseline right then, to explain it (default yes).",
+        True,
+        parse_bool,
+        metavar="yes|no",
+    ),
+)
+MARKER_KEYS: dict[str, str] = dict(_LIMIT_KEYS)
 
 
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
-    """Called once when the plugin is enabled."""
+    """Called once when the plugin is enabled: register the profiling plugin object."""
+    from pytest_causal_eval.profiling.artifacts import ArtifactStore
+    from pytest_causal_eval.profiling.cpu import pyinstrument_missing
+    from pytest_causal_eval.profiling.plugin import PLUGIN_NAME, ProfilingPlugin
+    from pytest_causal_eval.session import marker_kwargs
+
+    mode = str(session.settings.get("profile") or "off")
+    on_regression = session.settings.get("profile_on_regression")
+    if wants_cpu(mode):
+        missing = pyinstrument_missing()
+        if missing is not None:
+            raise pytest.UsageError(f"--causal-eval-profile={mode} needs pyinstrument: {missing}")
+    base = config.invocation_params.dir
+    report = session.settings.report_dir
+    store = ArtifactStore(report if report.is_absolute() else base / report, base)
+    roots = [str(config.rootpath), sysconfig.get_paths()["stdlib"]]
+    plugin = ProfilingPlugin(
+        mode=mode,
+        on_regression=True if on_regression is None else bool(on_regression),
+        store=store,
+        roots=roots,
+        marker_kwargs=marker_kwargs,
+    )
+    config.pluginmanager.register(plugin, PLUGIN_NAME)

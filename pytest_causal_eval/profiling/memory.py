@@ -1,0 +1,205 @@
+"""The memory profiling pass: memray where it runs, tracemalloc otherwise (one untimed run)."""
+
+from __future__ import annotations
+
+import gc
+import html
+import linecache
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_causal_eval.profiling.sites import AllocationSite, aggregate_sites
+
+__all__ = [
+    "MemoryProfile",
+    "memray_unavailable",
+    "own_filters",
+    "profile_memory",
+    "profile_memory_memray",
+    "profile_memory_tracemalloc",
+    "tracemalloc_sites",
+]
+
+TRACEMALLOC_FRAMES = 1
+
+
+@dataclass
+class MemoryProfile:
+    """``peak``: highest heap during the run (B). ``allocations``: allocation count (memray only)."""
+
+    backend: str
+    peak: int
+    allocations: int | None
+    sites: list[AllocationSite]
+    flamegraph_html: str | None
+    note: str | None = None
+
+
+def memray_unavailable() -> str | None:
+    """Why memray cannot be used here, or None."""
+    if sys.platform == "win32":
+        return "memray does not run on Windows"
+    try:
+        import memray  # noqa: F401
+    except ImportError as exc:
+        return f"memray is not installed ({exc})"
+    return None
+
+
+def profile_memory(
+    workload: Callable[[], Any], roots: Sequence[str], exclude: Sequence[str] = ()
+) -> MemoryProfile:
+    """memray when available, else tracemalloc with a ``note`` that says why."""
+    reason = memray_unavailable()
+    if reason is None:
+        try:
+            return profile_memory_memray(workload, roots, exclude)
+        except RuntimeError as exc:  # another memray tracker is active (pytest-memray, memray run)
+            reason = f"memray could not start: {exc}"
+    result = profile_memory_tracemalloc(workload, roots, exclude)
+    result.note = f"{reason}; memory profiled with tracemalloc instead"
+    return result
+
+
+def profile_memory_memray(
+    workload: Callable[[], Any], roots: Sequence[str], exclude: Sequence[str] = ()
+) -> MemoryProfile:
+    import memray
+
+    with tempfile.TemporaryDirectory(prefix="causal-eval-memray-") as tmp:
+        capture = Path(tmp) / "capture.bin"
+        gc.collect()
+        with memray.Tracker(
+            str(capture), native_traces=False, trace_python_allocators=True, follow_fork=False
+        ):
+            workload()
+        reader = memray.FileReader(str(capture), report_progress=False)
+        try:
+            meta = reader.metadata
+            records = [
+                (record.stack_trace(), record.size, record.n_allocations)
+                for record in reader.get_high_watermark_allocation_records(merge_threads=True)
+            ]
+            flamegraph = _memray_flamegraph(reader, capture)
+        finally:
+            reader.close()
+    return MemoryProfile(
+        backend="memray",
+        peak=int(meta.peak_memory),
+        allocations=int(meta.total_allocations),
+        sites=aggregate_sites(records, roots, exclude=exclude),
+        flamegraph_html=flamegraph,
+    )
+
+
+def _memray_flamegraph(reader: Any, capture: Path) -> str | None:
+    """memray's flamegraph reporter through its API; its command line if the API changed shape."""
+    import io
+
+    try:
+        from memray.reporters.flamegraph import FlameGraphReporter
+
+        reporter = FlameGraphReporter.from_snapshot(
+            reader.get_high_watermark_allocation_records(merge_threads=True),
+            memory_records=tuple(reader.get_memory_snapshots()),
+            native_traces=False,
+        )
+        out = io.StringIO()
+        reporter.render(
+            outfile=out, metadata=reader.metadata, show_memory_leaks=False, merge_threads=True, inverted=False
+        )
+        return out.getvalue()
+    except (ImportError, TypeError, AttributeError):
+        target = capture.with_suffix(".html")
+        done = subprocess.run(
+            [sys.executable, "-m", "memray", "flamegraph", "--force", "-o", str(target), str(capture)],
+            capture_output=True,
+            check=False,
+        )
+        return target.read_text(encoding="utf-8") if done.returncode == 0 and target.exists() else None
+
+
+def _source_label(filename: str, lineno: int) -> str:
+    """tracemalloc knows no function names: the source line stands in for one."""
+    text = linecache.getline(filename, lineno).strip()
+    return (text[:57] + "...") if len(text) > 60 else (text or "<unknown>")
+
+
+def tracemalloc_sites(
+    stats: Iterable[tracemalloc.StatisticDiff], roots: Sequence[str], exclude: Sequence[str] = ()
+) -> list[AllocationSite]:
+    """Positive size differences of a ``lineno`` snapshot comparison as allocation sites."""
+    records = []
+    for stat in stats:
+        if stat.size_diff <= 0:
+            continue
+        frame = stat.traceback[0]
+        records.append(
+            (
+                [(_source_label(frame.filename, frame.lineno), frame.filename, frame.lineno)],
+                stat.size_diff,
+                max(0, stat.count_diff),
+            )
+        )
+    return aggregate_sites(records, roots, exclude=exclude)
+
+
+def own_filters() -> list[tracemalloc.Filter]:
+    return [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, __file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+        tracemalloc.Filter(False, "<unknown>"),
+    ]
+
+
+def profile_memory_tracemalloc(
+    workload: Callable[[], Any], roots: Sequence[str], exclude: Sequence[str] = ()
+) -> MemoryProfile:
+    """Peak from tracemalloc; sites are what the run left allocated (tracemalloc cannot see the peak's)."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start(TRACEMALLOC_FRAMES)
+    try:
+        gc.collect()
+        before = tracemalloc.take_snapshot().filter_traces(own_filters())
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        workload()
+        _, peak = tracemalloc.get_traced_memory()
+        after = tracemalloc.take_snapshot().filter_traces(own_filters())
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    sites = tracemalloc_sites(after.compare_to(before, "lineno"), roots, exclude)
+    return MemoryProfile(
+        backend="tracemalloc",
+        peak=max(0, peak - base),
+        allocations=None,
+        sites=sites,
+        flamegraph_html=sites_html(sites, max(0, peak - base)),
+    )
+
+
+def sites_html(sites: Sequence[AllocationSite], peak: int) -> str:
+    """A small self-contained page listing allocation sites (the tracemalloc stand-in for a flamegraph)."""
+    from pytest_causal_eval.report.units import format_bytes
+
+    rows = "\n".join(
+        f"<tr><td>{html.escape(s.location)}</td><td><code>{html.escape(s.function)}</code></td>"
+        f"<td>{html.escape(format_bytes(s.size))}</td><td>{s.count}</td></tr>"
+        for s in sites
+    )
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>causal-eval memory sites</title></head>"
+        f"<body><h1>Memory (tracemalloc)</h1><p>Peak: {html.escape(format_bytes(peak))}</p>"
+        "<table><tr><th>site</th><th>code</th><th>retained</th><th>blocks</th></tr>\n"
+        f"{rows}\n</table></body></html>\n"
+    )
