@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_causal_eval.measure.timer import Timer
+from pytest_causal_eval.measure.timer import Timer, round_clock_of
 
 __all__ = ["RoundRequest", "RunOutcome", "Runner", "RunnerConfig", "gc_policy"]
 
@@ -54,12 +54,17 @@ class RunOutcome:
     warmup_rounds: int = 0
     calibration: dict[str, float] = field(default_factory=dict)
     gc: str = "enabled"
+    device_ns: list[int] = field(default_factory=list)  # per timed round, when the timer is a RoundClock
+    calls: int = 0  # every call of the workload: warm-up, calibration and timed rounds
 
     def per_iteration_seconds(self) -> list[float]:
         return [s / self.iterations / 1e9 for s in self.samples_ns]
 
     def per_iteration_cpu_seconds(self) -> list[float]:
         return [s / self.iterations / 1e9 for s in self.cpu_ns]
+
+    def per_iteration_device_seconds(self) -> list[float]:
+        return [s / self.iterations / 1e9 for s in self.device_ns]
 
 
 @contextmanager
@@ -119,8 +124,10 @@ class Runner:
                     break
         # Calibration: grow iterations until a round reaches the target duration.
         n = 1
+        calibration_calls = 0
         while True:
             duration = yield RoundRequest(n, timed=False)
+            calibration_calls += n
             if duration >= target or n >= MAX_ITERATIONS:
                 break
             if duration <= 0:
@@ -132,6 +139,7 @@ class Runner:
             "timer_resolution_ns": resolution,
             "timer_overhead_ns": overhead,
             "target_round_ns": target,
+            "calibration_calls": float(calibration_calls),
         }
         # Timed rounds until the budget is spent (and at least min_rounds).
         start = wall()
@@ -194,20 +202,27 @@ class Runner:
         outcome = RunOutcome(gc=self.config.gc)
         schedule = self._auto_schedule(outcome)
         wall, cpu = self.timer.wall_ns, self.timer.cpu_ns
+        device = round_clock_of(self.timer)
         result: Any = None
         with gc_policy(self.config.gc):
             try:
                 request = next(schedule)
                 while True:
                     c0 = cpu()
+                    if device is not None:
+                        device.round_begin()
                     t0 = wall()
                     for _ in range(request.iterations):
                         result = await fn()
+                    device_ns = device.round_end(request.timed) if device is not None else 0
                     t1 = wall()
                     c1 = cpu()
+                    outcome.calls += request.iterations
                     if request.timed:
                         outcome.samples_ns.append(t1 - t0)
                         outcome.cpu_ns.append(c1 - c0)
+                        if device is not None:
+                            outcome.device_ns.append(device_ns)
                     request = schedule.send(t1 - t0)
             except StopIteration:
                 pass
@@ -221,6 +236,7 @@ class Runner:
         prepare: Callable[[], tuple[Callable[[], Any], None]],
     ) -> None:
         wall, cpu = self.timer.wall_ns, self.timer.cpu_ns
+        device = round_clock_of(self.timer)
         result: Any = None
         with gc_policy(self.config.gc):
             try:
@@ -229,14 +245,20 @@ class Runner:
                     call, _ = prepare()
                     loop = range(request.iterations)
                     c0 = cpu()
+                    if device is not None:
+                        device.round_begin()
                     t0 = wall()
                     for _ in loop:
                         result = call()
+                    device_ns = device.round_end(request.timed) if device is not None else 0
                     t1 = wall()
                     c1 = cpu()
+                    outcome.calls += request.iterations
                     if request.timed:
                         outcome.samples_ns.append(t1 - t0)
                         outcome.cpu_ns.append(c1 - c0)
+                        if device is not None:
+                            outcome.device_ns.append(device_ns)
                     request = schedule.send(t1 - t0)
             except StopIteration:
                 pass

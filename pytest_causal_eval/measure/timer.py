@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["PerfCounterTimer", "Timer"]
+__all__ = ["PerfCounterTimer", "RoundClock", "Timer", "round_clock_of"]
 
 
 class Timer(Protocol):
@@ -27,3 +27,23 @@ class PerfCounterTimer:
 
     def resolution_ns(self) -> float:
         return time.get_clock_info("perf_counter").resolution * 1e9
+
+
+@runtime_checkable
+class RoundClock(Protocol):
+    """Optional extension of a ``Timer`` that also times each round on a device (a GPU).
+
+    The runner calls ``round_begin()`` right before a round's first clock read and
+    ``round_end(timed)`` right after the round's last call and before its closing clock read;
+    ``round_end`` waits for the device (so the host time covers the device work) and returns the
+    device time of the round in nanoseconds.
+    """
+
+    def round_begin(self) -> None: ...
+
+    def round_end(self, timed: bool) -> int: ...
+
+
+def round_clock_of(timer: object) -> RoundClock | None:
+    """The timer itself when it times rounds on a device, else None."""
+    return timer if isinstance(timer, RoundClock) else None

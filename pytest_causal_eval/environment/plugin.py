@@ -1,0 +1,347 @@
+"""The environment feature's plugin object: health, xdist timing modes, probes, CUDA timing, records.
+
+Registered by ``environment.feature.configure`` only when ``--causal-eval`` is on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_causal_eval.environment.cpu import CPU_MARKER_KEYS, current_cpu_state
+from pytest_causal_eval.environment.gpu import GPU_MARKER_KEYS
+from pytest_causal_eval.environment.keys import CPU_ENV_KEY, CUDA_TIMER_KEY, GPU_ENV_KEY
+from pytest_causal_eval.environment.xdist import (
+    DEFAULT_XDIST_MODE,
+    PinPlan,
+    TimingLockProbe,
+    lock_path,
+    plan_pin,
+    worker_count,
+    worker_index,
+)
+from pytest_causal_eval.markers import ITEM_TIMER_KEY
+from pytest_causal_eval.results import Measurement, Metric
+
+if TYPE_CHECKING:
+    from pytest_causal_eval.session import CausalEvalSession, Probe
+
+__all__ = ["HEALTH_INPUT_KEY", "EnvironmentPlugin"]
+
+HEALTH_INPUT_KEY = "causal_eval_health"
+
+
+class EnvironmentPlugin:
+    """Hooks and probes of the environment feature for one enabled run."""
+
+    def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
+        self.config = config
+        self.session = session
+        self.mode: str = session.settings.get("xdist") or DEFAULT_XDIST_MODE
+        self.health_interval = float(session.settings.get("health_sample", 0.2) or 0.0)
+        self.workerinput: dict[str, Any] = dict(getattr(config, "workerinput", {}) or {})
+        self.is_worker = bool(self.workerinput)
+        self.workers = self._workers()
+        self.effective_mode = self.mode if self.workers > 1 else "off"
+        self.pin: PinPlan | None = None
+        self.lock: Any = None
+        self.health: dict[str, Any] | None = None
+        self.gpu_environment: dict[str, Any] | None = None
+        self.notes: list[str] = []
+
+    # -- setup -------------------------------------------------------------------------------------
+    def _workers(self) -> int:
+        if self.is_worker:
+            return int(self.workerinput.get("workercount") or worker_count() or 1)
+        if self.config.getoption("dist", "no") in (None, "no"):
+            return 1
+        tx = self.config.getoption("tx", None) or []
+        return len(tx) if tx else int(self.config.getoption("numprocesses", 0) or 1)
+
+    def setup(self) -> None:
+        from pytest_causal_eval.environment.affinity import available_cpus
+
+        if self.workers > 1 and self.mode == "pin":
+            index = self._index()
+            self.pin = plan_pin(available_cpus(), self.workers, index)
+            if self.pin.fallback is not None:
+                self.effective_mode = self.pin.fallback
+                if self.pin.message:
+                    self.notes.append(self.pin.message)
+            elif self.is_worker and self.pin.cpus is not None:
+                self._apply_pin(self.pin)
+        if self.workers > 1 and self.effective_mode == "off":
+            self.notes.append(
+                f"timed sections ran concurrently in {self.workers} xdist workers (--causal-eval-xdist=off): "
+                "medians may be shifted; use serial or pin for timings you compare"
+            )
+        if self.is_worker and self.effective_mode == "serial":
+            from filelock import FileLock
+
+            uid = str(self.workerinput.get("testrunuid") or os.environ.get("PYTEST_XDIST_TESTRUNUID", "run"))
+            self.lock = FileLock(str(lock_path(uid)))
+        for factory in (self._lock_probe, self._io_probe, self._cpu_probe, self._gpu_probe):
+            self.session.add_probe(factory)
+
+    def _index(self) -> int:
+        if self.is_worker:
+            workerid = str(self.workerinput.get("workerid", ""))
+            if workerid.startswith("gw") and workerid[2:].isdigit():
+                return int(workerid[2:])
+            return worker_index() or 0
+        return 0
+
+    @staticmethod
+    def _apply_pin(plan: PinPlan) -> None:
+        from pytest_causal_eval.environment.affinity import affinity_supported, set_affinity
+        from pytest_causal_eval.environment.threads import apply_threads
+
+        if plan.cpus is not None and affinity_supported():
+            set_affinity(plan.cpus)
+        apply_threads(plan.threads)
+
+    # -- probes ------------------------------------------------------------------------------------
+    def _lock_probe(self, item: pytest.Item, measurement: Measurement) -> Probe | None:
+        return TimingLockProbe(self.lock) if self.lock is not None else None
+
+    def _io_probe(self, item: pytest.Item, measurement: Measurement) -> Probe | None:
+        from pytest_causal_eval.measure.io import IOProbe
+
+        return IOProbe()
+
+    def _cpu_probe(self, item: pytest.Item, measurement: Measurement) -> Probe | None:
+        return _CpuEnvProbe(item, self._xdist_record())
+
+    def _gpu_probe(self, item: pytest.Item, measurement: Measurement) -> Probe | None:
+        env = item.stash.get(GPU_ENV_KEY, None)
+        if env is None:
+            return None
+        return _GpuProbe(env, item.stash.get(CUDA_TIMER_KEY, None))
+
+    def _xdist_record(self) -> dict[str, Any] | None:
+        if self.workers <= 1:
+            return None
+        record: dict[str, Any] = {"mode": self.effective_mode, "workers": self.workers}
+        if self.pin is not None and self.pin.cpus is not None:
+            from pytest_causal_eval.environment.affinity import format_cpu_list
+
+            record["cpus"] = format_cpu_list(self.pin.cpus)
+        return record
+
+    # -- health ------------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        raw = self.workerinput.get(HEALTH_INPUT_KEY)
+        if raw:
+            self.health = json.loads(raw)
+            return
+        from pytest_causal_eval.environment.health import assess
+        from pytest_causal_eval.environment.machine import sample_health
+
+        sample = sample_health(self.health_interval, own_processes=max(1, self.workers))
+        self.health = assess(sample)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: hand the session's health sample to each worker (sampled once)."""
+        if self.health is not None:
+            node.workerinput[HEALTH_INPUT_KEY] = json.dumps(self.health)
+
+    # -- per test ----------------------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)  # after the fixtures: a device marker sees what they set up
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        from pytest_causal_eval.session import marker_kwargs
+
+        kwargs = marker_kwargs(item)
+        names = set(getattr(item, "fixturenames", ()))
+        cpu_keys = sorted(set(kwargs) & set(CPU_MARKER_KEYS))
+        if cpu_keys and "cpu_env" not in names:
+            pytest.fail(
+                f"@pytest.mark.causal_eval({', '.join(cpu_keys)}=...) configures the cpu_env fixture; "
+                "add cpu_env to the test's arguments or @pytest.mark.usefixtures('cpu_env')",
+                pytrace=False,
+            )
+        gpu_keys = sorted(set(kwargs) & set(GPU_MARKER_KEYS) - {"device"})
+        if "gpu_env" in names:
+            return
+        if gpu_keys and "device" not in kwargs:
+            pytest.fail(
+                f"@pytest.mark.causal_eval({', '.join(gpu_keys)}=...) configures the gpu_env fixture; "
+                "add gpu_env to the test's arguments or give device='cuda'",
+                pytrace=False,
+            )
+        if "device" in kwargs:
+            from pytest_causal_eval.environment.fixtures import open_gpu_env
+
+            item.stash[GPU_ENV_KEY] = open_gpu_env(item, self.config)
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        names = set(getattr(item, "fixturenames", ()))
+        env = item.stash.get(GPU_ENV_KEY, None)
+        if env is not None and "gpu_env" not in names:
+            env.restore()
+            del item.stash[GPU_ENV_KEY]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        env = item.stash.get(GPU_ENV_KEY, None)
+        if env is None:
+            return (yield)
+        from pytest_causal_eval.measure.cuda import CudaEventTimer
+
+        timer = CudaEventTimer(base=self.session.timer, device=env.index, cuda=env.torch.cuda)
+        item.stash[CUDA_TIMER_KEY] = timer
+        item.stash[ITEM_TIMER_KEY] = timer
+        try:
+            return (yield)
+        finally:
+            del item.stash[ITEM_TIMER_KEY]
+
+    def pytest_causal_eval_after_measure(
+        self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
+    ) -> None:
+        from pytest_causal_eval.environment.health import quick_health
+        from pytest_causal_eval.environment.machine import load_average
+        from pytest_causal_eval.measure.io import io_metrics
+
+        for metric in io_metrics(measurement):
+            measurement.add_metric(metric)
+        load = load_average()
+        cpus = int((self.health or {}).get("cpus") or os.cpu_count() or 1)
+        measurement.extra["health"] = quick_health(
+            self.health, load[0] if load else None, cpus, own_processes=max(1, self.workers)
+        )
+        cpu_env = item.stash.get(CPU_ENV_KEY, None)
+        if cpu_env is not None and cpu_env.gc_policy is not None:
+            measurement.gc = cpu_env.gc_policy
+        timer = item.stash.get(CUDA_TIMER_KEY, None)
+        if timer is not None:
+            _record_device_time(measurement, timer.take_device_ns())
+        gpu = measurement.extra.get("gpu")
+        if isinstance(gpu, dict) and self.gpu_environment is None:
+            self.gpu_environment = {k: v for k, v in gpu.items() if k != "settings"}
+
+    # -- session end -------------------------------------------------------------------------------
+    def pytest_causal_eval_session_results(self, config: pytest.Config, results: Any) -> None:
+        if self.health is not None:
+            results.environment["health"] = self.health
+        results.environment["xdist"] = {
+            "mode": self.effective_mode,
+            "requested_mode": self.mode,
+            "workers": self.workers,
+        }
+        gpu = self.gpu_environment
+        if gpu is None:
+            for m in results.measurements:
+                candidate = m.extra.get("gpu")
+                if isinstance(candidate, dict):
+                    gpu = {k: v for k, v in candidate.items() if k != "settings"}
+                    break
+        if gpu is not None:
+            results.environment["gpu"] = gpu
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
+        if self.workers <= 1:
+            return None
+        lines = [f"causal-eval xdist timing: {self.effective_mode} ({self.workers} workers)"]
+        lines.extend(f"causal-eval: {note}" for note in self.notes)
+        return lines
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.is_worker:
+            return
+        lines = summary_lines(self.health, self.notes, self.session.results)
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def summary_lines(health: dict[str, Any] | None, notes: list[str], results: Any) -> list[str]:
+    """The environment's lines in the terminal summary (warnings, never Python warnings)."""
+    lines: list[str] = []
+    measurements: list[Measurement] = list(getattr(results, "measurements", None) or [])
+    if health is not None and health.get("noisy"):
+        lines.append(
+            "causal-eval: WARNING the machine looked noisy at the start: "
+            + "; ".join(health.get("reasons") or [])
+            + " (run `causal-eval env` for tuning hints)"
+        )
+    noisy = [m.id for m in measurements if (m.extra.get("health") or {}).get("noisy")]
+    if noisy:
+        lines.append(
+            f"causal-eval: WARNING {len(noisy)} measurement(s) taken while the machine was noisy "
+            f"(first: {noisy[0]})"
+        )
+    unsynced = [m.id for m in measurements if (m.extra.get("gpu_timing") or {}).get("unsynchronized")]
+    if unsynced:
+        lines.append(
+            "causal-eval: WARNING unsynchronized GPU timing (host time far below device time): "
+            + ", ".join(unsynced)
+        )
+    lines.extend(f"causal-eval: WARNING {note}" for note in notes)
+    return lines
+
+
+def _record_device_time(measurement: Measurement, device_ns: list[int]) -> None:
+    from pytest_causal_eval.measure.cuda import check_synchronized
+
+    if not device_ns or measurement.iterations <= 0:
+        return
+    device = [d / measurement.iterations / 1e9 for d in device_ns]
+    check = check_synchronized(measurement.samples, device)
+    record: dict[str, Any] = {"device_samples": device, "host_samples_same_rounds": len(measurement.samples)}
+    if check is not None:
+        record.update(check.to_dict())
+    measurement.extra["gpu_timing"] = record
+    median = sorted(device)[len(device) // 2]
+    measurement.add_metric(Metric("gpu_device_time", median, unit="s", better="lower", samples=device))
+
+
+class _CpuEnvProbe:
+    """Applies cpu_env's gc policy around the timed section and records the CPU settings in force."""
+
+    def __init__(self, item: pytest.Item, xdist: dict[str, Any] | None) -> None:
+        self._env = item.stash.get(CPU_ENV_KEY, None)
+        self._xdist = xdist
+        self._timing: contextlib.ExitStack | None = None
+
+    def start(self) -> None:
+        if self._env is not None and self._env.gc_policy is not None:
+            self._timing = contextlib.ExitStack()
+            self._timing.enter_context(self._env.timing())
+
+    def stop(self, measurement: Measurement) -> None:
+        if self._timing is not None:
+            self._timing.close()
+            self._timing = None
+        record = self._env.describe() if self._env is not None else {"configured": False, **_state()}
+        if self._xdist is not None:
+            record["xdist"] = dict(self._xdist)
+        measurement.extra["cpu_env"] = record
+
+
+def _state() -> dict[str, Any]:
+    return {"state": current_cpu_state()}
+
+
+class _GpuProbe:
+    """Resets the GPU's peak-memory counters before a measurement and reads them after."""
+
+    def __init__(self, env: Any, timer: Any) -> None:
+        self._env = env
+        self._timer = timer
+
+    def start(self) -> None:
+        self._env.reset_peak()
+        if self._timer is not None:
+            self._timer.take_device_ns()  # rounds of an aborted earlier measurement do not count
+
+    def stop(self, measurement: Measurement) -> None:
+        allocated, reserved = self._env.peak()
+        measurement.add_metric(Metric("gpu_peak_allocated", float(allocated), unit="B", better="lower"))
+        measurement.add_metric(Metric("gpu_peak_reserved", float(reserved), unit="B", better="lower"))
+        measurement.extra["gpu"] = self._env.describe()

@@ -1,0 +1,110 @@
+"""Timing under pytest-xdist: modes, worker identity, disjoint CPU sets, and the timing lock.
+
+``off``: workers time concurrently (fast, noisier). ``pin``: each worker is pinned to its own CPU
+set and its thread pools are sized to it. ``serial``: untimed work stays parallel, but a timed
+section takes an inter-process file lock so one worker times at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_XDIST_MODE",
+    "XDIST_MODES",
+    "PinPlan",
+    "TimingLockProbe",
+    "lock_path",
+    "parse_xdist_mode",
+    "plan_pin",
+    "worker_count",
+    "worker_index",
+]
+
+XDIST_MODES = ("serial", "pin", "off")
+DEFAULT_XDIST_MODE = "serial"  # chosen by measurement: benchmarks/xdist_agreement.py
+
+
+def parse_xdist_mode(text: str) -> str:
+    value = str(text).strip().lower()
+    if value not in XDIST_MODES:
+        raise ValueError(f"expected one of {', '.join(XDIST_MODES)}, got {text!r}")
+    return value
+
+
+def worker_index(env: Mapping[str, str] = os.environ) -> int | None:
+    """0 for 'gw0', ... ; None outside an xdist worker."""
+    name = env.get("PYTEST_XDIST_WORKER", "")
+    if name.startswith("gw") and name[2:].isdigit():
+        return int(name[2:])
+    return None
+
+
+def worker_count(env: Mapping[str, str] = os.environ) -> int | None:
+    raw = env.get("PYTEST_XDIST_WORKER_COUNT", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+@dataclass(frozen=True)
+class PinPlan:
+    """The CPUs of one worker, or a fallback with the reason said to the user."""
+
+    cpus: tuple[int, ...] | None
+    threads: int
+    fallback: str | None = None  # the mode used instead, when pinning is impossible
+    message: str | None = None
+
+
+def plan_pin(available: Sequence[int], workers: int, index: int) -> PinPlan:
+    """Split ``available`` CPUs into ``workers`` disjoint contiguous sets; worker ``index`` gets one.
+
+    More workers than CPUs cannot be pinned disjointly: the plan falls back to ``serial`` and says so.
+    """
+    cpus = sorted(set(available))
+    if workers < 1 or not 0 <= index < workers:
+        raise ValueError(f"worker index {index} out of range for {workers} worker(s)")
+    if workers > len(cpus):
+        return PinPlan(
+            cpus=None,
+            threads=1,
+            fallback="serial",
+            message=(
+                f"--causal-eval-xdist=pin: {workers} workers but only {len(cpus)} CPU(s) available, "
+                "so workers cannot get disjoint cores; falling back to serial timing "
+                "(one worker times at a time)"
+            ),
+        )
+    size, extra = divmod(len(cpus), workers)
+    start = index * size + min(index, extra)
+    mine = tuple(cpus[start : start + size + (1 if index < extra else 0)])
+    return PinPlan(cpus=mine, threads=len(mine))
+
+
+def lock_path(testrunuid: str, directory: Path | None = None) -> Path:
+    safe = "".join(c for c in testrunuid if c.isalnum() or c in "-_") or "run"
+    return (directory or Path(tempfile.gettempdir())) / f"causal-eval-timing-{safe}.lock"
+
+
+class TimingLockProbe:
+    """A measurement probe holding the run's timing lock from warm-up to the last round."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self.waited = 0.0
+
+    def start(self) -> None:
+        import time
+
+        began = time.perf_counter()
+        self._lock.acquire()
+        self.waited = time.perf_counter() - began
+
+    def stop(self, measurement: Any) -> None:
+        if self._lock.is_locked:
+            self._lock.release()
+        measurement.extra["xdist_lock_wait"] = round(self.waited, 6)
