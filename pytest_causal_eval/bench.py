@@ -234,7 +234,7 @@ class CausalBench:
 
     # -- internals ---------------------------------------------------------------------------------
     def _runner(self) -> Runner:
-        return Runner(self._session.runner_config(self._item), self._session.timer)
+        return Runner(self._session.runner_config(self._item), self._session.timer_for(self._item))
 
     def _begin(self, mode: str) -> tuple[float, PeakRSS, list[Probe]]:
         if self.name in self._store.timed:

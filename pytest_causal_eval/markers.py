@@ -9,9 +9,11 @@ import pytest
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession  # noqa: F401
 
-__all__ = ["MARKER_KEYS", "SESSION_KEY", "all_marker_keys", "marker_kwargs"]
+__all__ = ["ITEM_TIMER_KEY", "MARKER_KEYS", "SESSION_KEY", "all_marker_keys", "marker_kwargs"]
 
 SESSION_KEY = pytest.StashKey["CausalEvalSession"]()
+#: A per-test clock (e.g. CUDA events for a GPU test); the session's timer when unset.
+ITEM_TIMER_KEY = pytest.StashKey[Any]()
 
 # Keyword arguments @pytest.mark.causal_eval(...) accepts; feature modules add theirs here.
 MARKER_KEYS: dict[str, str] = {

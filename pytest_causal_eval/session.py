@@ -18,7 +18,7 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.atomicio import write_json_atomic
 from pytest_causal_eval.bench import TestMeasurements
-from pytest_causal_eval.markers import SESSION_KEY, marker_kwargs
+from pytest_causal_eval.markers import ITEM_TIMER_KEY, SESSION_KEY, marker_kwargs
 from pytest_causal_eval.measure.runner import GC_POLICIES, RunnerConfig
 from pytest_causal_eval.measure.timer import PerfCounterTimer, Timer
 from pytest_causal_eval.options import Settings, parse_duration, parse_positive_int, parse_warmup
@@ -59,6 +59,11 @@ class CausalEvalSession:
         custom = self.config.hook.pytest_causal_eval_timer(config=self.config)
         if custom is not None:
             self.timer = custom
+
+    def timer_for(self, item: pytest.Item) -> Timer:
+        """The clock for this test's measurements: a per-test one (CUDA events) or the session's."""
+        timer: Timer | None = item.stash.get(ITEM_TIMER_KEY, None)
+        return timer if timer is not None else self.timer
 
     def runner_config(self, item: pytest.Item) -> RunnerConfig:
         s = self.settings
