@@ -1,19 +1,125 @@
-"""Feature wiring (options, marker keys, configure); filled in by this feature's work."""
+"""Baselines and the regression gate: options, marker keys, and wiring the gate plugin.
+
+Options: ``--causal-eval-baselines DIR``, ``--causal-eval-save``, ``--causal-eval-machine KEY``,
+``--causal-eval-threshold PCT``, ``--causal-eval-strict``, ``--causal-eval-remeasure N`` and
+``--causal-eval-markdown PATH``. Marker keys: ``threshold`` and ``metric_thresholds``.
+"""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_causal_eval.options import OptionSpec
+from pytest_causal_eval.options import OptionSpec, parse_bool, parse_writable_file
+from pytest_causal_eval.stats.thresholds import Threshold, parse_threshold
 
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
 
-OPTIONS: tuple[OptionSpec, ...] = ()
-MARKER_KEYS: dict[str, str] = {}
+__all__ = ["GATE_PLUGIN_NAME", "MARKER_KEYS", "OPTIONS", "configure"]
+
+GATE_PLUGIN_NAME = "causal_eval_baseline"
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def parse_dir_path(text: str) -> Path:
+    if not str(text).strip():
+        raise ValueError("expected a directory path, got an empty value")
+    return Path(str(text).strip()).expanduser()
+
+
+def parse_machine_key(text: str) -> str:
+    value = str(text).strip()
+    if value.endswith(".json"):
+        value = value[: -len(".json")]
+    if not _KEY.match(value):
+        raise ValueError(
+            f"expected a machine key such as linux-x86_64-py3.11-8c-3f2a9c1b "
+            f"(letters, digits, '.', '_', '-'), got {text!r}"
+        )
+    return value
+
+
+def parse_global_threshold(text: str) -> Threshold:
+    threshold = parse_threshold(text)
+    if threshold.kind != "relative":
+        raise ValueError(f"expected a percentage such as 10% or 5%, got {text!r}")
+    return threshold
+
+
+def parse_extra_passes(text: str) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"expected a number of extra measuring passes from 0 to 5, got {text!r}") from None
+    if not 0 <= value <= 5:
+        raise ValueError(f"expected a number of extra measuring passes from 0 to 5, got {text!r}")
+    return value
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "baselines",
+        "Directory of baseline files, one per machine key (default: baselines/ under the rootdir).",
+        None,
+        parse_dir_path,
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "save",
+        "Write or update this machine's baseline from this run's passing measurements (no comparing).",
+        False,
+        parse_bool,
+        is_flag=True,
+    ),
+    OptionSpec(
+        "machine",
+        "Compare against (and save to) the baseline of this machine key instead of this machine's own.",
+        None,
+        parse_machine_key,
+        metavar="KEY",
+    ),
+    OptionSpec(
+        "threshold",
+        "Fail a measurement that got more than this much worse, significantly (default 10%).",
+        Threshold("relative", 0.10),
+        parse_global_threshold,
+        metavar="PCT",
+    ),
+    OptionSpec(
+        "strict",
+        "Fail inconclusive comparisons (too noisy to decide) instead of warning.",
+        False,
+        parse_bool,
+        is_flag=True,
+    ),
+    OptionSpec(
+        "remeasure",
+        "Extra measuring passes when a comparison is too noisy to decide (0-5, default 2).",
+        2,
+        parse_extra_passes,
+        metavar="N",
+    ),
+    OptionSpec(
+        "markdown",
+        "Write the verdicts as Markdown to PATH (also appended to $GITHUB_STEP_SUMMARY when set).",
+        None,
+        parse_writable_file,
+        metavar="PATH",
+    ),
+)
+
+MARKER_KEYS: dict[str, str] = {
+    "threshold": "regression threshold of this test, e.g. '5%' (or 'off')",
+    "metric_thresholds": "per-metric thresholds, e.g. {'accuracy': '2pts', 'peak_rss': '20%'}",
+}
 
 
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
-    """Called once when the plugin is enabled."""
+    """Register the gate (judging, saving, verdict reports) for this enabled run."""
+    from pytest_causal_eval.baseline.gatekeeper import BaselineGate
+
+    config.pluginmanager.register(BaselineGate(config, session), GATE_PLUGIN_NAME)

@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from pytest_causal_eval.stats.summary import Summary, percentile, summarize
+from pytest_causal_eval.stats.thresholds import Threshold, parse_threshold
 
-__all__ = ["Summary", "percentile", "summarize"]
+# stats.compare (the gate) and stats.noise use numpy: import them directly, so that importing this
+# package (done whenever the plugin loads) stays light.
+__all__ = ["Summary", "Threshold", "parse_threshold", "percentile", "summarize"]

@@ -1,0 +1,220 @@
+"""The regression gate for one measurement against its baseline entry (pure: no I/O).
+
+Every quantity both sides have is compared with ``stats.compare``: the time per iteration (lower is
+better) and each custom metric (its own ``better``). ``throughput`` is derived from the time and is
+not judged twice. The measurement's verdict is its worst quantity's: regressed, then inconclusive,
+then improved, then pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_causal_eval.report.units import format_seconds, format_value
+from pytest_causal_eval.results import Measurement
+from pytest_causal_eval.stats.compare import (
+    Comparison,
+    GateSettings,
+    Side,
+    Threshold,
+    Verdict,
+    compare,
+    parse_threshold,
+    seed_for,
+)
+
+__all__ = [
+    "DERIVED_METRICS",
+    "GateConfig",
+    "baseline_side",
+    "config_from_record",
+    "format_change",
+    "format_comparison",
+    "headline",
+    "judge",
+    "verdict_record",
+]
+
+DERIVED_METRICS = frozenset({"throughput"})
+TIME = "time"
+_RANK: dict[str, int] = {"regressed": 0, "inconclusive": 1, "improved": 2, "pass": 3, "new": 4}
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds for one measurement: ``threshold`` for everything, ``per_metric`` overrides."""
+
+    threshold: Threshold = field(default_factory=lambda: Threshold("relative", 0.10))
+    per_metric: Mapping[str, Threshold] = field(default_factory=dict)
+    settings: GateSettings = field(default_factory=GateSettings)
+
+    def for_metric(self, name: str) -> Threshold:
+        return self.per_metric.get(name, self.threshold)
+
+
+def config_from_record(recorded: Any, override: Threshold | None = None) -> GateConfig:
+    """The thresholds a run recorded in ``extra['thresholds']`` (``override`` replaces the default)."""
+    per_metric: dict[str, Threshold] = {}
+    default = override or Threshold("relative", 0.10)
+    if isinstance(recorded, Mapping):
+        for name, text in recorded.items():
+            try:
+                parsed = parse_threshold(text)
+            except ValueError:
+                continue
+            if name == "default":
+                default = override or parsed
+            else:
+                per_metric[str(name)] = parsed
+    return GateConfig(threshold=default, per_metric=per_metric)
+
+
+def _side(samples: Sequence[float] | None, value: float) -> Side:
+    if samples and len(samples) >= 3:
+        return Side.of_samples(samples)
+    return Side.of_value(value)
+
+
+def baseline_side(time_block: Mapping[str, Any]) -> Side:
+    """A stored time block as a comparison side: raw samples when kept, else its summary."""
+    samples = [float(v) for v in time_block.get("samples") or []]
+    if len(samples) >= 3:
+        return Side.of_samples(samples)
+    summary = time_block.get("summary") or {}
+    median = float(summary["median"])
+    iqr = summary.get("iqr")
+    rounds = int(time_block.get("rounds") or summary.get("n") or 0)
+    if iqr is not None and rounds >= 3:
+        return Side.of_summary(median, float(iqr), rounds)
+    return Side.of_value(median)
+
+
+def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -> list[Comparison]:
+    """Compare every shared quantity; empty when there is no entry (the measurement is new)."""
+    if entry is None:
+        return []
+    out: list[Comparison] = []
+    time_block = entry.get("time")
+    time_threshold = config.for_metric(TIME)
+    if m.samples and isinstance(time_block, Mapping) and time_threshold.kind != "off":
+        out.append(
+            compare(
+                baseline_side(time_block),
+                Side.of_samples(m.samples),
+                metric=TIME,
+                better="lower",
+                threshold=time_threshold,
+                seed=seed_for(f"{m.id}::{TIME}"),
+                settings=config.settings,
+                unit="s",
+            )
+        )
+    stored = entry.get("metrics") or {}
+    for name, metric in sorted(m.metrics.items()):
+        if name in DERIVED_METRICS and m.samples:
+            continue
+        old = stored.get(name)
+        threshold = config.for_metric(name)
+        if not isinstance(old, Mapping) or threshold.kind == "off":
+            continue
+        out.append(
+            compare(
+                _side(old.get("samples"), float(old["value"])),
+                _side(metric.samples, metric.value),
+                metric=name,
+                better=metric.better,
+                threshold=threshold,
+                seed=seed_for(f"{m.id}::{name}"),
+                settings=config.settings,
+                unit=metric.unit,
+            )
+        )
+    return out
+
+
+def headline(comparisons: Sequence[Comparison]) -> Comparison | None:
+    """The comparison that decides the measurement's verdict (worst first; time wins ties)."""
+    if not comparisons:
+        return None
+    return min(comparisons, key=lambda c: (_RANK[c.verdict], c.metric != TIME))
+
+
+def _fmt(value: float, metric: str, unit: str) -> str:
+    return format_seconds(value) if metric == TIME else format_value(value, unit)
+
+
+def format_change(c: Comparison) -> str:
+    """'+21.8% (95% CI +18.0%..+25.1%)' or '-4.0pts (95% CI -5.1pts..-2.9pts)'."""
+    if c.threshold.kind == "absolute":
+        return f"{c.change:+.1f}pts (95% CI {c.ci_low:+.1f}pts..{c.ci_high:+.1f}pts)"
+    return f"{c.change:+.1%} (95% CI {c.ci_low:+.1%}..{c.ci_high:+.1%})"
+
+
+def format_comparison(c: Comparison, unit: str = "") -> str:
+    """One line with the numbers, e.g. 'median 12.3 ms vs baseline 10.1 ms: +21.8% (...) > 10% threshold'."""
+    label = "median" if c.metric == TIME else c.metric
+    head = (
+        f"{label} {_fmt(c.candidate_center, c.metric, unit)} vs baseline "
+        f"{_fmt(c.baseline_center, c.metric, unit)}: {format_change(c)}"
+    )
+    limit = str(c.threshold)
+    if c.verdict == "regressed":
+        relation = f"> {limit} threshold" if c.better == "lower" else f"beyond -{limit} threshold"
+    elif c.verdict == "improved":
+        relation = f"improved beyond {limit}"
+    elif c.verdict == "inconclusive":
+        relation = f"too noisy to decide against the {limit} threshold"
+    else:
+        relation = f"within the {limit} threshold"
+    if c.better == "higher":
+        relation += " (higher is better)"
+    return f"{head} {relation}"
+
+
+def verdict_record(
+    m: Measurement, comparisons: Sequence[Comparison], baseline_key: str | None
+) -> dict[str, Any]:
+    """The dict stored in ``measurement.extra['verdict']``."""
+    top = headline(comparisons)
+    if top is None:
+        return {
+            "verdict": "new",
+            "metric": None,
+            "change": None,
+            "ci_low": None,
+            "ci_high": None,
+            "threshold": None,
+            "baseline_median": None,
+            "message": "no baseline for this measurement",
+            "baseline": baseline_key,
+        }
+    unit = m.metrics[top.metric].unit if top.metric in m.metrics else "s"
+    verdict: Verdict = top.verdict
+    return {
+        "verdict": verdict,
+        "metric": top.metric,
+        "change": top.change,
+        "ci_low": top.ci_low,
+        "ci_high": top.ci_high,
+        "threshold": str(top.threshold),
+        "baseline_median": top.baseline_center,
+        "candidate_median": top.candidate_center,
+        "better": top.better,
+        "unit": unit,
+        "message": format_comparison(top, unit),
+        "method": top.method,
+        "baseline": baseline_key,
+        "all": [
+            {
+                "metric": c.metric,
+                "verdict": c.verdict,
+                "change": c.change,
+                "ci_low": c.ci_low,
+                "ci_high": c.ci_high,
+                "threshold": str(c.threshold),
+            }
+            for c in comparisons
+        ],
+    }

@@ -1,0 +1,402 @@
+"""The gate's plugin object: judge each measurement at the end of its test, save once on the
+controller, and report verdicts (terminal, Markdown, exit status).
+
+Re-measuring: when the time comparison is inconclusive, the workload kept by ``causal_bench``
+(``session.stores[nodeid].workloads[name]``) is measured again with the session's runner settings
+and timer, up to ``--causal-eval-remeasure`` extra passes, the new rounds are pooled with the old,
+and the comparison is repeated. Still undecided: the verdict is inconclusive (a warning; a failure
+with ``--causal-eval-strict``), never a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_causal_eval import __version__
+from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
+from pytest_causal_eval.baseline.machine import (
+    Fingerprint,
+    describe_differences,
+    fingerprint_from_environment,
+    hard_differences,
+    live_environment,
+    soft_differences,
+)
+from pytest_causal_eval.baseline.schema import entry_from_measurement, gpu_identity
+from pytest_causal_eval.baseline.store import BaselineFile, BaselineFileError, BaselineStore
+from pytest_causal_eval.results import Measurement, Metric, RunResults
+from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
+from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
+from pytest_causal_eval.stats.noise import noise_profile
+
+__all__ = ["BaselineGate", "baseline_measurement"]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def baseline_measurement(mid: str, entry: Mapping[str, Any]) -> Measurement:
+    """A stored entry as a ``Measurement`` (for the explain hook and profile diffs)."""
+    time_block = entry.get("time") or {}
+    metrics = {}
+    for name, data in (entry.get("metrics") or {}).items():
+        metrics[name] = Metric(
+            name=name,
+            value=float(data["value"]),
+            unit=str(data.get("unit", "")),
+            better="higher" if data.get("better") == "higher" else "lower",
+            samples=[float(v) for v in data["samples"]] if data.get("samples") else None,
+        )
+    return Measurement(
+        id=mid,
+        test_id=str(entry.get("test_id", mid)),
+        name=str(entry.get("name", "")),
+        params={str(k): str(v) for k, v in (entry.get("params") or {}).items()},
+        samples=[float(v) for v in time_block.get("samples") or []],
+        iterations=int(time_block.get("iterations") or 0),
+        metrics=metrics,
+        extra={"baseline": True, "noise": dict(entry.get("noise") or {})},
+    )
+
+
+class BaselineGate:
+    """Registered as ``causal_eval_baseline`` when the plugin is enabled."""
+
+    def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
+        self.config = config
+        self.session = session
+        settings = session.settings
+        directory = settings.get("baselines")
+        if directory is None:
+            directory = config.rootpath / "baselines"
+        self.store = BaselineStore(Path(directory))
+        self.save = bool(settings.get("save"))
+        self.strict = bool(settings.get("strict"))
+        self.extra_passes = int(settings.get("remeasure", 2))
+        self.threshold: Threshold = settings.get("threshold") or Threshold("relative", 0.10)
+        self.markdown_path: Path | None = settings.get("markdown")
+        self.chosen_key: str | None = settings.get("machine")
+        self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
+        self.key = self.chosen_key or self.fingerprint.key
+        self.baseline: BaselineFile | None = None
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self.saved: str | None = None
+        self.pytest_session: pytest.Session | None = None
+        self.rows_lines: list[str] = []
+        self._load()
+
+    # -- loading -----------------------------------------------------------------------------------
+    def _load(self) -> None:
+        try:
+            loaded = self.store.load(self.key)
+        except BaselineFileError as exc:
+            self.errors.append(
+                f"{exc}; comparing without it"
+                + ("" if self.save else " (it is left untouched; --causal-eval-save replaces it)")
+            )
+            return
+        if loaded is None:
+            others = [k for k in list(self.store.keys()) if k != self.key]
+            if others and not self.save:
+                self.notes.append(
+                    f"no baseline for machine key {self.key} in {self.store.directory}; "
+                    f"baselines exist for {', '.join(others)}"
+                    + self._describe_other(others[0])
+                    + f" (--causal-eval-machine {others[0]} compares against it anyway)"
+                )
+            return
+        theirs = Fingerprint.from_dict(loaded.machine)
+        hard = hard_differences(self.fingerprint, theirs)
+        if hard and not self.save:
+            if self.chosen_key is None:
+                self.errors.append(
+                    f"refusing to compare with {loaded.path}: it was recorded on a different machine "
+                    f"({describe_differences(hard)}); pass --causal-eval-machine {loaded.key} to compare "
+                    "anyway"
+                )
+                return
+            self.notes.append(f"comparing across machines by request: {describe_differences(hard)}")
+        soft = soft_differences(self.fingerprint, theirs)
+        if soft and not self.save:
+            self.notes.append(
+                f"machine differs in soft keys (results may shift): {describe_differences(soft)}"
+            )
+        self.baseline = loaded
+
+    def _describe_other(self, key: str) -> str:
+        try:
+            other = self.store.load(key)
+        except BaselineFileError:
+            return ""
+        if other is None:
+            return ""
+        diffs = hard_differences(self.fingerprint, Fingerprint.from_dict(other.machine))
+        return f" (differs in {describe_differences(diffs)})" if diffs else ""
+
+    # -- per test ----------------------------------------------------------------------------------
+    def _gate_config(self, item: pytest.Item) -> GateConfig:
+        kwargs = marker_kwargs(item)
+        threshold = self.threshold
+        if "threshold" in kwargs:
+            try:
+                threshold = parse_threshold(kwargs["threshold"])
+            except ValueError as exc:
+                pytest.fail(f"@pytest.mark.causal_eval(threshold=...): {exc}", pytrace=False)
+            if threshold.kind == "absolute":
+                pytest.fail(
+                    "@pytest.mark.causal_eval(threshold=...): a test's threshold is a percentage "
+                    f"such as 5% (or off); use metric_thresholds for points, got {kwargs['threshold']!r}",
+                    pytrace=False,
+                )
+        per_metric: dict[str, Threshold] = {}
+        raw = kwargs.get("metric_thresholds", {})
+        if not isinstance(raw, Mapping):
+            pytest.fail(
+                "@pytest.mark.causal_eval(metric_thresholds=...): expected a dict such as "
+                f"{{'accuracy': '2pts'}}, got {raw!r}",
+                pytrace=False,
+            )
+        for name, value in raw.items():
+            try:
+                per_metric[str(name)] = parse_threshold(value)
+            except ValueError as exc:
+                pytest.fail(
+                    f"@pytest.mark.causal_eval(metric_thresholds={{{name!r}: ...}}): {exc}", pytrace=False
+                )
+        return GateConfig(threshold=threshold, per_metric=per_metric)
+
+    def pytest_causal_eval_judge(self, item: pytest.Item, measurement: Measurement) -> list[str] | None:
+        config = self._gate_config(item)
+        thresholds = {"default": str(config.threshold), **{k: str(v) for k, v in config.per_metric.items()}}
+        measurement.extra["thresholds"] = thresholds
+        if self.save or self.baseline is None:
+            self._record_noise(measurement)
+            if not self.save and self.baseline is None and not self.errors:
+                measurement.extra["verdict"] = verdict_record(measurement, [], None)
+            return None
+        entry = self.baseline.measurements.get(measurement.id)
+        refused = _gpu_mismatch(measurement, entry)
+        if refused:
+            self._record_noise(measurement)
+            record = verdict_record(measurement, [], self.baseline.key)
+            record["message"] = f"not compared: the baseline was measured on another GPU ({refused})"
+            measurement.extra["verdict"] = record
+            self.notes.append(f"{measurement.id}: {record['message']}")
+            return None
+        comparisons = judge(measurement, entry, config)
+        comparisons = self._remeasure_if_undecided(item, measurement, entry, config, comparisons)
+        self._record_noise(measurement)
+        record = verdict_record(measurement, comparisons, self.baseline.key)
+        measurement.extra["verdict"] = record
+        failures: list[str] = []
+        regressed = [c for c in comparisons if c.verdict == "regressed"]
+        if regressed:
+            failures.append(f"causal-eval: {measurement.id} regressed")
+            failures.extend("  " + format_comparison(c, _unit(measurement, c)) for c in regressed)
+            if _noisy(measurement):
+                failures.append("  (the machine was noisy during this measurement)")
+            failures.extend(self._explain(item, measurement, entry))
+        elif record["verdict"] == "inconclusive" and self.strict:
+            failures.append(f"causal-eval: {measurement.id} inconclusive (--causal-eval-strict)")
+            failures.extend(
+                "  " + format_comparison(c, _unit(measurement, c))
+                for c in comparisons
+                if c.verdict == "inconclusive"
+            )
+        return failures or None
+
+    def _remeasure_if_undecided(
+        self,
+        item: pytest.Item,
+        measurement: Measurement,
+        entry: Mapping[str, Any] | None,
+        config: GateConfig,
+        comparisons: list[Comparison],
+    ) -> list[Comparison]:
+        store = self.session.stores.get(item.nodeid)
+        workload = store.workloads.get(measurement.name) if store is not None else None
+        passes = 0
+        while (
+            passes < self.extra_passes
+            and workload is not None
+            and measurement.mode == "auto"
+            and any(c.verdict == "inconclusive" and c.metric == "time" for c in comparisons)
+        ):
+            remeasure(self.session, item, measurement, workload)
+            passes += 1
+            comparisons = judge(measurement, entry, config)
+        if passes:
+            measurement.extra["remeasured"] = passes
+        return comparisons
+
+    def _record_noise(self, measurement: Measurement) -> None:
+        if measurement.samples:
+            measurement.extra["noise"] = noise_profile(measurement.samples).to_dict()
+
+    def _explain(
+        self, item: pytest.Item, measurement: Measurement, entry: Mapping[str, Any] | None
+    ) -> list[str]:
+        store = self.session.stores.get(item.nodeid)
+        workload = store.workloads.get(measurement.name) if store is not None else None
+        baseline = baseline_measurement(measurement.id, entry) if entry is not None else None
+        lines: list[str] = []
+        try:
+            results = self.config.hook.pytest_causal_eval_explain(
+                item=item, measurement=measurement, baseline=baseline, workload=workload
+            )
+        except Exception as exc:  # an explainer's bug must not hide the regression itself
+            return [f"  (explaining the regression failed: {type(exc).__name__}: {exc})"]
+        for result in results:
+            lines.extend(str(line) for line in result or [])
+        return lines
+
+    # -- session end (controller) ------------------------------------------------------------------
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.pytest_session = session
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = []
+        if self.baseline is not None:
+            lines.append(
+                f"causal-eval baseline: {self.baseline.path} "
+                f"({len(self.baseline.measurements)} measurements, threshold {self.threshold})"
+            )
+        elif self.save:
+            lines.append(f"causal-eval baseline: saving to {self.store.path_for(self.key)}")
+        lines.extend(f"causal-eval: error: {e}" for e in self.errors)
+        return lines
+
+    def pytest_causal_eval_session_results(self, config: pytest.Config, results: RunResults) -> None:
+        results.extra["machine"] = {**self.fingerprint.to_dict(), "key": self.key}
+        results.extra["baseline"] = {
+            "file": str(self.baseline.path) if self.baseline else None,
+            "errors": list(self.errors),
+            "notes": list(self.notes),
+            "inconclusive": sorted(
+                m.id
+                for m in results.measurements
+                if (m.extra.get("verdict") or {}).get("verdict") == "inconclusive"
+            ),
+        }
+        if self.save:
+            session = self.pytest_session
+            if session is not None and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+                self.notes.append("the run was interrupted: the baseline was not saved (it is unchanged)")
+            else:
+                self._save(results)
+        self._report(results)
+
+    def _save(self, results: RunResults) -> None:
+        now = _now()
+        entries = {
+            m.id: entry_from_measurement(m, now, __version__)
+            for m in results.measurements
+            if m.extra.get("passed") is True
+        }
+        skipped = sum(1 for m in results.measurements if m.extra.get("passed") is not True)
+        machine = {**self.fingerprint.to_dict(), "key": self.key}
+        try:
+            path, moved = self.store.save_entries(self.key, machine, entries)
+        except Exception as exc:  # filelock timeout, permissions, a full disk: say so, lose nothing
+            self.errors.append(f"could not save the baseline to {self.store.path_for(self.key)}: {exc}")
+            return
+        self.saved = f"baseline saved: {len(entries)} measurement(s) to {path}"
+        if skipped:
+            self.saved += f" ({skipped} failing measurement(s) not saved)"
+        if moved is not None:
+            self.notes.append(f"the unreadable baseline file was kept as {moved}")
+
+    def _report(self, results: RunResults) -> None:
+        from pytest_causal_eval.report.markdown import render_markdown
+        from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
+
+        rows = verdict_rows(results.measurements)
+        columns = shutil.get_terminal_size((80, 24)).columns
+        self.rows_lines = render_summary(rows, width=columns)
+        session = self.pytest_session
+        if any(r.verdict == "regressed" for r in rows) and session is not None and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        targets: list[tuple[Path, bool]] = []
+        if self.markdown_path is not None:
+            targets.append((self.markdown_path, False))
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            targets.append((Path(step_summary), True))
+        if not targets:
+            return
+        text = render_markdown(rows, notes=[*self.errors, *self.notes])
+        for path, append in targets:
+            _write_markdown(path, text, append, self.errors)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.session.is_worker:
+            return
+        lines = [*self.rows_lines]
+        lines.extend(f"note: {n}" for n in self.notes)
+        if self.saved:
+            lines.append(self.saved)
+        if not lines and not self.errors:
+            return
+        terminalreporter.write_sep("-", "causal-eval verdicts")
+        for line in lines:
+            terminalreporter.write_line(line)
+        for error in self.errors:
+            terminalreporter.write_line(f"causal-eval: error: {error}", red=True)
+
+
+def _write_markdown(path: Path, text: str, append: bool, errors: list[str]) -> None:
+    from pytest_causal_eval.atomicio import write_text_atomic
+
+    try:
+        if append:  # $GITHUB_STEP_SUMMARY belongs to the runner: append, as GitHub documents
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(text)
+        else:
+            write_text_atomic(path, text)
+    except OSError as exc:
+        errors.append(f"could not write Markdown to {path}: {exc}")
+
+
+def _unit(measurement: Measurement, c: Comparison) -> str:
+    metric = measurement.metrics.get(c.metric)
+    return metric.unit if metric is not None else "s"
+
+
+def _gpu_mismatch(measurement: Measurement, entry: Mapping[str, Any] | None) -> str:
+    """The GPU hard keys that differ between a measurement and its baseline entry ('' if none)."""
+    if entry is None:
+        return ""
+    ours, theirs = gpu_identity(measurement.extra.get("gpu")), entry.get("gpu") or {}
+    diffs = {k: (theirs[k], ours[k]) for k in ours if k in theirs and theirs[k] != ours[k]}
+    return describe_differences(diffs)
+
+
+def _noisy(measurement: Measurement) -> bool:
+    health = measurement.extra.get("health")
+    return bool(isinstance(health, Mapping) and health.get("noisy"))
+
+
+def remeasure(
+    session: CausalEvalSession, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
+) -> None:
+    """One more measuring pass of ``workload``; its rounds are appended to the measurement's samples.
+
+    No warm-up: the workload has just run its warm-up and rounds, so it is as warm as it gets.
+    """
+    import dataclasses
+
+    from pytest_causal_eval.measure.runner import Runner
+
+    config = dataclasses.replace(session.runner_config(item), warmup=0.0)
+    outcome = Runner(config, session.timer).run(workload)
+    measurement.samples = [*measurement.samples, *outcome.per_iteration_seconds()]
+    measurement.cpu_samples = [*measurement.cpu_samples, *outcome.per_iteration_cpu_seconds()]

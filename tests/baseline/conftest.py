@@ -1,0 +1,91 @@
+"""A pytester project whose workloads advance a fake clock by planted, seeded amounts."""
+
+from __future__ import annotations
+
+import numpy  # noqa: F401 - pytester's in-process runs drop modules first imported inside them;
+import pytest  # numpy (a C extension) cannot be imported twice, so it is loaded out here
+
+import pytest_causal_eval.baseline.gatekeeper  # noqa: F401 - same reason
+
+FAKE_CLOCK_CONFTEST = '''
+import os
+import random
+
+import pytest
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0
+
+    def wall_ns(self):
+        return self.now
+
+    def cpu_ns(self):
+        return self.now
+
+    def resolution_ns(self):
+        return 1.0
+
+
+CLOCK = FakeClock()
+RNG = random.Random(int(os.environ.get("FAKE_SEED", "1")))
+CALLS = {"n": 0}
+
+
+def pytest_causal_eval_timer(config):
+    return CLOCK
+
+
+def pytest_causal_eval_after_measure(item, measurement, workload):
+    # peak RSS of an in-process pytester run depends on what ran before; pin it
+    if "peak_rss" in measurement.metrics:
+        measurement.metrics["peak_rss"].value = 50e6
+
+
+def pytest_causal_eval_explain(item, measurement, baseline, workload):
+    return [f"explained: baseline has {len(baseline.samples)} samples"]
+
+
+@pytest.fixture
+def work():
+    """Advance the clock by 1 ms x slowdown x log-normal noise (env FAKE_SLOWDOWN, FAKE_NOISE)."""
+    slowdown = float(os.environ.get("FAKE_SLOWDOWN", "1.0"))
+    noise = float(os.environ.get("FAKE_NOISE", "0.01"))
+
+    def run():
+        CALLS["n"] += 1
+        CLOCK.now += int(1_000_000 * slowdown * RNG.lognormvariate(0.0, noise))
+
+    return run
+'''
+
+TESTS = """
+import pytest
+
+
+def test_plain(causal_bench, work):
+    causal_bench(work)
+
+
+@pytest.mark.causal_eval(threshold="50%")
+def test_lenient(causal_bench, work):
+    causal_bench(work)
+
+
+@pytest.mark.causal_eval(metric_thresholds={"accuracy": "2pts"})
+def test_accuracy(causal_bench, work):
+    import os
+    causal_bench(work)
+    causal_bench.record("accuracy", float(os.environ.get("FAKE_ACCURACY", "0.85")), better="higher")
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    for name in ("FAKE_SLOWDOWN", "FAKE_NOISE", "FAKE_SEED", "FAKE_ACCURACY"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makeconftest(FAKE_CLOCK_CONFTEST)
+    pytester.makepyfile(test_gate=TESTS)
+    return pytester

@@ -1,0 +1,270 @@
+"""Save, then compare, through pytester with a fake clock: what a user sees."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ARGS = (
+    "-p",
+    "no:cacheprovider",
+    "--causal-eval",
+    "--causal-eval-max-time",
+    "200ms",
+    "--causal-eval-warmup",
+    "off",
+)
+
+
+def save(pytester: pytest.Pytester, *extra: str, passed: int = 3) -> pytest.RunResult:
+    result = pytester.runpytest(*ARGS, "--causal-eval-save", *extra)
+    result.assert_outcomes(passed=passed, deselected=3 - passed)
+    return result
+
+
+def baseline_files(pytester: pytest.Pytester) -> list[Path]:
+    return sorted((pytester.path / "baselines").glob("*.json"))
+
+
+def results(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
+    data = json.loads((pytester.path / "out.json").read_text())
+    return {m["id"].split("::")[-1]: m["extra"] for m in data["measurements"]}
+
+
+def test_save_then_same_code_passes(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = save(project)
+    result.stdout.fnmatch_lines(["*baseline saved: 3 measurement(s) to *baselines*.json"])
+    [path] = baseline_files(project)
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 1
+    assert set(doc["measurements"]) == {f"test_gate.py::test_{n}" for n in ("plain", "lenient", "accuracy")}
+    assert doc["machine"]["key"] == path.stem
+    monkeypatch.setenv("FAKE_SEED", "2")
+    result = project.runpytest(*ARGS, "--causal-eval-json", "out.json")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*verdicts: 3 pass*"])
+    extras = results(project)
+    for extra in extras.values():
+        assert extra["verdict"]["verdict"] == "pass"
+        assert {"cv", "mdc"} <= set(extra["noise"])
+    assert result.ret == 0
+
+
+def test_regression_fails_the_test_with_numbers_and_explanation(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save(project)
+    monkeypatch.setenv("FAKE_SEED", "3")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.3")
+    result = project.runpytest(*ARGS, "--causal-eval-json", "out.json", "--causal-eval-markdown", "gate.md")
+    result.assert_outcomes(passed=1, failed=2)  # test_lenient has a 50% threshold
+    result.stdout.fnmatch_lines(
+        [
+            "*causal-eval: test_gate.py::test_plain regressed*",
+            "*median 1.30 ms vs baseline * us: +3?.?% (95% CI +*%..+*%) > 10% threshold*",
+            "*explained: baseline has 200 samples*",
+        ]
+    )
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*verdicts: 2 regressed, 1 pass*"])
+    extras = results(project)
+    verdict = extras["test_plain"]["verdict"]
+    assert verdict["verdict"] == "regressed"
+    assert 0.25 < verdict["change"] < 0.35
+    assert verdict["threshold"] == "10%"
+    assert extras["test_lenient"]["verdict"]["verdict"] == "pass"
+    markdown = (project.path / "gate.md").read_text()
+    assert "| `test_gate.py::test_plain` | ❌ regressed | time |" in markdown
+    assert "<details>" in markdown
+    # a compare run never rewrites the baseline
+    [path] = baseline_files(project)
+    assert (
+        json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]["time"]["summary"]["median"]
+        < 1.1e-3
+    )
+
+
+def test_custom_metric_threshold_in_points(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    save(project)
+    monkeypatch.setenv("FAKE_SEED", "4")
+    monkeypatch.setenv("FAKE_ACCURACY", "0.82")
+    result = project.runpytest(*ARGS)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*accuracy 0.82 vs baseline 0.85: -3.0pts (95% CI *) beyond -2pts threshold (higher is better)*"]
+    )
+    monkeypatch.setenv("FAKE_ACCURACY", "0.84")
+    project.runpytest(*ARGS).assert_outcomes(passed=3)
+
+
+def test_wild_noise_is_inconclusive_warns_and_strict_fails(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_NOISE", "0.6")
+    save(project, "--causal-eval-max-rounds", "8")
+    monkeypatch.setenv("FAKE_SEED", "5")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.12")
+    args = (*ARGS, "--causal-eval-max-rounds", "8", "-k", "plain")
+    result = project.runpytest(*args, "--causal-eval-json", "out.json")
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(
+        ["*verdicts: 1 inconclusive*", "*test_plain*inconclusive*time*re-measured x2*"]
+    )
+    extra = results(project)["test_plain"]
+    assert extra["verdict"]["verdict"] == "inconclusive"
+    assert extra["remeasured"] == 2
+    monkeypatch.setenv("FAKE_SEED", "5")
+    strict = project.runpytest(*args, "--causal-eval-strict", "--causal-eval-remeasure", "0")
+    strict.assert_outcomes(failed=1, deselected=2)
+    strict.stdout.fnmatch_lines(
+        ["*test_plain inconclusive (--causal-eval-strict)", "*median * vs baseline *too noisy to decide*"]
+    )
+
+
+def test_bad_baseline_file_is_reported_and_kept(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save(project)
+    [path] = baseline_files(project)
+    path.write_text(path.read_text()[:100])  # truncated
+    monkeypatch.setenv("FAKE_SLOWDOWN", "2.0")
+    result = project.runpytest(*ARGS)
+    result.assert_outcomes(passed=3)  # no comparison against an unusable file
+    result.stdout.fnmatch_lines([f"*causal-eval: error: baseline file {path}: is not valid JSON*"])
+    assert len(path.read_text()) == 100
+    monkeypatch.delenv("FAKE_SLOWDOWN")
+    save(project)
+    assert json.loads(path.read_text())["schema_version"] == 1
+    assert path.with_name(path.name + ".unreadable").read_text().startswith("{")
+
+
+def test_baseline_from_another_machine_is_refused(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save(project)
+    [path] = baseline_files(project)
+    doc = json.loads(path.read_text())
+    doc["machine"]["hard"]["cpu_model"] = "Some Other CPU"
+    path.write_text(json.dumps(doc))
+    monkeypatch.setenv("FAKE_SLOWDOWN", "2.0")
+    result = project.runpytest(*ARGS)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*refusing to compare with*different machine (cpu_model: *Some Other CPU*"])
+    forced = project.runpytest(*ARGS, "--causal-eval-machine", path.stem)
+    forced.assert_outcomes(failed=3)
+    forced.stdout.fnmatch_lines(["*comparing across machines by request: cpu_model*"])
+
+
+def test_new_measurements_and_kept_entries(project: pytest.Pytester) -> None:
+    save(project, "-k", "plain", passed=1)
+    result = project.runpytest(*ARGS)
+    result.stdout.fnmatch_lines(["*verdicts: 1 pass, 2 new*"])
+    save(project, "-k", "lenient", passed=1)
+    [path] = baseline_files(project)
+    assert len(json.loads(path.read_text())["measurements"]) == 2
+
+
+def test_failing_tests_are_not_saved(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_fail="""
+        def test_broken(causal_bench, work):
+            causal_bench(work)
+            assert False
+        """
+    )
+    result = project.runpytest(*ARGS, "--causal-eval-save")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*baseline saved: 3 measurement(s)*(1 failing measurement(s) not saved)*"])
+
+
+def test_github_step_summary_is_appended(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    save(project)
+    project.runpytest(*ARGS).assert_outcomes(passed=3)
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert "## causal-eval: performance verdicts" in text
+
+
+def test_bad_marker_and_option_values(project: pytest.Pytester) -> None:
+    result = project.runpytest(*ARGS, "--causal-eval-threshold", "2pts")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--causal-eval-threshold: expected a percentage*"])
+    save(project)
+    project.makepyfile(
+        test_marker="""
+        import pytest
+
+        @pytest.mark.causal_eval(metric_thresholds={"accuracy": "lots"})
+        def test_m(causal_bench, work):
+            causal_bench(work)
+        """
+    )
+    result = project.runpytest(*ARGS, "test_marker.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*metric_thresholds={'accuracy': ...}): expected a threshold*"])
+
+
+def test_inert_without_the_flag(project: pytest.Pytester) -> None:
+    result = project.runpytest("-p", "no:cacheprovider", "--causal-eval-save")
+    result.assert_outcomes(passed=3)
+    assert not (project.path / "baselines").exists()
+
+
+def test_a_different_gpu_is_not_compared(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.makeconftest(
+        (project.path / "conftest.py").read_text()
+        + """
+
+@pytest.hookimpl(trylast=True)
+def pytest_causal_eval_after_measure(item, measurement, workload):
+    measurement.extra["gpu"] = {"name": os.environ.get("FAKE_GPU", "GPU A"), "cuda": "12.4", "cudnn": 90100}
+"""
+    )
+    save(project)
+    [path] = baseline_files(project)
+    assert json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]["gpu"]["name"] == "GPU A"
+    monkeypatch.setenv("FAKE_GPU", "GPU B")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "2.0")
+    result = project.runpytest(*ARGS)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        ["*not compared: the baseline was measured on another GPU (name: 'GPU A' vs 'GPU B')*"]
+    )
+
+
+@pytest.mark.slow
+def test_under_xdist_workers_judge_and_the_controller_saves_once(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = project.runpytest(*ARGS, "-n", "2", "--causal-eval-save")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*baseline saved: 3 measurement(s)*"])
+    [path] = baseline_files(project)
+    assert len(json.loads(path.read_text())["measurements"]) == 3
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.3")
+    result = project.runpytest(*ARGS, "-n", "2")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*verdicts: 2 regressed, 1 pass*"])
+    assert result.ret == 1
+
+
+def test_interrupted_run_saves_nothing(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_zz_interrupt="""
+        def test_stop(causal_bench, work):
+            causal_bench(work)
+            raise KeyboardInterrupt
+        """
+    )
+    result = project.runpytest_subprocess(*ARGS, "--causal-eval-save")  # in-process re-raises Ctrl-C
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*the run was interrupted: the baseline was not saved*"])
+    assert baseline_files(project) == []
