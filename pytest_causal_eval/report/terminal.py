@@ -48,7 +48,8 @@ def common_prefix(ids: Sequence[str]) -> str:
             return ids[0].split("::")[0].rsplit("/", 1)[0] + "/"
         return ""
     prefix = os.path.commonprefix(list(ids))  # noqa: RUF071 - character-wise on purpose
-    cut = max(prefix.rfind("/"), prefix.rfind("::") + 1)
+    colons = prefix.rfind("::")
+    cut = max(prefix.rfind("/"), colons + 1 if colons >= 0 else -1)
     return prefix[: cut + 1] if cut >= 0 else ""
 
 

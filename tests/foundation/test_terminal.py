@@ -32,6 +32,7 @@ def test_common_prefix_cuts_at_boundaries() -> None:
     assert common_prefix(["suites/a.py::t1", "suites/a.py::t2"]) == "suites/a.py::"
     assert common_prefix(["suites/a.py::t", "suites/b.py::t"]) == "suites/"
     assert common_prefix(["x.py::t", "y.py::t"]) == ""
+    assert common_prefix(["t1", "t3"]) == ""
 
 
 @pytest.mark.parametrize("width", [80, 100, 60])
@@ -58,6 +59,7 @@ def test_table_fits_width(width: int) -> None:
 def test_units() -> None:
     assert format_seconds(0.0123) == "12.3 ms"
     assert format_seconds(2.0) == "2.00 s"
+    assert format_seconds(0.00099999) == "1.00 ms"
     assert format_bytes(3 * 1024**2) == "3.00 MiB"
     assert format_rate(12_345.0) == "12.3k/s"
 
