@@ -7,7 +7,8 @@ __all__ = ["format_bytes", "format_rate", "format_seconds", "format_value"]
 
 def format_seconds(value: float) -> str:
     """3 significant digits with an SI time unit: 12.3 ms, 850 ns, 1.20 s."""
-    magnitude = float(f"{abs(value):.3g}")  # 0.00099999 rounds to 0.001 and prints as 1.00 ms
+    value = float(f"{value:.3g}")  # 0.00099999 rounds to 0.001 and prints as 1.00 ms
+    magnitude = abs(value)
     for limit, scale, unit in ((1.0, 1.0, "s"), (1e-3, 1e3, "ms"), (1e-6, 1e6, "us")):
         if magnitude >= limit:
             return f"{_sig3(value * scale)} {unit}"
