@@ -114,7 +114,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
 
 MARKER_KEYS: dict[str, str] = {
     "threshold": "regression threshold of this test, e.g. '5%' (or 'off')",
-    "metric_thresholds": "per-metric thresholds, e.g. {'accuracy': '2pts', 'peak_rss': '20%'}",
+    "metric_thresholds": "per-metric thresholds, e.g. {'accuracy': '2pts', 'rss_growth': '20%'}",
 }
 
 

@@ -9,9 +9,10 @@ then improved, then pass.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_comparable
 from pytest_causal_eval.report.units import format_seconds, format_value
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import (
@@ -38,6 +39,17 @@ __all__ = [
 ]
 
 DERIVED_METRICS = frozenset({"throughput"})
+# Below these absolute differences a count-like metric has not changed, whatever the ratio says
+# (one byte more is not a regression). Memory floors come from the profiling feature.
+ABS_TOLERANCE: dict[str, float] = {
+    **MEMORY_ABS_TOLERANCE,
+    "io_read_bytes": 1024.0 * 1024.0,
+    "io_write_bytes": 1024.0 * 1024.0,
+    "gpu_peak_allocated": 4 * 1024.0 * 1024.0,
+    "gpu_peak_reserved": 16 * 1024.0 * 1024.0,
+}
+# Peaks of these metrics depend on the memory backend (memray vs tracemalloc).
+BACKEND_METRICS = frozenset({"mem_peak", "alloc_count"})
 TIME = "time"
 _RANK: dict[str, int] = {"regressed": 0, "inconclusive": 1, "improved": 2, "pass": 3, "new": 4}
 
@@ -119,19 +131,37 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
         threshold = config.for_metric(name)
         if not isinstance(old, Mapping) or threshold.kind == "off":
             continue
-        out.append(
-            compare(
-                _side(old.get("samples"), float(old["value"])),
-                _side(metric.samples, metric.value),
-                metric=name,
-                better=metric.better,
-                threshold=threshold,
-                seed=seed_for(f"{m.id}::{name}"),
-                settings=config.settings,
-                unit=metric.unit,
-            )
+        if name in BACKEND_METRICS and not memory_comparable(
+            _backend(m.extra), _backend(entry.get("profile") or {})
+        ):
+            continue
+        comparison = compare(
+            _side(old.get("samples"), float(old["value"])),
+            _side(metric.samples, metric.value),
+            metric=name,
+            better=metric.better,
+            threshold=threshold,
+            seed=seed_for(f"{m.id}::{name}"),
+            settings=config.settings,
+            unit=metric.unit,
         )
+        out.append(_within_floor(comparison, float(old["value"]), metric.value))
     return out
+
+
+def _backend(extra: Mapping[str, Any]) -> object:
+    memory = extra.get("memory")
+    return memory.get("backend") if isinstance(memory, Mapping) else None
+
+
+def _within_floor(c: Comparison, before: float, after: float) -> Comparison:
+    """A change smaller than the metric's absolute tolerance is a pass, whatever its ratio."""
+    floor = ABS_TOLERANCE.get(c.metric)
+    if floor is None or c.verdict not in ("regressed", "improved", "inconclusive"):
+        return c
+    if abs(after - before) <= floor:
+        return replace(c, verdict="pass")
+    return c
 
 
 def headline(comparisons: Sequence[Comparison]) -> Comparison | None:

@@ -31,6 +31,7 @@ from pytest_causal_eval.baseline.machine import (
 )
 from pytest_causal_eval.baseline.schema import entry_from_measurement, gpu_identity
 from pytest_causal_eval.baseline.store import BaselineFile, BaselineFileError, BaselineStore
+from pytest_causal_eval.profiling.stored import restore_profile
 from pytest_causal_eval.results import Measurement, Metric, RunResults
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
@@ -63,7 +64,7 @@ def baseline_measurement(mid: str, entry: Mapping[str, Any]) -> Measurement:
         samples=[float(v) for v in time_block.get("samples") or []],
         iterations=int(time_block.get("iterations") or 0),
         metrics=metrics,
-        extra={"baseline": True, "noise": dict(entry.get("noise") or {})},
+        extra={"baseline": True, "noise": dict(entry.get("noise") or {}), **restore_profile(entry)},
     )
 
 
@@ -204,7 +205,8 @@ class BaselineGate:
             failures.extend("  " + format_comparison(c, _unit(measurement, c)) for c in regressed)
             if _noisy(measurement):
                 failures.append("  (the machine was noisy during this measurement)")
-            failures.extend(self._explain(item, measurement, entry))
+            for comparison in regressed:
+                failures.extend(self._explain(item, measurement, entry, comparison.metric))
         elif record["verdict"] == "inconclusive" and self.strict:
             failures.append(f"causal-eval: {measurement.id} inconclusive (--causal-eval-strict)")
             failures.extend(
@@ -243,8 +245,12 @@ class BaselineGate:
             measurement.extra["noise"] = noise_profile(measurement.samples).to_dict()
 
     def _explain(
-        self, item: pytest.Item, measurement: Measurement, entry: Mapping[str, Any] | None
+        self, item: pytest.Item, measurement: Measurement, entry: Mapping[str, Any] | None, metric: str
     ) -> list[str]:
+        """Ask the explainers about one regressed quantity (``extra['verdict']['explaining']`` names it)."""
+        verdict = measurement.extra.get("verdict")
+        if isinstance(verdict, dict):
+            verdict["explaining"] = metric
         store = self.session.stores.get(item.nodeid)
         workload = store.workloads.get(measurement.name) if store is not None else None
         baseline = baseline_measurement(measurement.id, entry) if entry is not None else None

@@ -33,6 +33,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.summary import summarize
 
@@ -112,6 +113,9 @@ def entry_from_measurement(
     }
     if gpu:
         entry["gpu"] = gpu
+    profile = baseline_profile(m.extra)
+    if profile:
+        entry[PROFILE_ENTRY_KEY] = profile
     return entry
 
 

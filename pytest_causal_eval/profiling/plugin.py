@@ -206,7 +206,9 @@ class ProfilingPlugin:
         workload: Workload | None,
     ) -> list[str] | None:
         verdict = measurement.extra.get("verdict")
-        metric = str(verdict.get("metric") or "time") if isinstance(verdict, Mapping) else "time"
+        metric = "time"
+        if isinstance(verdict, Mapping):
+            metric = str(verdict.get("explaining") or verdict.get("metric") or "time")
         if metric in MEMORY_METRICS:
             lines = self._explain_memory(measurement, baseline, workload, metric)
         else:

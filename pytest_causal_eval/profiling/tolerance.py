@@ -12,6 +12,7 @@ MEMORY_ABS_TOLERANCE: dict[str, float] = {
     "leak_per_iter": 256.0,  # B per call: interpreter caches and dict resizes in the fit
     "python_peak": 64 * 1024.0,  # B (core's --causal-eval-tracemalloc)
     "peak_rss": 4 * 1024.0 * 1024.0,  # B: page granularity, allocator returns
+    "rss_growth": 4 * 1024.0 * 1024.0,  # B: the same, for the growth over the RSS at the start
 }
 
 MEMORY_METRICS: frozenset[str] = frozenset(MEMORY_ABS_TOLERANCE)

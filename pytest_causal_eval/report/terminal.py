@@ -15,6 +15,7 @@ DERIVED_METRICS = frozenset(
     {
         "throughput",
         "peak_rss",
+        "rss_growth",
         "python_peak",
         "io_read_bytes",
         "io_write_bytes",
