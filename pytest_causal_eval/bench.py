@@ -285,7 +285,7 @@ class CausalBench:
             probe.stop(measurement)
         self._store.timed.add(self.name)
         measurement.mode = mode
-        measurement.group = self.group
+        measurement.group = self.group or _marker_group(self._item)
         measurement.items = self.items
         measurement.samples = outcome.per_iteration_seconds()
         measurement.cpu_samples = outcome.per_iteration_cpu_seconds()
@@ -312,6 +312,13 @@ class CausalBench:
         if workload is not None:
             self._store.workloads[self.name] = workload
             self._session.after_measure(self._item, measurement, workload)
+
+
+def _marker_group(item: pytest.Item) -> str | None:
+    from pytest_causal_eval.markers import marker_kwargs
+
+    group = marker_kwargs(item).get("group")
+    return str(group) if group is not None else None
 
 
 def _validate_metric(name: Any, value: Any, better: Any) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,10 @@ DATA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data directory not found at {DATA_DIR} (expected beside the repository)")
+        reason = f"shared data directory not found at {DATA_DIR} (expected beside the repository)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + "; CI must provide it", pytrace=False)
+        pytest.skip(reason)
     return DATA_DIR
 
 
