@@ -73,6 +73,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ev.add_argument("--seed", type=int, default=0, help="task stream and bootstrap seed (default 0)")
     ev.add_argument("--difficulty", default="medium", help="task difficulty (default medium)")
     ev.add_argument("--batch-size", type=int, default=16, help="questions per model call (default 16)")
+    ev.add_argument(
+        "--executor",
+        choices=["serial", "thread", "process", "async", "ray"],
+        default="serial",
+        help="how model calls run (default serial)",
+    )
+    ev.add_argument("--workers", type=int, help="workers of a thread/process/async/ray executor")
+    ev.add_argument("--ray-address", help="an existing Ray cluster for --executor ray (default: start one)")
+    ev.add_argument(
+        "--cache",
+        metavar="DIR|redis://...|memory",
+        help="response cache: a directory (SQLite), a Redis URL, or memory",
+    )
+    ev.add_argument("--cache-ttl", type=float, help="cache entry lifetime in seconds (default: forever)")
+    ev.add_argument(
+        "--cache-fallback", metavar="DIR", help="if the Redis cache does not answer, warn and use SQLite here"
+    )
+    ev.add_argument("--base-url", help="--model openai: the server's base URL, e.g. http://127.0.0.1:8000/v1")
+    ev.add_argument("--model-name", help="--model openai: the model id to request")
     ev.add_argument("--extraction", choices=["strict", "flexible"], default="flexible")
     ev.add_argument("--max-error-rate", type=float, default=0.1, help="abort above this failure rate")
     ev.add_argument("--bootstrap", type=int, default=1000, help="cluster bootstrap replicates")
@@ -132,19 +151,62 @@ def _questions(args: argparse.Namespace) -> tuple[Iterable[Question], int | None
     return load_dataset(args.dataset, args.format, fields or None), args.n
 
 
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = {k: _option_value(v) for k, v in args.model_arg}
+    if args.model == "openai":
+        for flag, key in (("base_url", "base_url"), ("model_name", "model_name")):
+            value = getattr(args, flag)
+            if value is not None:
+                options[key] = value
+            elif key not in options:
+                raise CLIError(f"--model openai needs --{flag.replace('_', '-')}")
+    elif args.base_url or args.model_name:
+        raise CLIError("--base-url and --model-name apply to --model openai only")
+    return options
+
+
+def _open_cache(args: argparse.Namespace) -> Any:
+    import warnings
+
+    from ..engine.cache import CacheWarning, open_cache
+
+    if not args.cache:
+        if args.cache_ttl is not None or args.cache_fallback:
+            raise CLIError("--cache-ttl and --cache-fallback need --cache")
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CacheWarning)
+        cache = open_cache(args.cache, ttl=args.cache_ttl, fallback_dir=args.cache_fallback)
+    for w in caught:
+        print(f"causal-eval: warning: {w.message}", file=sys.stderr)
+    return cache
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from ..engine import EngineError, Evaluator, create_model
 
     if args.n is not None and args.n < 0:
         raise CLIError("-n must be non-negative")
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    if args.executor == "serial" and args.workers not in (None, 1):
+        raise CLIError("--workers needs --executor thread, process, async or ray")
+    if args.ray_address and args.executor != "ray":
+        raise CLIError("--ray-address applies to --executor ray only")
+    cache = None
     try:
-        options = {k: _option_value(v) for k, v in args.model_arg}
+        options = _model_options(args)
+        cache = _open_cache(args)
         model = create_model(args.model, **options)
         questions, n = _questions(args)
         progress = _progress(n)
         evaluator = Evaluator(
             model,
             batch_size=args.batch_size,
+            executor=args.executor,
+            workers=args.workers,
+            executor_options={"address": args.ray_address} if args.ray_address else None,
+            cache=cache,
             extraction=args.extraction,
             max_error_rate=args.max_error_rate,
             bootstrap_reps=args.bootstrap,
@@ -157,6 +219,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     finally:
         if sys.stderr.isatty():
             print("", file=sys.stderr)
+        if cache is not None:
+            cache.close()
+        close = getattr(locals().get("model"), "close", None)
+        if callable(close):
+            close()
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
@@ -195,6 +262,8 @@ def _render(result: EvalResult, args: argparse.Namespace) -> str:
         f"throughput {result.throughput:,.0f} questions/s   elapsed {result.elapsed_s:.3f}s"
         f"   model time {result.model_time_s:.3f}s in {result.batches} batches"
     )
+    if result.cache_hits or result.cache_misses:
+        lines.append(f"cache      {result.cache_hits} hits   {result.cache_misses} misses")
     lines.append(
         f"latency    p50 {1000 * lat.p50:.3f} ms   p90 {1000 * lat.p90:.3f} ms   p99 {1000 * lat.p99:.3f} ms"
         f"   max {1000 * lat.max:.3f} ms"

@@ -11,6 +11,15 @@ Typical use::
 
 from __future__ import annotations
 
+from .cache import (
+    CacheUnavailable,
+    CacheWarning,
+    MemoryCache,
+    RedisCache,
+    SQLiteCache,
+    TieredCache,
+    open_cache,
+)
 from .cladder import answer_question, cladder_groundtruth
 from .errors import DatasetError, EngineError, ErrorRateExceeded, ModelOutputError, UnknownNameError
 from .evaluator import (
@@ -24,18 +33,32 @@ from .evaluator import (
     cache_key,
     call_model,
 )
+from .executors import (
+    AsyncExecutor,
+    ProcessExecutor,
+    RayExecutor,
+    ThreadExecutor,
+    create_executor,
+    executor_names,
+)
 from .extraction import EXTRACTION_MODES, extract_answer
+from .failures import PartialFailure
 from .graphs import FAMILIES, Graph, family_graph
 from .loaders import DATASET_FORMATS, FIELD_NAMES, load_bbh, load_cladder, load_dataset, load_records
+from .local_server import LocalServer, free_port
 from .models import (
     ConstantModel,
+    LookupModel,
     Model,
+    ModelSpec,
     OracleModel,
     RandomModel,
     ReplayModel,
+    SpinModel,
     TextModel,
     create_model,
     model_names,
+    model_spec,
     register_model,
 )
 from .quantiles import LatencyStats, LatencySummary
@@ -53,7 +76,10 @@ __all__ = [
     "FIELD_NAMES",
     "TASKS",
     "YES_NO",
+    "AsyncExecutor",
     "BatchOutcome",
+    "CacheUnavailable",
+    "CacheWarning",
     "CausalModel",
     "ConstantModel",
     "DatasetError",
@@ -66,17 +92,29 @@ __all__ = [
     "GroupStats",
     "LatencyStats",
     "LatencySummary",
+    "LocalServer",
+    "LookupModel",
+    "MemoryCache",
     "Model",
     "ModelOutputError",
+    "ModelSpec",
     "OracleModel",
+    "PartialFailure",
+    "ProcessExecutor",
     "Question",
     "RandomModel",
+    "RayExecutor",
+    "RedisCache",
     "ReplayModel",
     "ResponseCache",
+    "SQLiteCache",
     "Scoreboard",
     "SerialExecutor",
+    "SpinModel",
     "Task",
     "TextModel",
+    "ThreadExecutor",
+    "TieredCache",
     "UnknownNameError",
     "answer_question",
     "batched",
@@ -84,16 +122,21 @@ __all__ = [
     "call_model",
     "cladder_groundtruth",
     "cluster_bootstrap",
+    "create_executor",
     "create_model",
     "create_task",
+    "executor_names",
     "extract_answer",
     "family_graph",
+    "free_port",
     "generate",
     "load_bbh",
     "load_cladder",
     "load_dataset",
     "load_records",
     "model_names",
+    "model_spec",
+    "open_cache",
     "register_model",
     "sample_model",
     "task_names",

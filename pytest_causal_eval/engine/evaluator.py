@@ -6,8 +6,14 @@ Extension points for other executors and caching:
   (answers or the error the call raised, and its latency). :class:`SerialExecutor` calls the
   model in the current thread; thread/process/async executors may run batches concurrently but
   must yield outcomes in input order.
+  ``Evaluator(executor="thread", workers=2)`` builds one by name (serial, thread, process,
+  async, ray: see :mod:`.executors`) and closes it after the run.
 * :class:`ResponseCache` - ``get``/``put`` keyed by :func:`cache_key` (model fingerprint +
-  prompt + generation settings). The evaluator consults it before the executor runs a batch.
+  prompt + generation settings). The evaluator consults it before the executor runs a batch and
+  sends only the misses to the model (``get_many``/``put_many`` are used when a cache has them).
+  Hits and misses are counted in the result.
+* Per-question failures: a model may raise :class:`~.failures.PartialFailure` to report that some
+  questions of a batch failed; those are recorded as errors and the other answers are kept.
 
 Memory stays flat in the number of questions: scoring keeps running counts, latency uses a
 fixed-size reservoir, and per-question records go straight to a JSONL writer when requested.
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -26,6 +33,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 
 from .errors import EngineError, ErrorRateExceeded, ModelOutputError
 from .extraction import EXTRACTION_MODES, extract_answer
+from .failures import PartialFailure
 from .models import Model
 from .quantiles import LatencyStats, LatencySummary
 from .question import Question
@@ -81,7 +89,12 @@ class SerialExecutor:
 
 
 def call_model(model: Model, batch: Sequence[Question]) -> BatchOutcome:
-    """One timed model call; an exception is captured into the outcome, not raised."""
+    """One timed model call; an exception is captured into the outcome, not raised.
+
+    An empty batch (every question answered by the cache) does not call the model.
+    """
+    if not batch:
+        return BatchOutcome(batch, [], 0.0)
     start = time.perf_counter()
     try:
         answers = model.generate(batch)
@@ -105,38 +118,33 @@ def cache_key(fingerprint: str, prompt: str, settings: Mapping[str, Any] | None 
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-class _CachedModel:
-    """Serves cached responses and asks the wrapped model only for the misses."""
+@dataclass(slots=True)
+class _Pending:
+    """A batch waiting for its model call: cached answers found so far, indices still missing."""
 
-    def __init__(self, model: Model, cache: ResponseCache, settings: Mapping[str, Any]) -> None:
-        self.model = model
-        self.cache = cache
-        self.settings = dict(settings)
-        self.hits = 0
-        self.misses = 0
+    batch: list[Question]
+    keys: list[str] | None
+    found: list[str | None]
+    missing: list[int]
 
-    @property
-    def name(self) -> str:
-        return self.model.name
 
-    @property
-    def fingerprint(self) -> str:
-        return self.model.fingerprint
+def _cache_get(cache: ResponseCache, keys: list[str]) -> list[str | None]:
+    get_many = getattr(cache, "get_many", None)
+    if get_many is not None:
+        values: list[str | None] = list(get_many(keys))
+        return values
+    return [cache.get(k) for k in keys]
 
-    def generate(self, questions: Sequence[Question]) -> list[str]:
-        keys = [cache_key(self.model.fingerprint, q.prompt, self.settings) for q in questions]
-        found = [self.cache.get(k) for k in keys]
-        missing = [i for i, v in enumerate(found) if v is None]
-        self.hits += len(questions) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            fresh = self.model.generate([questions[i] for i in missing])
-            if len(fresh) != len(missing):
-                return fresh  # the evaluator reports the count mismatch
-            for i, value in zip(missing, fresh, strict=True):
-                found[i] = value
-                self.cache.put(keys[i], value)
-        return [v if v is not None else "" for v in found]
+
+def _cache_put(cache: ResponseCache, items: list[tuple[str, str]]) -> None:
+    if not items:
+        return
+    put_many = getattr(cache, "put_many", None)
+    if put_many is not None:
+        put_many(items)
+        return
+    for key, value in items:
+        cache.put(key, value)
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,7 @@ class EvalResult:
     failed_batches: int
     cache_hits: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
+    cache_misses: int = 0
 
     @property
     def n(self) -> int:
@@ -202,6 +211,7 @@ class EvalResult:
             "batches": self.batches,
             "failed_batches": self.failed_batches,
             "cache_hits": self.cache_hits,
+            "cache_misses": self.cache_misses,
             "settings": self.settings,
         }
 
@@ -212,6 +222,9 @@ class Evaluator:
     ``max_error_rate``: the run raises :class:`ErrorRateExceeded` once the fraction of questions
     whose model call failed exceeds it (checked after ``min_error_sample`` questions and at the
     end). ``progress`` is called with the number of questions done after every batch.
+    ``executor`` is an :class:`Executor` or a name (``serial``, ``thread``, ``process``, ``async``,
+    ``ray``) built with ``workers`` and ``executor_options``; a named executor is closed after
+    each run, a given one is left to its owner.
     """
 
     def __init__(
@@ -219,7 +232,9 @@ class Evaluator:
         model: Model,
         *,
         batch_size: int = 16,
-        executor: Executor | None = None,
+        executor: Executor | str | None = None,
+        workers: int | None = None,
+        executor_options: Mapping[str, Any] | None = None,
         cache: ResponseCache | None = None,
         generation_settings: Mapping[str, Any] | None = None,
         extraction: str = "flexible",
@@ -241,7 +256,20 @@ class Evaluator:
             raise EngineError(f"max_error_rate must be within [0, 1], got {max_error_rate}")
         self.model = model
         self.batch_size = batch_size
-        self.executor: Executor = executor or SerialExecutor()
+        self.workers = workers
+        self.executor_options = dict(executor_options or {})
+        self.executor_name: str | None = None
+        self.executor: Executor = SerialExecutor()
+        if isinstance(executor, str):
+            from .executors import executor_names
+
+            if executor not in executor_names():
+                from .errors import UnknownNameError
+
+                raise UnknownNameError("executor", executor, executor_names())
+            self.executor_name = executor
+        elif executor is not None:
+            self.executor = executor
         self.cache = cache
         self.generation_settings = dict(generation_settings or {})
         self.extraction = extraction
@@ -262,42 +290,61 @@ class Evaluator:
     ) -> EvalResult:
         """Evaluate on ``questions`` (the first ``n`` if given); optionally write per-question JSONL."""
         stream: Iterable[Question] = questions if n is None else islice(questions, n)
-        model: Model = self.model
-        cached: _CachedModel | None = None
-        if self.cache is not None:
-            cached = _CachedModel(self.model, self.cache, self.generation_settings)
-            model = cached
+        executor = self.executor
+        owned = None
+        if self.executor_name is not None:
+            from .executors import create_executor
+
+            owned = create_executor(self.executor_name, workers=self.workers, **self.executor_options)
+            executor = owned
+        try:
+            return self._run(stream, executor, output_jsonl)
+        finally:
+            if owned is not None:
+                owned.close()
+
+    def _misses(self, stream: Iterable[Question], pending: deque[_Pending]) -> Iterator[list[Question]]:
+        """The questions the model must answer, batch by batch; cached answers wait in ``pending``."""
+        cache = self.cache
+        fingerprint = self.model.fingerprint
+        for batch in batched(stream, self.batch_size):
+            if cache is None:
+                pending.append(_Pending(batch, None, [None] * len(batch), list(range(len(batch)))))
+                yield batch
+                continue
+            keys = [cache_key(fingerprint, q.prompt, self.generation_settings) for q in batch]
+            found = _cache_get(cache, keys)
+            missing = [i for i, v in enumerate(found) if v is None]
+            pending.append(_Pending(batch, keys, found, missing))
+            yield [batch[i] for i in missing]
+
+    def _run(
+        self, stream: Iterable[Question], executor: Executor, output_jsonl: str | Path | IO[str] | None
+    ) -> EvalResult:
         board = Scoreboard(max_clusters=self.max_clusters)
         latency = LatencyStats(self.latency_capacity, seed=self.seed)
         writer = JsonlWriter(output_jsonl) if output_jsonl is not None else None
         model_time = 0.0
-        batches = failed = 0
+        batches = failed = hits = misses = 0
         last_error: str | None = None
+        pending: deque[_Pending] = deque()
         start = time.perf_counter()
         try:
-            for outcome in self.executor.map_batches(model, batched(stream, self.batch_size)):
+            for outcome in executor.map_batches(self.model, self._misses(stream, pending)):
+                record = pending.popleft()
+                batch = record.batch
                 batches += 1
                 model_time += outcome.latency_s
-                batch = outcome.batch
                 latency.add(outcome.latency_s, len(batch))
-                answers = outcome.answers
+                hits += len(batch) - len(record.missing)
+                misses += len(record.missing)
+                responses, errors = self._merge(record, outcome)
                 if outcome.error is not None:
                     failed += 1
-                elif answers is None or len(answers) != len(batch):
-                    got = "no list" if answers is None else f"{len(answers)} answers"
-                    raise ModelOutputError(
-                        f"model {self.model.name!r} returned {got} for a batch of {len(batch)} questions"
-                    )
-                error_text = (
-                    None if outcome.error is None else f"{type(outcome.error).__name__}: {outcome.error}"
-                )
-                last_error = error_text or last_error
                 for i, q in enumerate(batch):
-                    response = None if answers is None else answers[i]
-                    if not isinstance(response, str) and response is not None:
-                        raise ModelOutputError(
-                            f"model {self.model.name!r} returned a {type(response).__name__}, not a string"
-                        )
+                    response = responses[i]
+                    error_text = errors[i]
+                    last_error = error_text or last_error
                     parsed = (
                         None if response is None else extract_answer(response, q.choices, self.extraction)
                     )
@@ -351,10 +398,12 @@ class Evaluator:
             latency=latency.summary(),
             batches=batches,
             failed_batches=failed,
-            cache_hits=0 if cached is None else cached.hits,
+            cache_hits=hits,
+            cache_misses=misses,
             settings={
                 "batch_size": self.batch_size,
-                "executor": getattr(self.executor, "name", type(self.executor).__name__),
+                "executor": getattr(executor, "name", type(executor).__name__),
+                "workers": getattr(executor, "workers", 1),
                 "extraction": self.extraction,
                 "max_error_rate": self.max_error_rate,
                 "bootstrap_reps": self.bootstrap_reps,
@@ -362,6 +411,43 @@ class Evaluator:
                 "generation": self.generation_settings,
             },
         )
+
+    def _merge(self, record: _Pending, outcome: BatchOutcome) -> tuple[list[str | None], list[str | None]]:
+        """Per-question responses (None on failure) and error texts; fresh answers go to the cache."""
+        responses: list[str | None] = list(record.found)
+        errors: list[str | None] = [None] * len(responses)
+        missing = record.missing
+        fresh: list[str | None]
+        if isinstance(outcome.error, PartialFailure) and len(outcome.error.responses) == len(missing):
+            fresh = outcome.error.responses
+            for i, err in zip(missing, outcome.error.errors, strict=True):
+                if err is not None:
+                    errors[i] = f"{type(err).__name__}: {err}"
+        elif outcome.error is not None:
+            text = f"{type(outcome.error).__name__}: {outcome.error}"
+            fresh = [None] * len(missing)
+            for i in missing:
+                errors[i] = text
+        else:
+            answers = outcome.answers
+            if answers is None or len(answers) != len(missing):
+                got = "no list" if answers is None else f"{len(answers)} answers"
+                raise ModelOutputError(
+                    f"model {self.model.name!r} returned {got} for a batch of {len(missing)} questions"
+                )
+            fresh = list(answers)
+        to_cache: list[tuple[str, str]] = []
+        for i, value in zip(missing, fresh, strict=True):
+            if value is not None and not isinstance(value, str):
+                raise ModelOutputError(
+                    f"model {self.model.name!r} returned a {type(value).__name__}, not a string"
+                )
+            responses[i] = value
+            if value is not None and record.keys is not None:
+                to_cache.append((record.keys[i], value))
+        if self.cache is not None:
+            _cache_put(self.cache, to_cache)
+        return responses, errors
 
     def _check_errors(self, board: Scoreboard, last_error: str | None) -> None:
         total = board.total

@@ -9,10 +9,13 @@ everything that changes a model's answers; response caches key on it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,13 +26,17 @@ from .question import Question
 __all__ = [
     "MODELS",
     "ConstantModel",
+    "LookupModel",
     "Model",
+    "ModelSpec",
     "OracleModel",
     "RandomModel",
     "ReplayModel",
+    "SpinModel",
     "TextModel",
     "create_model",
     "model_names",
+    "model_spec",
     "register_model",
 ]
 
@@ -166,13 +173,119 @@ class ReplayModel(TextModel):
         return out
 
 
+class SpinModel(TextModel):
+    """A deliberately CPU-bound model: burns ``work`` hash rounds per prompt, holding the GIL.
+
+    Answers yes/no from a digest of the prompt (deterministic, independent of batching), so it
+    measures how executors spread pure-Python CPU work, not model quality.
+    """
+
+    name = "spin"
+
+    def __init__(self, work: int = 2000) -> None:
+        if int(work) < 0:
+            raise EngineError(f"spin model: work must be >= 0, got {work}")
+        self.work = int(work)
+
+    @property
+    def fingerprint(self) -> str:
+        return f"spin:v1:work={self.work}"
+
+    def generate_text(self, prompts: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for prompt in prompts:
+            digest = hashlib.blake2b(prompt.encode("utf-8"), digest_size=16).digest()
+            for _ in range(self.work):
+                digest = hashlib.blake2b(digest, digest_size=16).digest()
+            out.append("yes" if digest[0] & 1 else "no")
+        return out
+
+
+class LookupModel(TextModel):
+    """The oracle for text-only front ends: regenerates seeded task streams, answers by prompt lookup.
+
+    A server (``causal-eval serve``) only sees prompt text, so it cannot read a question's
+    structured answer. This model is told where the questions come from (task names, seed,
+    difficulty, how many) and answers a prompt with the exact answer of the generated question
+    that has that prompt. A prompt it did not generate raises ``LookupError``.
+    """
+
+    name = "lookup"
+
+    def __init__(self, task: str, seed: int = 0, n: int = 2000, difficulty: str = "medium") -> None:
+        from .tasks import create_task
+
+        names = [t.strip() for t in str(task).split(",") if t.strip()]
+        if not names:
+            raise EngineError("lookup model: task must name at least one task")
+        if int(n) < 1:
+            raise EngineError(f"lookup model: n must be >= 1, got {n}")
+        self.tasks = tuple(names)
+        self.seed = int(seed)
+        self.n = int(n)
+        self.difficulty = str(difficulty)
+        self._answers: dict[str, str] = {}
+        for name in self.tasks:
+            stream = create_task(name, difficulty=self.difficulty).questions(self.seed)
+            for _, q in zip(range(self.n), stream, strict=False):
+                self._answers.setdefault(q.prompt, q.answer)
+
+    @property
+    def fingerprint(self) -> str:
+        return f"lookup:v1:{','.join(self.tasks)}:seed={self.seed}:n={self.n}:{self.difficulty}"
+
+    def generate_text(self, prompts: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for prompt in prompts:
+            try:
+                out.append(self._answers[prompt])
+            except KeyError:
+                raise LookupError(
+                    f"prompt not among the first {self.n} questions of {','.join(self.tasks)} "
+                    f"(seed {self.seed}, {self.difficulty}): {prompt[:60]!r}..."
+                ) from None
+        return out
+
+
 ModelFactory = Callable[..., Model]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to rebuild a model in another process: a registry name and its options (JSON-like)."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Model:
+        return create_model(self.name, **dict(self.options))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "options": dict(self.options)}
+
+
+def _lazy(module: str, attr: str) -> ModelFactory:
+    """A factory that imports ``module`` only when a model is created (keeps imports light)."""
+
+    def factory(**options: Any) -> Model:
+        cls = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+        model: Model = cls(**options)
+        return model
+
+    factory.__name__ = f"{attr}_factory"
+    return factory
+
 
 MODELS: dict[str, ModelFactory] = {
     "oracle": OracleModel,
     "random": RandomModel,
     "constant": ConstantModel,
     "replay": ReplayModel,
+    "spin": SpinModel,
+    "lookup": LookupModel,
+    "torch": _lazy("torch_model", "TorchModel"),
+    "openai": _lazy("openai_model", "OpenAIModel"),
+    "hf": _lazy("hf_model", "HFModel"),
 }
 
 
@@ -186,12 +299,25 @@ def model_names() -> list[str]:
 
 
 def create_model(name: str, **options: Any) -> Model:
-    """A model by registry name; unknown names raise an error listing the valid ones."""
+    """A model by registry name; unknown names raise an error listing the valid ones.
+
+    The model remembers how it was made (:func:`model_spec`), so process and Ray executors can
+    rebuild it in their workers.
+    """
     try:
         factory = MODELS[name]
     except KeyError:
         raise UnknownNameError("model", name, MODELS) from None
     try:
-        return factory(**options)
+        model = factory(**options)
     except TypeError as exc:
         raise EngineError(f"bad options for model {name!r}: {exc}") from None
+    with contextlib.suppress(AttributeError, TypeError):  # slotted/frozen objects: no spec
+        setattr(model, "model_spec", ModelSpec(name, dict(options)))  # noqa: B010
+    return model
+
+
+def model_spec(model: Model) -> ModelSpec | None:
+    """The spec ``create_model`` attached to ``model``, if any."""
+    spec = getattr(model, "model_spec", None)
+    return spec if isinstance(spec, ModelSpec) else None
