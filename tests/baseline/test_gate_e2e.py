@@ -64,7 +64,7 @@ def test_regression_fails_the_test_with_numbers_and_explanation(
     result.stdout.fnmatch_lines(
         [
             "*causal-eval: test_gate.py::test_plain regressed*",
-            "*median 1.30 ms vs baseline * us: +3?.?% (95% CI +*%..+*%) > 10% threshold*",
+            "*median 1.30 ms vs baseline 1.00 ms: +3?.?% (95% CI +*%..+*%) > 10% threshold*",
             "*explained: baseline has 200 samples*",
         ]
     )
