@@ -1,8 +1,9 @@
 """Baselines and the regression gate: options, marker keys, and wiring the gate plugin.
 
 Options: ``--causal-eval-baselines DIR``, ``--causal-eval-save``, ``--causal-eval-machine KEY``,
-``--causal-eval-threshold PCT``, ``--causal-eval-strict``, ``--causal-eval-remeasure N`` and
-``--causal-eval-markdown PATH``. Marker keys: ``threshold`` and ``metric_thresholds``.
+``--causal-eval-threshold PCT``, ``--causal-eval-strict`` and ``--causal-eval-remeasure N``
+(the Markdown verdicts, ``--causal-eval-markdown``, are written by the report feature).
+Marker keys: ``threshold`` and ``metric_thresholds``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_causal_eval.options import OptionSpec, parse_bool, parse_writable_file
+from pytest_causal_eval.options import OptionSpec, parse_bool
 from pytest_causal_eval.stats.thresholds import Threshold, parse_threshold
 
 if TYPE_CHECKING:
@@ -102,13 +103,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
         2,
         parse_extra_passes,
         metavar="N",
-    ),
-    OptionSpec(
-        "markdown",
-        "Write the verdicts as Markdown to PATH (also appended to $GITHUB_STEP_SUMMARY when set).",
-        None,
-        parse_writable_file,
-        metavar="PATH",
     ),
 )
 

@@ -1,5 +1,6 @@
 """The gate's plugin object: judge each measurement at the end of its test, save once on the
-controller, and report verdicts (terminal, Markdown, exit status).
+controller, and report verdicts (terminal, exit status; the Markdown verdicts are written by the
+report feature from the verdicts recorded here).
 
 Re-measuring: when the time comparison is inconclusive, the workload kept by ``causal_bench``
 (``session.stores[nodeid].workloads[name]``) is measured again with the session's runner settings
@@ -11,7 +12,6 @@ with ``--causal-eval-strict``), never a guess.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -83,7 +83,6 @@ class BaselineGate:
         self.strict = bool(settings.get("strict"))
         self.extra_passes = int(settings.get("remeasure", 2))
         self.threshold: Threshold = settings.get("threshold") or Threshold("relative", 0.10)
-        self.markdown_path: Path | None = settings.get("markdown")
         self.chosen_key: str | None = settings.get("machine")
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
@@ -322,7 +321,6 @@ class BaselineGate:
             self.notes.append(f"the unreadable baseline file was kept as {moved}")
 
     def _report(self, results: RunResults) -> None:
-        from pytest_causal_eval.report.markdown import render_markdown
         from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 
         rows = verdict_rows(results.measurements)
@@ -331,17 +329,6 @@ class BaselineGate:
         session = self.pytest_session
         if any(r.verdict == "regressed" for r in rows) and session is not None and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        targets: list[tuple[Path, bool]] = []
-        if self.markdown_path is not None:
-            targets.append((self.markdown_path, False))
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if step_summary:
-            targets.append((Path(step_summary), True))
-        if not targets:
-            return
-        text = render_markdown(rows, notes=[*self.errors, *self.notes])
-        for path, append in targets:
-            _write_markdown(path, text, append, self.errors)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.session.is_worker:
@@ -357,19 +344,6 @@ class BaselineGate:
             terminalreporter.write_line(line)
         for error in self.errors:
             terminalreporter.write_line(f"causal-eval: error: {error}", red=True)
-
-
-def _write_markdown(path: Path, text: str, append: bool, errors: list[str]) -> None:
-    from pytest_causal_eval.atomicio import write_text_atomic
-
-    try:
-        if append:  # $GITHUB_STEP_SUMMARY belongs to the runner: append, as GitHub documents
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(text)
-        else:
-            write_text_atomic(path, text)
-    except OSError as exc:
-        errors.append(f"could not write Markdown to {path}: {exc}")
 
 
 def _unit(measurement: Measurement, c: Comparison) -> str:

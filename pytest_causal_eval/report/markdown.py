@@ -2,35 +2,63 @@
 
 Regressions, inconclusive results and improvements get a compact table with their intervals; the
 rest is collapsed in ``<details>``. The text stays under GitHub's 65,536-character limit for a step
-summary: rows that do not fit are summarized by count.
+summary and a PR comment: rows that do not fit are summarized by count.
+
+The first line is a hidden marker (``<!-- causal-eval-report -->``) so a CI job can find its earlier
+PR comment and update it in place. Optional links: per measurement (its profiles, in the notes
+column) and for the whole run (the HTML report, the workflow run's artifacts) at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pytest_causal_eval.report.verdicts import ORDER, VerdictRow, count_verdicts, format_interval
 
-__all__ = ["MAX_CHARS", "render_markdown"]
+__all__ = ["MARKER", "MAX_CHARS", "render_markdown"]
 
 MAX_CHARS = 65_536
+MARKER = "<!-- causal-eval-report -->"
 _ICON = {"regressed": "❌", "inconclusive": "⚠️", "improved": "🚀", "pass": "✅", "new": "🆕"}
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Table-cell text: no pipes or newlines, and no raw HTML (GitHub renders some of it)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("\n", " ")
+    )
 
 
-def _row(r: VerdictRow) -> str:
+def _code(text: str) -> str:
+    """A code span (its content is shown literally, '<' included); pipes still need escaping in tables."""
+    body = text.replace("|", "\\|").replace("\n", " ")
+    fence = "``" if "`" in body else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def _link(label: str, href: str) -> str:
+    """A Markdown link whose label and target cannot break out of the table or the link."""
+    label = _cell(label).replace("[", "(").replace("]", ")")
+    target = href.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("|", "%7C")
+    return f"[{label}]({target})"
+
+
+def _row(r: VerdictRow, links: Sequence[tuple[str, str]] = ()) -> str:
     change, ci = format_interval(r)
     notes = []
     if r.noisy:
         notes.append("noisy machine")
     if r.remeasured:
         notes.append(f"re-measured x{r.remeasured}")
+    notes.extend(_link(label, href) for label, href in links)
     return (
-        f"| `{_cell(r.id)}` | {_ICON.get(r.verdict, '')} {r.verdict} | {_cell(r.metric)} | {change} | {ci} "
-        f"| {_cell(r.threshold)} | {_cell(', '.join(notes))} |"
+        f"| {_code(r.id)} | {_ICON.get(r.verdict, '')} {r.verdict} | {_cell(r.metric)} | {change} | {ci} "
+        f"| {_cell(r.threshold)} | {', '.join(notes)} |"
     )
 
 
@@ -45,17 +73,30 @@ def render_markdown(
     title: str = "causal-eval: performance verdicts",
     notes: Sequence[str] = (),
     limit: int = MAX_CHARS,
+    links: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    artifacts: Sequence[tuple[str, str]] = (),
+    marker: str = MARKER,
 ) -> str:
-    """The whole report; never longer than ``limit`` characters."""
+    """The whole report; never longer than ``limit`` characters.
+
+    ``links``: measurement id -> [(label, href)] shown in its notes cell (e.g. its profiles);
+    ``artifacts``: [(label, href)] listed at the end (the HTML report, the CI run's artifacts).
+    """
+    links = links or {}
     counts = count_verdicts(rows)
-    head = [f"## {title}", ""]
+    head = [marker, f"## {title}", ""] if marker else [f"## {title}", ""]
     summary = ", ".join(f"**{counts[v]}** {v}" for v in ORDER if counts.get(v))
     head.append(summary or "no measurements were compared")
     head.extend(f"> {_cell(n)}" for n in notes)
     head.append("")
     featured = [r for r in rows if r.verdict in ("regressed", "inconclusive", "improved")]
     rest = [r for r in rows if r.verdict not in ("regressed", "inconclusive", "improved")]
-    tail_reserve = 400
+    footer = ""
+    if artifacts:
+        footer = "\n**Artifacts:** " + " · ".join(_link(label, href) for label, href in artifacts) + "\n"
+        if len(footer) > limit // 4:
+            footer = ""
+    tail_reserve = 400 + len(footer)
     budget = limit - tail_reserve
     out = list(head)
     used = sum(len(line) + 1 for line in out)
@@ -65,7 +106,7 @@ def render_markdown(
         lines.append(_HEADER)
         used += len(_HEADER) + 1
         for r in table_rows:
-            line = _row(r)
+            line = _row(r, links.get(r.id, ()))
             if used + len(line) + 1 > budget:
                 break
             lines.append(line)
@@ -93,7 +134,7 @@ def render_markdown(
             out.append(f"... and {len(rest) - shown} more not shown")
         out.append("")
         out.append("</details>")
-    text = "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n" + footer
     if len(text) > limit:  # only with an absurdly small limit; keep the promise anyway
         text = text[: max(0, limit - 4)] + "...\n"
     return text

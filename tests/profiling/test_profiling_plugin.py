@@ -84,7 +84,7 @@ def test_inert_when_profiling_is_off_or_the_plugin_is_off(
     result = run(pytester)
     result.assert_outcomes(passed=1)
     assert "causal-eval profiling" not in result.stdout.str()
-    assert not (pytester.path / ".causal-eval").exists()
+    assert not (pytester.path / ".causal-eval" / "report").exists()
 
 
 CONFTEST_PHASES = """
@@ -390,7 +390,7 @@ def test_explain_without_profile_on_regression_points_at_the_option(pytester: py
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["no CPU profile (run with --causal-eval-profile=cpu to see the hotspots)"])
     result.stdout.fnmatch_lines(["no memory profile (run with --causal-eval-profile=memory*"])
-    assert not (pytester.path / ".causal-eval").exists()
+    assert not (pytester.path / ".causal-eval" / "report").exists()
 
 
 def test_torch_trace_is_written_when_cuda_is_reported(pytester: pytest.Pytester) -> None:

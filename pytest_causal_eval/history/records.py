@@ -1,0 +1,101 @@
+"""What one run contributes to the history: a run row and one summary row per measurement (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_causal_eval.results import RunResults
+
+__all__ = ["BenchRecord", "RunRecord", "SeriesPoint", "machine_key_of", "run_record"]
+
+
+@dataclass(frozen=True)
+class BenchRecord:
+    """One measurement's summary: time statistics in seconds per iteration (None without samples)."""
+
+    benchmark: str
+    median: float | None
+    iqr: float | None
+    n: int
+    p95: float | None = None
+    mean: float | None = None
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verdict: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    created: str
+    commit: str
+    branch: str
+    dirty: bool
+    machine_key: str
+    fingerprint: dict[str, Any]
+    tool_version: str
+    benchmarks: list[BenchRecord]
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One run's value of one benchmark, as read back from the history."""
+
+    run_id: int
+    created: str
+    commit: str
+    branch: str
+    machine_key: str
+    median: float
+    iqr: float | None
+    n: int
+
+    @property
+    def short_commit(self) -> str:
+        return self.commit[:8] if self.commit else "?"
+
+
+def machine_key_of(results: RunResults) -> tuple[str, dict[str, Any]]:
+    """The machine key and fingerprint of a run: the gate's when it recorded one, else computed."""
+    machine = results.extra.get("machine")
+    if isinstance(machine, Mapping) and machine.get("key"):
+        return str(machine["key"]), dict(machine)
+    from pytest_causal_eval.baseline.machine import fingerprint_from_environment
+
+    fingerprint = fingerprint_from_environment(results.environment)
+    return fingerprint.key, fingerprint.to_dict()
+
+
+def run_record(results: RunResults) -> RunRecord:
+    key, fingerprint = machine_key_of(results)
+    git = results.environment.get("git")
+    git = git if isinstance(git, Mapping) else {}
+    benchmarks = []
+    for m in sorted(results.measurements, key=lambda m: m.id):
+        stats = m.stats
+        verdict = m.extra.get("verdict")
+        benchmarks.append(
+            BenchRecord(
+                benchmark=m.id,
+                median=stats.median if stats else None,
+                iqr=stats.iqr if stats else None,
+                n=stats.n if stats else 0,
+                p95=stats.p95 if stats else None,
+                mean=stats.mean if stats else None,
+                metrics={
+                    name: {"value": metric.value, "unit": metric.unit, "better": metric.better}
+                    for name, metric in sorted(m.metrics.items())
+                },
+                verdict=str(verdict.get("verdict")) if isinstance(verdict, Mapping) else None,
+            )
+        )
+    return RunRecord(
+        created=results.created,
+        commit=str(git.get("commit") or ""),
+        branch=str(git.get("branch") or ""),
+        dirty=bool(git.get("dirty")),
+        machine_key=key,
+        fingerprint=fingerprint,
+        tool_version=results.tool_version,
+        benchmarks=benchmarks,
+    )

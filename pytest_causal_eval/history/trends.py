@@ -1,0 +1,59 @@
+"""Terminal rendering of history series: sparklines, last values and named steps (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from pytest_causal_eval.history.changepoints import ChangePoint, detect_change_points
+from pytest_causal_eval.history.records import SeriesPoint
+
+__all__ = ["SPARK_CHARS", "describe_step", "render_trends", "sparkline"]
+
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One character per value, scaled between the series' minimum and maximum."""
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    if hi <= lo:
+        return SPARK_CHARS[3] * len(values)
+    top = len(SPARK_CHARS) - 1
+    return "".join(SPARK_CHARS[round((v - lo) / (hi - lo) * top)] for v in values)
+
+
+def describe_step(step: ChangePoint, points: Sequence[SeriesPoint], fmt: Callable[[float], str]) -> str:
+    """'stepped +23.4% (1.00 ms -> 1.23 ms) at 3f2a9c1b on main, run 17 (2024-05-01)'."""
+    point = points[step.index]
+    where = f"at {point.short_commit}" if point.commit else "at an unknown commit"
+    if point.branch:
+        where += f" on {point.branch}"
+    date = point.created[:10] if point.created else "?"
+    return (
+        f"stepped {step.change:+.1%} ({fmt(step.before)} -> {fmt(step.after)}) {where}, "
+        f"run {point.run_id} ({date})"
+    )
+
+
+def render_trends(
+    series: Mapping[tuple[str, str], Sequence[SeriesPoint]],
+    fmt: Callable[[float], str],
+    last: int = 5,
+) -> list[str]:
+    """Lines for ``causal-eval history``: per benchmark a sparkline, the last values and its steps."""
+    lines: list[str] = []
+    machines = sorted({machine for machine, _ in series})
+    for machine in machines:
+        if len(machines) > 1:
+            lines.append(f"machine {machine}:")
+        for (key, benchmark), points in sorted(series.items()):
+            if key != machine or not points:
+                continue
+            medians = [p.median for p in points]
+            lines.append(benchmark)
+            recent = ", ".join(fmt(v) for v in medians[-last:])
+            lines.append(f"  {sparkline(medians)}  {len(points)} run(s); last: {recent}")
+            steps = detect_change_points(medians)
+            lines.extend("  " + describe_step(step, points, fmt) for step in steps)
+    return lines

@@ -1,0 +1,344 @@
+"""The self-contained HTML report: one file, inline CSS and SVG, no script, works from disk (pure).
+
+Every string that comes from a test (ids, parameters, messages, metric names, environment values)
+is escaped with ``svg.esc`` before it reaches the markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_causal_eval.report.model import BenchView, Detail, detail_for
+from pytest_causal_eval.report.svg import TrendMark, box_plot, esc, trend_plot
+from pytest_causal_eval.report.units import format_rate, format_seconds, format_value
+from pytest_causal_eval.report.verdicts import ORDER
+
+__all__ = ["PROFILE_LABELS", "ReportDoc", "render_page"]
+
+PROFILE_LABELS = {
+    "cpu_html": "CPU profile (pyinstrument)",
+    "speedscope": "CPU flame graph (speedscope JSON)",
+    "memory_flamegraph": "memory flame graph",
+    "torch_trace": "torch trace",
+}
+
+_CSS = """
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:1180px;padding:8px 14px 40px;font:14px/1.45 system-ui,-apple-system,
+"Segoe UI",Roboto,sans-serif;color:#1d2330;background:#fff}
+h1{font-size:1.35em;margin:.6em 0 .2em}
+h2{font-size:1.15em;margin:1.6em 0 .5em;border-bottom:1px solid #dde1e8}
+h3{font-size:1em;margin:0}
+code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em}
+.id,h3,.msg,dd,li{overflow-wrap:anywhere}
+.meta{color:#5a6272;margin:0}
+.counts{display:flex;flex-wrap:wrap;gap:6px;margin:.6em 0}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600;
+white-space:nowrap;background:#e6e9ef;color:#2a3140}
+.v-regressed{background:#c62828;color:#fff}.v-inconclusive{background:#f0a500;color:#1d2330}
+.v-improved{background:#2e7d32;color:#fff}.v-pass{background:#dcefdc;color:#1f5a22}
+.v-new{background:#dde8f8;color:#1f3f73}.v-failed{background:#6d1b1b;color:#fff}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid #dde1e8;border-radius:6px}
+table{border-collapse:collapse;width:100%}
+th,td{padding:5px 8px;text-align:left;border-bottom:1px solid #eef0f4;vertical-align:top}
+th{background:#f5f7fa;font-weight:600;white-space:nowrap;position:sticky;top:0}
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+#benchmarks td:first-child{min-width:14em;max-width:32em;overflow-wrap:anywhere}
+tr.row-regressed{background:#fdecea}tr.row-regressed td:first-child{box-shadow:inset 4px 0 #c62828}
+tr.row-improved{background:#edf7ed}tr.row-inconclusive{background:#fff8e1}
+.notes li{margin:.2em 0}.err{color:#b71c1c}
+details.bench{border:1px solid #dde1e8;border-radius:6px;margin:8px 0;padding:0 10px}
+details.bench>summary{cursor:pointer;padding:8px 0;display:flex;gap:8px;align-items:baseline;
+flex-wrap:wrap;list-style-position:outside}
+details.bench[open]>summary{border-bottom:1px solid #eef0f4;margin-bottom:6px}
+.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:10px}
+figure{margin:0 0 8px}figcaption{font-size:.85em;color:#5a6272}
+svg.plot{width:100%;height:auto;display:block;font:11px system-ui,sans-serif}
+.plot .ax text{fill:#5a6272}.plot .lbl{fill:#2a3140}
+.plot .bx{fill-opacity:.25;stroke-width:1.4}.plot .wh,.plot .md{fill:none;stroke-width:1.4}
+.plot .md{stroke-width:2.4}
+.plot .base .bx{fill:#8a8f98;stroke:#5d626b}.plot .base .wh,.plot .base .md{stroke:#5d626b}
+.plot .base .pt{fill:#5d626b}
+.plot .cur .bx{fill:#2f6fde;stroke:#1f4fa8}.plot .cur .wh,.plot .cur .md{stroke:#1f4fa8}
+.plot .cur .pt{fill:#1f4fa8}
+.plot .bad .bx{fill:#d32f2f;stroke:#a31f1f}.plot .bad .wh,.plot .bad .md{stroke:#a31f1f}
+.plot .bad .pt{fill:#a31f1f}
+.plot .good .bx{fill:#2e7d32;stroke:#1f5a22}.plot .good .wh,.plot .good .md{stroke:#1f5a22}
+.plot .pt{fill-opacity:.55}
+.trend .ln{fill:none;stroke:#2f6fde;stroke-width:1.6}.trend .pt{fill:#2f6fde}
+.trend .step path{stroke:#c62828;stroke-dasharray:4 3;stroke-width:1.4}
+dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}
+dl.kv dt{color:#5a6272}dl.kv dd{margin:0}
+.muted{color:#5a6272}
+.env{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:4px 24px}
+.env h3{margin:.8em 0 .3em}
+@media (max-width:600px){body{padding:6px 8px 30px;font-size:13px}th,td{padding:4px 6px}}
+@media (prefers-color-scheme:dark){body{background:#14171c;color:#e3e6eb}th{background:#1e232b}
+th,td{border-color:#262c35}.scroll,details.bench{border-color:#2c333d}
+tr.row-regressed{background:#3a1c1c}tr.row-improved{background:#1b301c}tr.row-inconclusive{background:#3a3218}
+.plot .ax text,.meta,.muted,dl.kv dt,figcaption{fill:#a3abb8;color:#a3abb8}.plot .lbl{fill:#e3e6eb}}
+"""
+
+
+@dataclass(frozen=True)
+class ReportDoc:
+    views: list[BenchView]
+    title: str = "causal-eval report"
+    created: str = ""
+    tool_version: str = ""
+    machine_key: str = ""
+    fingerprint: Mapping[str, Any] = field(default_factory=dict)
+    environment: Mapping[str, Any] = field(default_factory=dict)
+    health: Mapping[str, Any] | None = None
+    notes: Sequence[str] = ()
+    errors: Sequence[str] = ()
+    baseline_file: str = ""
+    history_note: str = ""
+    detail: Detail | None = None
+
+
+def _verdict_label(view: BenchView) -> str:
+    if not view.passed and view.verdict != "regressed":
+        return '<span class="badge v-failed">test failed</span>'
+    if not view.verdict:
+        return '<span class="badge">not judged</span>'
+    return f'<span class="badge v-{esc(view.verdict)}">{esc(view.verdict)}</span>'
+
+
+def _change(view: BenchView) -> tuple[str, str]:
+    if view.change is None:
+        return "-", "-"
+    if view.points:
+        ci = f"{view.ci_low:+.1f} to {view.ci_high:+.1f} pts" if view.ci_low is not None else "-"
+        return f"{view.change:+.1f} pts", ci
+    ci = (
+        f"{view.ci_low:+.1%} to {view.ci_high:+.1%}"
+        if view.ci_low is not None and view.ci_high is not None
+        else "-"
+    )
+    return f"{view.change:+.1%}", ci
+
+
+def _metric_text(metric: Any) -> str:
+    return format_value(metric.value, metric.unit) if metric is not None else "-"
+
+
+def _memory_text(view: BenchView) -> str:
+    if view.memory is None:
+        return "-"
+    return format_value(view.memory.value, view.memory.unit or "B")
+
+
+def _throughput_text(view: BenchView) -> str:
+    if view.throughput is None:
+        return "-"
+    value, unit = view.throughput
+    return format_rate(value, unit if unit.startswith("/") else " " + unit)
+
+
+def _row(view: BenchView) -> str:
+    change, ci = _change(view)
+    verdict_class = f' class="row-{esc(view.verdict)}"' if view.verdict else ""
+    median = format_seconds(view.median) if view.median is not None else "-"
+    iqr = (
+        f"{format_seconds(view.q1)} to {format_seconds(view.q3)}"
+        if view.q1 is not None and view.q3 is not None
+        else "-"
+    )
+    profiles = " ".join(
+        f'<a href="{esc(href)}">{esc(kind.split("_")[0])}</a>' for kind, href in view.profiles
+    )
+    cells = [
+        f'<td><a class="id" href="#{esc(view.anchor)}">{esc(view.id)}</a></td>',
+        f"<td>{_verdict_label(view)}</td>",
+        f'<td class="num">{esc(median)}</td>',
+        f'<td class="num">{esc(iqr)}</td>',
+        f'<td class="num">{esc(change)}</td>',
+        f'<td class="num">{esc(ci)}</td>',
+        f'<td class="num">{f"{view.cv:.1%}" if view.cv is not None else "-"}</td>',
+        f'<td class="num">{esc(_throughput_text(view))}</td>',
+        f'<td class="num">{esc(_metric_text(view.accuracy))}</td>',
+        f'<td class="num">{esc(_memory_text(view))}</td>',
+        f"<td>{profiles or '-'}</td>",
+    ]
+    return f"<tr{verdict_class}>{''.join(cells)}</tr>"
+
+
+_HEAD = (
+    "<thead><tr><th>benchmark</th><th>verdict</th><th>median</th><th>IQR</th>"
+    "<th>change</th><th>95% CI of change</th><th>CV</th><th>throughput</th><th>accuracy</th>"
+    "<th>memory</th><th>profiles</th></tr></thead>"
+)
+
+
+def _trend_figure(view: BenchView, markers: bool) -> str:
+    trend = view.trend
+    if trend is None or not trend.points:
+        return ""
+    values = [p.median for p in trend.points]
+    titles = [
+        f"run {p.run_id} {p.created[:19]} {p.short_commit}{' on ' + p.branch if p.branch else ''}: "
+        f"{format_seconds(p.median)}"
+        for p in trend.points
+    ]
+    marks = []
+    steps_text = []
+    for step in trend.steps:
+        point = trend.points[step.index]
+        text = (
+            f"stepped {step.change:+.1%} ({format_seconds(step.before)} to {format_seconds(step.after)}) "
+            f"at {'commit ' + point.short_commit if point.commit else 'an unknown commit'}"
+            f"{' on ' + point.branch if point.branch else ''}, "
+            f"run {point.run_id}"
+        )
+        marks.append(TrendMark(step.index, text))
+        steps_text.append(text)
+    svg = trend_plot(values, titles, marks, format_seconds, f"{view.id}: median time per run", markers)
+    caption = f"median of the last {len(values)} run(s)"
+    if steps_text:
+        caption += ": " + "; ".join(steps_text)
+    return f"<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>"
+
+
+def _bench_section(view: BenchView, detail: Detail) -> str:
+    is_open = detail.open_all or view.featured or not view.passed
+    parts = [
+        f'<details class="bench" id="{esc(view.anchor)}"{" open" if is_open else ""}>',
+        f'<summary><h3 class="id">{esc(view.id)}</h3>{_verdict_label(view)}</summary>',
+    ]
+    if view.message and view.verdict not in ("", "new", "pass"):
+        parts.append(f'<p class="msg">{esc(view.message)}</p>')
+    plots = []
+    boxes = [b for b in (view.baseline, view.current) if b is not None]
+    if boxes:
+        svg = box_plot(boxes, format_seconds, f"{view.id}: time per iteration")
+        caption = "time per iteration" if view.baseline is not None else "time per iteration (no baseline)"
+        plots.append(f"<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>")
+    trend = _trend_figure(view, detail.trend_markers)
+    if trend:
+        plots.append(trend)
+    if plots:
+        parts.append(f'<div class="plots">{"".join(plots)}</div>')
+    in_table = {"throughput", "accuracy", view.memory.name if view.memory else ""}
+    others = {name: metric for name, metric in view.metrics.items() if name not in in_table}
+    if others:
+        items = "".join(
+            f"<dt>{esc(name)}</dt><dd>{esc(format_value(metric.value, metric.unit))}"
+            f" ({esc(metric.better)} is better)</dd>"
+            for name, metric in sorted(others.items())
+        )
+        parts.append(f'<dl class="kv">{items}</dl>')
+    if view.profiles:
+        links = "".join(
+            f'<li><a href="{esc(href)}">{esc(PROFILE_LABELS.get(kind, kind))}</a></li>'
+            for kind, href in view.profiles
+        )
+        parts.append(f"<ul>{links}</ul>")
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def _kv(mapping: Mapping[str, Any]) -> str:
+    items = []
+    for key, value in sorted(mapping.items(), key=lambda kv: str(kv[0])):
+        if value in (None, "", {}, []):
+            continue
+        text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, (Mapping, list)) else value
+        items.append(f"<dt>{esc(key)}</dt><dd>{esc(text)}</dd>")
+    return f'<dl class="kv">{"".join(items)}</dl>' if items else '<p class="muted">not recorded</p>'
+
+
+def _environment(doc: ReportDoc) -> str:
+    env = doc.environment
+    parts = ['<h2>Environment</h2><div class="env">']
+    if doc.machine_key:
+        parts.append(f"<div><h3>Machine key</h3><p><code>{esc(doc.machine_key)}</code></p></div>")
+    hard = doc.fingerprint.get("hard") if isinstance(doc.fingerprint, Mapping) else None
+    soft = doc.fingerprint.get("soft") if isinstance(doc.fingerprint, Mapping) else None
+    if isinstance(hard, Mapping):
+        parts.append("<div><h3>Fingerprint (hard keys)</h3>" + _kv(hard) + "</div>")
+    if isinstance(soft, Mapping) and soft:
+        parts.append("<div><h3>Soft keys</h3>" + _kv(soft) + "</div>")
+    health = doc.health
+    if isinstance(health, Mapping):
+        state = "noisy" if health.get("noisy") else "quiet"
+        parts.append(f"<div><h3>Health: {esc(state)}</h3>" + _kv(health) + "</div>")
+    for name in ("git", "python", "platform", "cpu", "gpu", "packages"):
+        block = env.get(name)
+        if isinstance(block, Mapping) and block:
+            parts.append(f"<div><h3>{esc(name)}</h3>" + _kv(block) + "</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_page(doc: ReportDoc) -> str:
+    views = doc.views
+    detail = doc.detail or detail_for(len(views))
+    counts: dict[str, int] = {}
+    for view in views:
+        counts[view.verdict or "not judged"] = counts.get(view.verdict or "not judged", 0) + 1
+    badges = "".join(
+        f'<span class="badge v-{esc(v)}">{counts[v]} {esc(v)}</span>'
+        for v in (*ORDER, "not judged")
+        if counts.get(v)
+    )
+    meta = [f"{len(views)} benchmark(s)"]
+    if doc.created:
+        meta.append(f"run {doc.created}")
+    if doc.tool_version:
+        meta.append(f"pytest-causal-eval {doc.tool_version}")
+    git = doc.environment.get("git")
+    if isinstance(git, Mapping) and git.get("commit"):
+        meta.append(
+            f"commit {str(git['commit'])[:12]}"
+            + (f" on {git['branch']}" if git.get("branch") else "")
+            + (" (dirty)" if git.get("dirty") else "")
+        )
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(doc.title)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f'<header><h1>{esc(doc.title)}</h1><p class="meta">{esc(" · ".join(meta))}</p>',
+        f'<div class="counts" id="summary">{badges}</div>',
+    ]
+    lines = [f'<li class="err">{esc(e)}</li>' for e in doc.errors]
+    lines += [f"<li>{esc(n)}</li>" for n in doc.notes]
+    if doc.baseline_file:
+        lines.append(f"<li>baseline: <code>{esc(doc.baseline_file)}</code></li>")
+    if doc.history_note:
+        lines.append(f"<li>{esc(doc.history_note)}</li>")
+    if lines:
+        out.append(f'<ul class="notes">{"".join(lines)}</ul>')
+    out.append("</header><main>")
+    featured = [v for v in views if v.featured or (not v.passed)]
+    if featured:
+        out.append('<h2>Needs a look</h2><ul class="notes">')
+        out.extend(
+            f'<li>{_verdict_label(v)} <a class="id" href="#{esc(v.anchor)}">{esc(v.id)}</a>'
+            + (f' <span class="msg">{esc(v.message)}</span>' if v.message else "")
+            + "</li>"
+            for v in featured
+        )
+        out.append("</ul>")
+    out.append("<h2>Benchmarks</h2>")
+    out.append(f'<div class="scroll"><table id="benchmarks">{_HEAD}<tbody>')
+    out.extend(_row(v) for v in views)
+    out.append("</tbody></table></div>")
+    out.append("<h2>Distributions and trends</h2>")
+    legend = (
+        "Left: time per iteration, box = quartiles, whiskers = 1.5 IQR; grey = baseline, blue = this run "
+        "(red: regressed, green: improved). Right: the median of recent runs on this machine from the "
+        "history; a dashed red line marks a step (change point)."
+    )
+    if not detail.open_all:
+        legend += " Benchmarks that need a look are expanded; click a name to open one."
+    out.append(f'<p class="muted">{legend}</p>')
+    out.extend(_bench_section(v, detail) for v in views)
+    out.append(_environment(doc))
+    out.append("</main></body></html>\n")
+    return "\n".join(out)

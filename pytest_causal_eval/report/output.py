@@ -1,0 +1,135 @@
+"""Writing reports to disk: the HTML page, Markdown files, and the links between them and the
+profiles. Used by the plugin at session end and by ``causal-eval report``; no statistics here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pytest_causal_eval.atomicio import write_text_atomic
+from pytest_causal_eval.history.records import SeriesPoint, machine_key_of
+from pytest_causal_eval.report.html import ReportDoc, render_page
+from pytest_causal_eval.report.model import bench_views, detail_for
+from pytest_causal_eval.results import RunResults
+
+__all__ = [
+    "HTML_NAME",
+    "github_run_url",
+    "history_for_report",
+    "profile_links",
+    "relative_href",
+    "write_html_report",
+    "write_markdown",
+]
+
+HTML_NAME = "index.html"
+
+
+def relative_href(target: Path, start_dir: Path) -> str:
+    """A URL path from ``start_dir`` to ``target`` (both taken from the current directory)."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(start_dir))
+    return quote(Path(rel).as_posix(), safe="/._-~")
+
+
+def profile_links(results: RunResults, report_dir: Path) -> dict[str, list[tuple[str, str]]]:
+    """``{measurement id: [(kind, href)]}``: hrefs relative to ``report_dir``.
+
+    Profiles are recorded as paths as the user would type them; a file that sits in
+    ``report_dir/profiles`` is linked there (the usual case), anything else relative to the report.
+    """
+    out: dict[str, list[tuple[str, str]]] = {}
+    for m in results.measurements:
+        artifacts = m.extra.get("profile_artifacts")
+        if not isinstance(artifacts, Mapping):
+            continue
+        links = []
+        for kind, path in sorted(artifacts.items()):
+            name = Path(str(path)).name
+            if (report_dir / "profiles" / name).is_file():
+                links.append((str(kind), "profiles/" + quote(name, safe="._-~")))
+            else:
+                links.append((str(kind), relative_href(Path(str(path)), report_dir)))
+        if links:
+            out[m.id] = links
+    return out
+
+
+def history_for_report(
+    history_path: Path | None, results: RunResults, runs: int
+) -> tuple[dict[str, list[SeriesPoint]], str]:
+    """This machine's recent series of the run's benchmarks, and a one-line note for the page."""
+    if history_path is None:
+        return {}, ""
+    if not history_path.is_file():
+        return {}, f"no history yet ({history_path})"
+    from pytest_causal_eval.history.store import HistoryError, HistoryStore
+
+    key, _ = machine_key_of(results)
+    store = HistoryStore(history_path)
+    try:
+        series = store.series(benchmarks=[m.id for m in results.measurements], machine_key=key, limit=runs)
+        count = store.run_count(key)
+    except HistoryError as exc:
+        return {}, f"history not shown: {exc}"
+    return {bench: points for (_, bench), points in series.items()}, (
+        f"history: {count} run(s) on this machine in {history_path}"
+    )
+
+
+def write_html_report(
+    results: RunResults,
+    report_dir: Path,
+    baseline_entries: Mapping[str, Mapping[str, Any]] | None = None,
+    baseline_file: str = "",
+    history_path: Path | None = None,
+    notes: Sequence[str] = (),
+    errors: Sequence[str] = (),
+) -> Path:
+    """Render the run and replace ``report_dir/index.html`` atomically (other files stay)."""
+    detail = detail_for(len(results.measurements))
+    history, history_note = history_for_report(history_path, results, detail.trend_runs)
+    views = bench_views(
+        results.measurements, baseline_entries or {}, history, profile_links(results, report_dir), detail
+    )
+    key, fingerprint = machine_key_of(results)
+    health = results.environment.get("health")
+    doc = ReportDoc(
+        views=views,
+        created=results.created,
+        tool_version=results.tool_version,
+        machine_key=key,
+        fingerprint=fingerprint,
+        environment=results.environment,
+        health=health if isinstance(health, Mapping) else None,
+        notes=list(notes),
+        errors=list(errors),
+        baseline_file=baseline_file,
+        history_note=history_note,
+        detail=detail,
+    )
+    path = report_dir / HTML_NAME
+    write_text_atomic(path, render_page(doc))
+    return path
+
+
+def github_run_url(environ: Mapping[str, str]) -> str | None:
+    """The GitHub Actions run page (where uploaded artifacts are listed), when running there."""
+    server, repo, run_id = (
+        environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if server and repo and run_id:
+        return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
+    return None
+
+
+def write_markdown(path: Path, text: str, append: bool) -> None:
+    """Replace ``path`` atomically, or append (``$GITHUB_STEP_SUMMARY`` belongs to the runner)."""
+    if append:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        write_text_atomic(path, text)

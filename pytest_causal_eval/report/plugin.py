@@ -1,0 +1,177 @@
+"""The report plugin object: at session end (controller only) it appends the run to the history,
+writes the HTML report, the Markdown verdicts and the Prometheus file, and says what it wrote.
+
+A failure to write any of them is a terminal error line, never a failed run.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_causal_eval.results import RunResults
+from pytest_causal_eval.session import CausalEvalSession
+
+__all__ = ["ReportPlugin"]
+
+GATE_PLUGIN_NAME = "causal_eval_baseline"
+
+
+class ReportPlugin:
+    """Registered as ``causal_eval_report`` when the plugin is enabled."""
+
+    def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
+        self.config = config
+        self.session = session
+        settings = session.settings
+        self.history_path: Path | None = settings.get("history")
+        explicit = settings.sources.get("report", "default") != "default"
+        self.html_dir: Path | None = settings.report_dir if explicit else None
+        self.markdown_path: Path | None = settings.get("markdown")
+        self.prometheus_path: Path | None = settings.get("prometheus")
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+
+    # -- inputs from other features ---------------------------------------------------------------
+    def _gate(self) -> Any:
+        return self.config.pluginmanager.get_plugin(GATE_PLUGIN_NAME)
+
+    def _gate_messages(self, results: RunResults) -> tuple[list[str], list[str]]:
+        gate = self._gate()
+        if gate is not None:
+            return list(getattr(gate, "errors", [])), list(getattr(gate, "notes", []))
+        block = results.extra.get("baseline")
+        if isinstance(block, Mapping):
+            return [str(e) for e in block.get("errors") or []], [str(n) for n in block.get("notes") or []]
+        return [], []
+
+    def _baseline(self) -> tuple[dict[str, dict[str, Any]], str]:
+        baseline = getattr(self._gate(), "baseline", None)
+        if baseline is None:
+            return {}, ""
+        return dict(baseline.measurements), str(baseline.path)
+
+    # -- session end ------------------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_causal_eval_session_results(self, config: pytest.Config, results: RunResults) -> None:
+        if self.session.is_worker:
+            return
+        self._append_history(results)
+        self._write_html(results)
+        self._write_markdown(results)
+        self._write_prometheus(results)
+
+    def _append_history(self, results: RunResults) -> None:
+        if self.history_path is None or not results.measurements:
+            return
+        from pytest_causal_eval.history.records import run_record
+        from pytest_causal_eval.history.store import HistoryError, HistoryStore
+
+        try:
+            run_id, moved = HistoryStore(self.history_path).append(run_record(results))
+        except HistoryError as exc:
+            self.errors.append(str(exc))
+            return
+        except (OSError, sqlite3.Error) as exc:
+            self.errors.append(f"could not record the run in {self.history_path}: {exc}")
+            return
+        results.extra["history"] = {"database": str(self.history_path), "run_id": run_id}
+        if moved is not None:
+            self.errors.append(
+                f"history database {self.history_path} was unreadable; moved it to {moved} "
+                "and started a fresh one"
+            )
+
+    def _write_html(self, results: RunResults) -> None:
+        if self.html_dir is None or not results.measurements:
+            return
+        from pytest_causal_eval.report.output import write_html_report
+
+        errors, notes = self._gate_messages(results)
+        entries, baseline_file = self._baseline()
+        try:
+            path = write_html_report(
+                results,
+                self.html_dir,
+                baseline_entries=entries,
+                baseline_file=baseline_file,
+                history_path=self.history_path,
+                notes=notes,
+                errors=errors,
+            )
+        except OSError as exc:
+            self.errors.append(f"could not write the HTML report under {self.html_dir}: {exc}")
+            return
+        results.extra["html_report"] = str(path)
+        self.lines.append(f"HTML report: {path}")
+
+    def _write_markdown(self, results: RunResults) -> None:
+        targets: list[tuple[Path, bool]] = []
+        if self.markdown_path is not None:
+            targets.append((self.markdown_path, False))
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            targets.append((Path(step_summary), True))
+        if not targets:
+            return
+        from pytest_causal_eval.report.markdown import render_markdown
+        from pytest_causal_eval.report.output import (
+            github_run_url,
+            profile_links,
+            relative_href,
+            write_markdown,
+        )
+        from pytest_causal_eval.report.verdicts import verdict_rows
+
+        rows = verdict_rows(results.measurements)
+        errors, notes = self._gate_messages(results)
+        run_url = github_run_url(os.environ)
+        for path, append in targets:
+            # a file next to the artifacts gets relative links; the job summary gets the run page
+            links: dict[str, list[tuple[str, str]]] = {}
+            artifacts: list[tuple[str, str]] = []
+            if not append:
+                base = path.parent
+                for mid, kinds in profile_links(results, base).items():
+                    links[mid] = [(kind.split("_")[0], href) for kind, href in kinds]
+                if self.html_dir is not None and results.measurements:
+                    artifacts.append(("HTML report", relative_href(self.html_dir / "index.html", base)))
+            if run_url:
+                artifacts.append(("workflow run and its artifacts", run_url))
+            featured = {r.id for r in rows if r.verdict in ("regressed", "inconclusive", "improved")}
+            text = render_markdown(
+                rows,
+                notes=[*errors, *notes],
+                links={k: v for k, v in links.items() if k in featured},
+                artifacts=artifacts,
+            )
+            try:
+                write_markdown(path, text, append)
+            except OSError as exc:
+                self.errors.append(f"could not write Markdown to {path}: {exc}")
+
+    def _write_prometheus(self, results: RunResults) -> None:
+        if self.prometheus_path is None:
+            return
+        from pytest_causal_eval.report.prometheus import write_prometheus
+
+        try:
+            write_prometheus(self.prometheus_path, results)
+        except OSError as exc:
+            self.errors.append(f"could not write Prometheus metrics to {self.prometheus_path}: {exc}")
+            return
+        self.lines.append(f"Prometheus metrics: {self.prometheus_path}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.session.is_worker or (not self.lines and not self.errors):
+            return
+        terminalreporter.write_sep("-", "causal-eval reports")
+        for line in self.lines:
+            terminalreporter.write_line(line)
+        for error in self.errors:
+            terminalreporter.write_line(f"causal-eval: error: {error}", red=True)
