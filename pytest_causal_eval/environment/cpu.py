@@ -22,12 +22,7 @@ __all__ = ["CPU_MARKER_KEYS", "GC_CHOICES", "CpuEnv", "CpuEnvError", "current_cp
 GC_CHOICES = ("default", "enabled", "disabled", "frozen")
 
 # Marker keys that configure cpu_env (``gc`` is a core marker key; cpu_env reads it too).
-CPU_MARKER_KEYS: dict[str, str] = {
-    "threads": "cpu_env: intra-op/BLAS/OpenMP thread count",
-    "interop_threads": "cpu_env: torch inter-op thread count (torch allows it once per process)",
-    "affinity": "cpu_env: CPUs to pin the test to, e.g. '0-1' or [0, 1]",
-    "seed": "cpu_env: seed for random, numpy and torch",
-}
+from pytest_causal_eval.environment.keys import CPU_MARKER_KEYS  # noqa: E402 - re-exported
 
 
 class CpuEnvError(ValueError):

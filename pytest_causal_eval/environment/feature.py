@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_causal_eval.environment.cpu import CPU_MARKER_KEYS
-from pytest_causal_eval.environment.gpu import GPU_MARKER_KEYS
+from pytest_causal_eval.environment.keys import CPU_MARKER_KEYS, GPU_MARKER_KEYS
 from pytest_causal_eval.environment.xdist import DEFAULT_XDIST_MODE, XDIST_MODES, parse_xdist_mode
 from pytest_causal_eval.options import OptionSpec, parse_bool, parse_duration
 

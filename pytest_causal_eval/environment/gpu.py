@@ -28,15 +28,7 @@ __all__ = [
 PRECISIONS = ("fp32", "fp16", "bf16")
 _DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
 
-GPU_MARKER_KEYS: dict[str, str] = {
-    "device": "gpu_env: cuda, cuda:N (CUDA timing for the test's measurements)",
-    "precision": "gpu_env: autocast precision fp32, fp16 or bf16",
-    "memory_fraction": "gpu_env: per-process GPU memory fraction in (0, 1]",
-    "tf32": "gpu_env: allow TF32 matmuls/convolutions (bool)",
-    "cudnn_benchmark": "gpu_env: torch.backends.cudnn.benchmark (bool)",
-    "deterministic": "gpu_env: deterministic algorithms (bool)",
-    "alloc_conf": "gpu_env: PYTORCH_CUDA_ALLOC_CONF for child processes",
-}
+from pytest_causal_eval.environment.keys import GPU_MARKER_KEYS  # noqa: E402 - re-exported
 
 T = TypeVar("T")
 

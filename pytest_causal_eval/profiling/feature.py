@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_causal_eval.options import OptionSpec, parse_bool
-from pytest_causal_eval.profiling.limits import MARKER_KEYS as _LIMIT_KEYS
+from pytest_causal_eval.profiling.settings import LIMIT_MARKER_KEYS as _LIMIT_KEYS
 from pytest_causal_eval.profiling.settings import parse_profile_mode, wants_cpu
 
 if TYPE_CHECKING:

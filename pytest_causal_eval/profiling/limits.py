@@ -7,16 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_causal_eval.profiling.diff import format_sites
-from pytest_causal_eval.profiling.settings import parse_rate, parse_size
+from pytest_causal_eval.profiling.settings import LIMIT_MARKER_KEYS, parse_rate, parse_size
 from pytest_causal_eval.profiling.sites import AllocationSite
 from pytest_causal_eval.report.units import format_bytes
 
 __all__ = ["MARKER_KEYS", "Limits", "judge_limits", "parse_limits"]
 
-MARKER_KEYS: dict[str, str] = {
-    "memory_limit": "fail when the peak memory of a measurement exceeds this size (e.g. '200 MB')",
-    "leak_limit": "fail when a measurement retains more than this per call (e.g. '1 KB/iter')",
-}
+MARKER_KEYS: dict[str, str] = LIMIT_MARKER_KEYS
 
 TOP_SITES = 5
 

@@ -74,3 +74,10 @@ def parse_rate(text: object) -> float:
         raise ValueError(
             f"expected a growth per iteration such as 1 KB/iter or 256 B/iter, got {text!r}"
         ) from None
+
+
+# Marker keys of the memory limits (here, so option parsing stays light).
+LIMIT_MARKER_KEYS: dict[str, str] = {
+    "memory_limit": "fail when the peak memory of a measurement exceeds this size (e.g. '200 MB')",
+    "leak_limit": "fail when a measurement retains more than this per call (e.g. '1 KB/iter')",
+}
