@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +16,16 @@ SUITE_N = int(os.environ.get("CAUSAL_EVAL_SUITE_N", "200"))
 BATCH_SIZES = (1, 32, 256)
 #: Seed of every generated question stream, so every run sees the same questions.
 SUITE_SEED = 20261125
+#: The task of the one-task suites (models, executors, concurrency, scale, GPU).
+SUITE_TASK = "association"
+#: Executors of the executor suite; Ray starts a local cluster per run, so it is opt-in.
+EXECUTORS: tuple[str, ...] = ("serial", "thread", "process", "async") + (
+    ("ray",) if os.environ.get("CAUSAL_EVAL_SUITE_RAY") == "1" else ()
+)
+#: Every n of the scalability suite; the last only with --causal-eval or CAUSAL_EVAL_SUITE_FULL=1.
+SCALE_NS = (1_000, 10_000, 100_000)
+#: Evaluations (or requests) in flight in the concurrency suite: the reference framework's 20-50.
+CONCURRENCY = (8, 32)
 #: Real causal-reasoning data (CLadder, BIG-Bench Hard) beside the repository.
 SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
 
@@ -35,3 +48,34 @@ def shared_data() -> Path:
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def torch_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A small classifier trained at session start (a few seconds) into the session's tmp dir.
+
+    Returns the engine's ``TrainReport``; its ``weights`` is the checkpoint and its held-out
+    questions are the first SUITE_N of the SUITE_TASK stream with seed ``SUITE_SEED + 1_000_003``.
+    """
+    pytest.importorskip("torch", reason="torch is not installed: the torch model cases need it")
+    from pytest_causal_eval.engine.training import train_classifier
+
+    out = tmp_path_factory.mktemp("torch-checkpoint")
+    return train_classifier(
+        out, tasks=[SUITE_TASK], n_per_task=1000, heldout_per_task=SUITE_N, epochs=3, seed=SUITE_SEED
+    )
+
+
+@pytest.fixture(scope="session")
+def replay_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Recorded answers to the first SUITE_N SUITE_TASK questions, every 4th one wrong (75% right)."""
+    from pytest_causal_eval.engine import create_task
+
+    path = tmp_path_factory.mktemp("replay") / "recorded.jsonl"
+    stream = create_task(SUITE_TASK).questions(SUITE_SEED)
+    lines = []
+    for i, q in enumerate(islice(stream, SUITE_N)):
+        wrong = next(c for c in q.choices if c != q.answer)
+        lines.append(json.dumps({"input": q.prompt, "prediction": wrong if i % 4 == 3 else q.answer}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

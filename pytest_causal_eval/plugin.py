@@ -40,6 +40,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "causal_eval(**options): per-test measuring and gating options; keys: "
         + ", ".join(sorted(all_marker_keys())),
     )
+    config.addinivalue_line(
+        "markers",
+        "causal_engine(model=..., task=..., batch_size=..., executor=..., workers=..., cache=..., http=..., "
+        "stream_seed=..., **model_args): defaults for the causal_engine fixture in this test",
+    )
+    config.addinivalue_line(
+        "markers", "gpu: needs a CUDA device; gpu_env skips the test with the reason when CUDA is absent"
+    )
     settings = resolve_settings(config)  # a bad value is a UsageError even when the plugin is off
     if not settings.enabled:
         return

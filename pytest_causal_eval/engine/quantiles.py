@@ -19,6 +19,7 @@ class LatencySummary:
     p50: float
     p90: float
     p99: float
+    p95: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -28,6 +29,7 @@ class LatencySummary:
             "max_s": self.max,
             "p50_s": self.p50,
             "p90_s": self.p90,
+            "p95_s": self.p95,
             "p99_s": self.p99,
         }
 
@@ -89,5 +91,5 @@ class LatencyStats:
             return data[lo] + (data[hi] - data[lo]) * (pos - lo)
 
         return LatencySummary(
-            self.count, self.total / self.count, self.min, self.max, q(0.5), q(0.9), q(0.99)
+            self.count, self.total / self.count, self.min, self.max, q(0.5), q(0.9), q(0.99), q(0.95)
         )
