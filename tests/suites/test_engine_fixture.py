@@ -145,7 +145,8 @@ def test_http_server_starts_once_per_session_and_stops_at_the_end(pytester: pyte
 
         def _log(engine):
             port = engine.server.port
-            (pid,) = {{c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == "LISTEN"}}
+            listening = psutil.net_connections("tcp")
+            (pid,) = {{c.pid for c in listening if c.laddr.port == port and c.status == "LISTEN"}}
             with open({str(log)!r}, "a") as out:
                 out.write(json.dumps({{"pid": pid, "port": port}}) + "\\n")
 
