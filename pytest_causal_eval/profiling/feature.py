@@ -6,6 +6,8 @@ Light to import: pyinstrument, memray and torch are imported only inside the pro
 
 from __future__ import annotations
 
+import os
+import sys
 import sysconfig
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
 MARKER_KEYS: dict[str, str] = dict(_LIMIT_KEYS)
 
 
+def _package_parents() -> list[str]:
+    """Directories holding imported top-level packages (editable installs live outside sys.path), so
+    hotspots read ``pkg/module.py`` instead of a machine's absolute path; deepest first."""
+    parents: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__path__", None)
+        if "." in name or not path:
+            continue
+        for entry in list(path)[:1]:
+            parents.add(os.path.dirname(os.path.abspath(entry)))
+    return sorted(parents, key=len, reverse=True)
+
+
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     """Called once when the plugin is enabled: register the profiling plugin object."""
     from pytest_causal_eval.profiling.artifacts import ArtifactStore
@@ -55,7 +70,7 @@ def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     base = config.invocation_params.dir
     report = session.settings.report_dir
     store = ArtifactStore(report if report.is_absolute() else base / report, base)
-    roots = [str(config.rootpath), sysconfig.get_paths()["stdlib"]]
+    roots = [str(config.rootpath), sysconfig.get_paths()["stdlib"], *_package_parents()]
     plugin = ProfilingPlugin(
         mode=mode,
         on_regression=True if on_regression is None else bool(on_regression),
