@@ -1,0 +1,148 @@
+"""Merging the results files of several shards (or runs) into one (pure: no I/O).
+
+Refused: files measured on different machine keys (``baseline.machine`` computes each key from the
+file's environment block; the message names both keys and the hard keys that differ), and the same
+measurement id in two files (two shards that overlapped, or the same shard uploaded twice) unless
+duplicates are allowed, in which case their rounds are pooled and the worst verdict is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_causal_eval.ab.pooling import pool_measurements
+from pytest_causal_eval.baseline.machine import (
+    Fingerprint,
+    describe_differences,
+    fingerprint_from_environment,
+    hard_differences,
+)
+from pytest_causal_eval.report.verdicts import ORDER
+from pytest_causal_eval.results import Measurement, RunResults
+
+__all__ = ["MergeError", "Merged", "machine_key", "merge_results"]
+
+
+class MergeError(ValueError):
+    """Results that must not be merged; the message names the files and what differs."""
+
+
+@dataclass
+class Merged:
+    results: RunResults
+    notes: list[str] = field(default_factory=list)
+
+
+def fingerprint(results: RunResults) -> Fingerprint:
+    return fingerprint_from_environment(results.environment)
+
+
+def machine_key(results: RunResults) -> str:
+    return fingerprint(results).key
+
+
+def _shard(results: RunResults) -> tuple[int, int] | None:
+    shard = results.extra.get("shard")
+    if isinstance(shard, Mapping):
+        try:
+            return int(shard["index"]), int(shard["total"])
+        except (KeyError, TypeError, ValueError):
+            return None
+    return None
+
+
+def _worst_verdict(runs: Sequence[Measurement]) -> Mapping[str, Any] | None:
+    rank = {v: i for i, v in enumerate(ORDER)}
+    records: list[Mapping[str, Any]] = []
+    for m in runs:
+        record = m.extra.get("verdict")
+        if isinstance(record, Mapping):
+            records.append(record)
+    if not records:
+        return None
+    return min(records, key=lambda r: rank.get(str(r.get("verdict")), len(ORDER)))
+
+
+def _shard_notes(inputs: Sequence[tuple[str, RunResults]]) -> list[str]:
+    shards = [(name, s) for name, r in inputs if (s := _shard(r)) is not None]
+    if not shards:
+        return []
+    notes: list[str] = []
+    totals = sorted({total for _, (_, total) in shards})
+    if len(totals) > 1:
+        notes.append(f"the files were split into different numbers of shards ({', '.join(map(str, totals))})")
+    total = totals[-1]
+    seen: dict[int, str] = {}
+    for name, (index, _) in shards:
+        if index in seen:
+            notes.append(f"shard {index}/{total} appears twice ({seen[index]} and {name})")
+        seen.setdefault(index, name)
+    missing = [f"{i}/{total}" for i in range(1, total + 1) if i not in seen]
+    if missing:
+        notes.append(f"missing shard(s): {', '.join(missing)} (their tests are not in the merged results)")
+    return notes
+
+
+def merge_results(inputs: Sequence[tuple[str, RunResults]], allow_duplicates: bool = False) -> Merged:
+    """One results document from ``(name, results)`` pairs, in the given order."""
+    if not inputs:
+        raise MergeError("nothing to merge")
+    first_name, first = inputs[0]
+    first_fp = fingerprint(first)
+    for name, results in inputs[1:]:
+        fp = fingerprint(results)
+        if fp.key != first_fp.key:
+            diffs = hard_differences(first_fp, fp)
+            detail = f" ({describe_differences(diffs)})" if diffs else ""
+            raise MergeError(
+                f"machine keys differ: {first_name} was measured on {first_fp.key}, {name} on {fp.key}"
+                f"{detail}; merge only results from the same kind of machine"
+            )
+    by_id: dict[str, list[tuple[str, Measurement]]] = {}
+    for name, results in inputs:
+        for m in results.measurements:
+            by_id.setdefault(m.id, []).append((name, m))
+    duplicates = {mid: [n for n, _ in found] for mid, found in by_id.items() if len(found) > 1}
+    notes = _shard_notes(inputs)
+    if duplicates and not allow_duplicates:
+        shown = "; ".join(f"{mid} (in {', '.join(names)})" for mid, names in sorted(duplicates.items())[:3])
+        more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
+        raise MergeError(
+            f"{len(duplicates)} measurement id(s) appear in more than one file: {shown}{more}; "
+            "pass --allow-duplicates to pool their rounds"
+        )
+    merged: list[Measurement] = []
+    for mid in sorted(by_id):
+        runs = [m for _, m in by_id[mid]]
+        if len(runs) == 1:
+            merged.append(runs[0])
+            continue
+        pooled = pool_measurements(runs)
+        worst = _worst_verdict(runs)
+        if worst is not None:
+            pooled.extra["verdict"] = dict(worst)
+        merged.append(pooled)
+    if duplicates:
+        notes.append(f"{len(duplicates)} measurement id(s) were in several files: their rounds were pooled")
+    sources = [
+        {
+            "file": name,
+            "measurements": len(r.measurements),
+            "shard": f"{s[0]}/{s[1]}" if (s := _shard(r)) is not None else None,
+        }
+        for name, r in inputs
+    ]
+    extra: dict[str, Any] = {"merged": {"sources": sources, "notes": list(notes)}}
+    if "machine" in first.extra:
+        extra["machine"] = first.extra["machine"]
+    results = RunResults(
+        measurements=merged,
+        environment=dict(first.environment),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        tool_version=first.tool_version,
+        extra=extra,
+    )
+    return Merged(results=results, notes=notes)

@@ -1,0 +1,287 @@
+"""One A/B run end to end: resolve both refs, make the worktrees, run the sides alternately, judge.
+
+When a time comparison is still inconclusive after the planned rounds, or regressed there, up to
+``extra_rounds`` more rounds are run (continuing the alternation, same per-run budget) for those
+tests only (the decided ones are passed to ``--deselect``), and everything is judged again: the A/B
+counterpart of the gate's re-measuring. A regression is confirmed by at least one extra round
+because ABBA has one blind spot: a burst of foreign load that covers exactly the two middle runs
+slows only the head, and the head's two runs agree with each other, so nothing in the planned
+rounds tells it from a real slowdown; one more A B pair does (a real regression stays, a burst
+would not show in it). So a regression judged with extra rounds is kept only if the last A B pair
+that measured it, judged alone, also shows a change beyond the threshold; otherwise it is reported
+as inconclusive (``judging.require_replication``). A quiet machine and an unchanged PR never pay.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_causal_eval.ab.judging import ABJudgement, judge_ab, require_replication
+from pytest_causal_eval.ab.runner import (
+    DEFAULT_BUDGET,
+    Launcher,
+    RunRecord,
+    Side,
+    child_env,
+    launch,
+    pytest_command,
+    run_pytest,
+    schedule,
+)
+from pytest_causal_eval.ab.worktrees import (
+    ABError,
+    Worktrees,
+    dirty_files,
+    interrupt_on_termination,
+    repo_root,
+    resolve_commit,
+    shielded_from_interrupts,
+)
+from pytest_causal_eval.results import Measurement
+from pytest_causal_eval.stats.compare import Threshold
+
+__all__ = ["ABOutcome", "ABPlan", "deselect_args", "execute"]
+
+
+@dataclass(frozen=True)
+class ABPlan:
+    """What to compare and how. ``budget`` is the measuring time per measurement per side."""
+
+    base_ref: str
+    head_ref: str
+    repo: Path = Path(".")
+    rounds: int = 2
+    python: str = sys.executable
+    pytest_args: tuple[str, ...] = ()
+    budget: float = DEFAULT_BUDGET
+    threshold: Threshold | None = None
+    extra_rounds: int = 1
+
+    @property
+    def per_run_budget(self) -> float:
+        return self.budget / self.rounds
+
+
+@dataclass
+class ABOutcome:
+    plan: ABPlan
+    repo: Path
+    commits: dict[Side, str]
+    runs: list[RunRecord] = field(default_factory=list)
+    judgement: ABJudgement = field(default_factory=ABJudgement)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    extra_rounds: int = 0
+
+    def failure(self, side: Side) -> RunRecord | None:
+        """The first run of ``side`` whose results could not be used."""
+        return next((r for r in self.runs if r.side == side and not r.usable), None)
+
+    def failing_tests(self, side: Side) -> bool:
+        return any(r.side == side and r.usable and r.returncode == 1 for r in self.runs)
+
+    def label(self, side: Side) -> str:
+        ref = self.plan.base_ref if side == "base" else self.plan.head_ref
+        commit = self.commits[side]
+        if commit.startswith(ref.lower()):
+            return f"{side} {commit[:10]}"
+        return f"{side} {ref} ({commit[:10]})"
+
+
+Progress = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def execute(
+    plan: ABPlan,
+    *,
+    launcher: Launcher = launch,
+    progress: Progress = _stderr,
+    workdir: Path | None = None,
+) -> ABOutcome:
+    """Run the comparison (see the module docstring); an ``ABError`` for a user mistake."""
+    started = time.perf_counter()
+    root = repo_root(plan.repo)
+    commits: dict[Side, str] = {
+        "base": resolve_commit(root, plan.base_ref, "--base"),
+        "head": resolve_commit(root, plan.head_ref, "--head"),
+    }
+    outcome = ABOutcome(plan=plan, repo=root, commits=commits)
+    dirty = dirty_files(root)
+    if dirty:
+        outcome.notes.append(
+            f"the working tree has uncommitted changes ({len(dirty)} file(s), e.g. {dirty[0]}); "
+            "ab measures the committed state of each ref"
+        )
+        progress(f"causal-eval ab: note: {outcome.notes[-1]}")
+    try:
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="causal-eval-ab-", dir=workdir))
+    except OSError as exc:
+        where = workdir if workdir is not None else tempfile.gettempdir()
+        raise ABError(
+            f"--workdir: cannot create a temporary directory in {where}: {exc.strerror or exc}"
+        ) from None
+    try:
+        with interrupt_on_termination(), Worktrees(root, tmp) as worktrees:
+            trees: dict[Side, Path] = {
+                "base": worktrees.add("base", commits["base"]),
+                "head": worktrees.add("head", commits["head"]),
+            }
+            runs = _Runs(plan, outcome, trees, tmp, launcher, progress)
+            runs.run(schedule(plan.rounds))
+            _judge(outcome)
+            while outcome.extra_rounds < plan.extra_rounds and _undecided(outcome):
+                undecided = _undecided(outcome)
+                outcome.extra_rounds += 1
+                pair = schedule(plan.rounds + outcome.extra_rounds)[-2:]
+                progress(
+                    f"causal-eval ab: {len(undecided)} test(s) inconclusive or to confirm: extra round "
+                    f"{outcome.extra_rounds} of {plan.extra_rounds} for them"
+                )
+                runs.run(pair, deselect_args(_known_tests(outcome), undecided))
+                _judge(outcome)
+            _replicate(outcome)
+    finally:
+        with shielded_from_interrupts():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if outcome.runs and all(r.returncode == 5 for r in outcome.runs):
+        raise ABError(
+            "no tests were collected on either side with the pytest arguments "
+            f"{' '.join(plan.pytest_args) or '(none)'}"
+        )
+    outcome.notes.extend(_notes(outcome))
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _judge(outcome: ABOutcome) -> None:
+    measured: dict[Side, list[list[Measurement]]] = {"base": [], "head": []}
+    for record in outcome.runs:
+        if record.usable and record.results is not None:
+            measured[record.side].append(record.results.measurements)
+    outcome.judgement = judge_ab(
+        measured["base"], measured["head"], override=outcome.plan.threshold, base_label=outcome.label("base")
+    )
+
+
+def _undecided(outcome: ABOutcome) -> set[str]:
+    """Tests an extra round can help: both sides measured, and a time comparison inconclusive, or
+    regressed and not yet confirmed by an extra round."""
+    if outcome.failure("base") is not None or outcome.failure("head") is not None:
+        return set()
+    wanted = {"inconclusive"} if outcome.extra_rounds else {"inconclusive", "regressed"}
+    out: set[str] = set()
+    for m in outcome.judgement.head:
+        for c in m.extra.get("verdict", {}).get("all", []):
+            if c.get("metric") == "time" and c.get("verdict") in wanted:
+                out.add(m.test_id)
+    return out
+
+
+def _replicate(outcome: ABOutcome) -> None:
+    """Every time regression judged with extra rounds must show in the last pair that measured it."""
+    planned = 2 * outcome.plan.rounds
+    if outcome.extra_rounds == 0 or len(outcome.runs) <= planned:
+        return
+    for head in list(outcome.judgement.head):
+        last: dict[Side, Measurement] = {}
+        for record in outcome.runs[planned:]:
+            if record.usable and record.results is not None:
+                found = next((m for m in record.results.measurements if m.id == head.id), None)
+                if found is not None:
+                    last[record.side] = found
+        if "base" in last and "head" in last:
+            require_replication(
+                outcome.judgement, head.id, last["base"], last["head"], outcome.plan.threshold
+            )
+
+
+def _known_tests(outcome: ABOutcome) -> set[str]:
+    return {m.test_id for m in [*outcome.judgement.head, *outcome.judgement.base]}
+
+
+def deselect_args(known: set[str], undecided: set[str]) -> list[str]:
+    """``--deselect`` for every measured test that is decided, so an extra round runs only the rest.
+
+    pytest deselects by node-id *prefix*: an id that is a prefix of an undecided one is kept.
+    """
+    return [
+        f"--deselect={tid}"
+        for tid in sorted(known - undecided)
+        if not any(u.startswith(tid) for u in undecided)
+    ]
+
+
+class _Runs:
+    """Runs sides one after the other; a side that failed once is not run again."""
+
+    def __init__(
+        self,
+        plan: ABPlan,
+        outcome: ABOutcome,
+        trees: dict[Side, Path],
+        tmp: Path,
+        launcher: Launcher,
+        progress: Progress,
+    ) -> None:
+        self.plan, self.outcome, self.trees, self.tmp = plan, outcome, trees, tmp
+        self.launcher, self.progress = launcher, progress
+        self.baselines = tmp / "empty-baselines"
+        self.baselines.mkdir()
+        self.counts: dict[Side, int] = {"base": 0, "head": 0}
+
+    def run(self, order: list[Side], extra_args: Sequence[str] = ()) -> None:
+        for side in order:
+            if self.outcome.failure(side) is not None:
+                continue  # an import or collection error fails again: skip it
+            self.counts[side] += 1
+            n = self.counts[side]
+            json_path = self.tmp / f"{side}-{n}.json"
+            cmd = pytest_command(
+                self.plan.python,
+                json_path,
+                self.baselines,
+                self.tmp / f"report-{side}-{n}",
+                self.plan.per_run_budget,
+                [*self.plan.pytest_args, *extra_args],
+            )
+            step = len(self.outcome.runs) + 1
+            self.progress(f"causal-eval ab: run {step}: {self.outcome.label(side)}")
+            env = child_env(self.trees[side], os.environ)
+            record = run_pytest(side, n, cmd, self.trees[side], env, json_path, self.launcher)
+            self.outcome.runs.append(record)
+            status = f"{record.seconds:.1f}s" + (f", {record.problem}" if record.problem else "")
+            self.progress(f"causal-eval ab:   {side} done in {status}")
+
+
+def _notes(outcome: ABOutcome) -> list[str]:
+    notes: list[str] = []
+    sides: tuple[Side, ...] = ("base", "head")
+    for side in sides:
+        failed = outcome.failure(side)
+        if failed is not None:
+            what = "its measurements are reported as new" if side == "base" else "nothing could be judged"
+            notes.append(f"{outcome.label(side)} could not be measured: {failed.problem}; {what}")
+        elif outcome.failing_tests(side):
+            notes.append(f"{outcome.label(side)}: some tests failed (their timings are still compared)")
+    removed = outcome.judgement.removed
+    if removed:
+        shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
+        notes.append(f"{len(removed)} measurement(s) only on the base (removed): {shown}")
+    new = outcome.judgement.new
+    if new and outcome.failure("base") is None:
+        shown = ", ".join(new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+        notes.append(f"{len(new)} measurement(s) only on the head (new): {shown}")
+    return notes

@@ -1,0 +1,116 @@
+"""What an A/B run reports: terminal lines, Markdown, the results document, the exit status (pure)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from pytest_causal_eval.ab.orchestrate import ABOutcome
+from pytest_causal_eval.ab.runner import Side, schedule
+from pytest_causal_eval.report.markdown import MAX_CHARS, render_markdown
+from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
+from pytest_causal_eval.results import RunResults
+
+__all__ = ["exit_status", "header", "markdown", "results_document", "terminal_lines"]
+
+SIDES: tuple[Side, ...] = ("base", "head")
+
+
+def _order(outcome: ABOutcome) -> str:
+    """The sides in the order they ran ('ABBA'); the planned order before anything ran."""
+    sides = [r.side for r in outcome.runs] or schedule(outcome.plan.rounds)
+    return "".join("A" if side == "base" else "B" for side in sides)
+
+
+def header(outcome: ABOutcome) -> str:
+    plan = outcome.plan
+    extra = f" + {outcome.extra_rounds} extra (to decide or confirm)" if outcome.extra_rounds else ""
+    return (
+        f"causal-eval ab: {outcome.label('head')} vs {outcome.label('base')}, {plan.rounds} round(s){extra} "
+        f"({_order(outcome)}), {plan.per_run_budget:g}s per measurement per run "
+        f"({plan.budget:g}s per side)"
+    )
+
+
+def terminal_lines(outcome: ABOutcome, width: int = 100) -> list[str]:
+    lines = [header(outcome)]
+    rows = verdict_rows(outcome.judgement.head)
+    lines.extend(render_summary(rows, width=width))
+    lines.extend(outcome.judgement.lines)
+    for note in outcome.notes:
+        lines.append(f"note: {note}")
+    for side in SIDES:
+        failed = outcome.failure(side)
+        if failed is not None and failed.tail:
+            lines.append(f"--- last lines of the {side} run's output ---")
+            lines.extend(failed.tail)
+    lines.append(f"ab finished in {outcome.seconds:.1f}s")
+    return lines
+
+
+def markdown(outcome: ABOutcome) -> str:
+    rows = verdict_rows(outcome.judgement.head)
+    title = f"causal-eval ab: {outcome.plan.head_ref} vs {outcome.plan.base_ref}"
+    tails = "".join(_tail_details(side, outcome) for side in SIDES)
+    text = render_markdown(
+        rows, title=title, notes=[header(outcome), *outcome.notes], limit=MAX_CHARS - len(tails)
+    )
+    return text + tails
+
+
+def _tail_details(side: Side, outcome: ABOutcome) -> str:
+    failed = outcome.failure(side)
+    if failed is None or not failed.tail:
+        return ""
+    lines = [line[:300].replace("```", "'''") for line in failed.tail[-15:]]
+    return (
+        f"\n<details><summary>{side}: last lines of the output</summary>\n\n```\n"
+        + "\n".join(lines)
+        + "\n```\n</details>\n"
+    )
+
+
+def results_document(outcome: ABOutcome) -> RunResults:
+    """The pooled head measurements with their verdicts, readable like any results file."""
+    usable = [r for r in outcome.runs if r.usable and r.results is not None]
+    head = [r for r in usable if r.side == "head"]
+    source = (head or usable)[-1].results if usable else None
+    info: dict[str, Any] = {
+        "base": {"ref": outcome.plan.base_ref, "commit": outcome.commits["base"]},
+        "head": {"ref": outcome.plan.head_ref, "commit": outcome.commits["head"]},
+        "rounds": outcome.plan.rounds,
+        "extra_rounds": outcome.extra_rounds,
+        "order": _order(outcome),
+        "budget_per_side": outcome.plan.budget,
+        "budget_per_run": outcome.plan.per_run_budget,
+        "pytest_args": list(outcome.plan.pytest_args),
+        "runs": [r.to_dict() for r in outcome.runs],
+        "new": list(outcome.judgement.new),
+        "removed": list(outcome.judgement.removed),
+        "notes": list(outcome.notes),
+        "seconds": round(outcome.seconds, 3),
+        "base_measurements": [m.to_dict() for m in outcome.judgement.base],
+    }
+    extra: dict[str, Any] = {"ab": info}
+    if source is not None and "machine" in source.extra:
+        extra["machine"] = source.extra["machine"]
+    return RunResults(
+        measurements=list(outcome.judgement.head),
+        environment=dict(source.environment) if source is not None else {},
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        tool_version=source.tool_version if source is not None else "",
+        extra=extra,
+    )
+
+
+def exit_status(outcome: ABOutcome, strict: bool = False) -> int:
+    """0: nothing regressed; 1: a regression, a head that could not be measured or whose tests fail,
+    or (``strict``) an inconclusive comparison."""
+    if outcome.failure("head") is not None or outcome.failing_tests("head"):
+        return 1
+    rows = verdict_rows(outcome.judgement.head)
+    if any(r.verdict == "regressed" for r in rows):
+        return 1
+    if strict and any(r.verdict == "inconclusive" for r in rows):
+        return 1
+    return 0

@@ -1,0 +1,208 @@
+"""Running the two sides of an A/B comparison: worktrees, alternating pytest processes, results.
+
+Which code is measured, and by what
+-----------------------------------
+Each run is a fresh ``python -m pytest`` whose working directory is the side's worktree and whose
+``PYTHONPATH`` starts with it, so the suites *and the package they import* are that revision's.
+The measuring plugin is whatever ``import pytest_causal_eval`` finds in that process: for a
+project that depends on pytest-causal-eval it is the installed one (the environment running
+``causal-eval ab``), identical for both sides. For a repository that *is* pytest-causal-eval, the
+worktree's copy shadows the installed one, so each side is measured by its own revision of the
+plugin; that is fine as long as both write the results format this version reads, and a side whose
+results cannot be read (an old revision, a plugin that fails to load) is reported as not measured,
+with the tail of its output, instead of crashing the command.
+
+Each run gets ``-p no:cacheprovider`` (nothing written into the worktree's cache), an empty
+temporary ``--causal-eval-baselines`` directory (stored baselines must not gate or be updated by
+the runs), its own ``--causal-eval-json`` and report directory, and no ``GITHUB_STEP_SUMMARY`` (the
+A/B command writes the one summary itself).
+
+The time budget
+---------------
+A normal run gives each measurement ``--causal-eval-max-time`` (default 1 s). With R rounds each
+side runs R times, so each run gets ``budget / R``: the measuring time per side equals one normal
+run and the pooled rounds carry the same statistical power, while the whole command costs about two
+normal runs (one per side) plus R-fold process start-up and warm-up. ``--causal-eval-max-time``
+given among the pytest arguments is taken as that budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pytest_causal_eval.results import ResultsFormatError, RunResults
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "RunRecord",
+    "Side",
+    "child_env",
+    "pytest_command",
+    "run_pytest",
+    "schedule",
+    "split_budget",
+]
+
+Side = Literal["base", "head"]
+DEFAULT_BUDGET = 1.0
+MAX_TIME_FLAG = "--causal-eval-max-time"
+TAIL_LINES = 25
+
+
+def schedule(rounds: int) -> list[Side]:
+    """A B, B A, A B, ... for ``rounds`` rounds (2 rounds: A B B A)."""
+    order: list[Side] = []
+    for r in range(rounds):
+        order.extend(("base", "head") if r % 2 == 0 else ("head", "base"))
+    return order
+
+
+def split_budget(pytest_args: Sequence[str]) -> tuple[list[str], str | None]:
+    """The pytest arguments without ``--causal-eval-max-time`` and the value it had (last one wins)."""
+    out: list[str] = []
+    value: str | None = None
+    args = list(pytest_args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == MAX_TIME_FLAG and i + 1 < len(args):
+            value = args[i + 1]
+            i += 2
+            continue
+        if arg.startswith(MAX_TIME_FLAG + "="):
+            value = arg.split("=", 1)[1]
+            i += 1
+            continue
+        out.append(arg)
+        i += 1
+    return out, value
+
+
+def pytest_command(
+    python: str,
+    json_path: Path,
+    baselines_dir: Path,
+    report_dir: Path,
+    max_time: float,
+    pytest_args: Sequence[str],
+) -> list[str]:
+    # Paths go in the --flag=value form: pytest takes every positional-looking argument that names an
+    # existing path into account when it picks the rootdir, which would change the tests' node ids.
+    return [
+        python,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--causal-eval",
+        f"--causal-eval-json={json_path}",
+        f"--causal-eval-baselines={baselines_dir}",
+        f"--causal-eval-report={report_dir}",
+        f"{MAX_TIME_FLAG}={max_time:.6g}",
+        *pytest_args,
+    ]
+
+
+def child_env(worktree: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a run: the worktree first on PYTHONPATH, no GitHub step summary."""
+    env = dict(environ)
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(worktree) + (os.pathsep + old if old else "")
+    return env
+
+
+@dataclass
+class RunRecord:
+    """One pytest process of one side. ``problem`` is set when its results cannot be used."""
+
+    side: Side
+    index: int
+    returncode: int
+    seconds: float
+    results: RunResults | None = None
+    problem: str | None = None
+    tail: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return self.results is not None and self.problem is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "side": self.side,
+            "index": self.index,
+            "returncode": self.returncode,
+            "seconds": round(self.seconds, 3),
+            "measurements": len(self.results.measurements) if self.results is not None else 0,
+            "problem": self.problem,
+            "tail": list(self.tail) if self.problem else [],
+        }
+
+
+_EXIT_MEANING = {
+    2: "interrupted or a collection error",
+    3: "an internal error",
+    4: "a pytest usage error",
+    5: "no tests were collected",
+}
+
+Launcher = Callable[[list[str], Path, dict[str, str]], tuple[int, str]]
+
+
+def launch(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run one process to completion; its exit status and combined output. Ctrl-C kills it."""
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    return proc.returncode, proc.stdout or ""
+
+
+def run_pytest(
+    side: Side,
+    index: int,
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    json_path: Path,
+    launcher: Launcher = launch,
+) -> RunRecord:
+    """Run one side once and read its results file (a problem is recorded, never raised)."""
+    started = time.perf_counter()
+    try:
+        code, output = launcher(cmd, cwd, env)
+    except OSError as exc:
+        return RunRecord(
+            side, index, -1, time.perf_counter() - started, problem=f"cannot start {cmd[0]}: {exc}"
+        )
+    record = RunRecord(side, index, code, time.perf_counter() - started)
+    record.tail = output.rstrip().splitlines()[-TAIL_LINES:]
+    if code not in (0, 1):
+        meaning = _EXIT_MEANING.get(code, "an unexpected status")
+        record.problem = f"pytest exited with status {code} ({meaning})"
+        return record
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+        record.results = RunResults.from_dict(data)
+    except OSError:
+        record.problem = f"pytest exited with status {code} but wrote no results file"
+    except json.JSONDecodeError as exc:
+        record.problem = f"its results file is not valid JSON (line {exc.lineno}: {exc.msg})"
+    except ResultsFormatError as exc:
+        record.problem = f"its results file cannot be read by this version: {exc}"
+    return record

@@ -1,0 +1,167 @@
+"""``causal-eval ab --base REF --head REF -- PYTEST_ARGS``: A/B of two revisions on this machine.
+
+Both revisions are checked out into temporary git worktrees and their suites run alternately in
+fresh processes (A B B A for the default 2 rounds), so the runner's drift between jobs cancels
+out. Each side's rounds are pooled per measurement and the head is judged against the base with
+the gate's statistics; while a time comparison is inconclusive, or a regression is not yet
+confirmed, up to --extra-rounds more rounds are run for those tests alone (as the gate re-measures),
+and a regression must show again in the confirming round. The measuring time per measurement per
+side (``--budget``, else the ``--causal-eval-max-time`` among the pytest arguments, else 1s) is
+split over the rounds, so each side costs about one normal run.
+
+Exit status: 0 nothing regressed; 1 something regressed (or, with --strict, was inconclusive), or
+the head could not be measured, or its tests fail; 2 a usage error (unknown ref, not a repository,
+a worktree that cannot be made, no tests collected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_causal_eval.cli import CLIError
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "ab",
+        help="A/B two git revisions on this machine: alternate their suites, judge head against base",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="causal-eval ab --base REF [--head REF] [options] -- PYTEST_ARGS",
+    )
+    parser.add_argument("--base", required=True, metavar="REF", help="the revision to compare against")
+    parser.add_argument("--head", default="HEAD", metavar="REF", help="the revision to judge (default HEAD)")
+    parser.add_argument(
+        "--rounds", default="2", metavar="R", help="rounds of one run per side, alternating (default 2: ABBA)"
+    )
+    parser.add_argument("--repo", type=Path, default=Path("."), metavar="PATH", help="the git repository")
+    parser.add_argument("--json", type=str, metavar="OUT", help="write the pooled results and verdicts here")
+    parser.add_argument("--markdown", type=str, metavar="OUT", help="write the verdicts as Markdown here")
+    parser.add_argument(
+        "--threshold", help="regression threshold, e.g. 10%% (default: the suite's, else 10%%)"
+    )
+    parser.add_argument("--python", default=sys.executable, metavar="PY", help="interpreter running pytest")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="where the temporary worktrees go (default: the system's temporary directory); e.g. the "
+        "repository's parent, when suites read files next to the repository by relative path",
+    )
+    parser.add_argument(
+        "--budget",
+        metavar="DURATION",
+        help="measuring time per measurement per side, split over the rounds (default: "
+        "--causal-eval-max-time among PYTEST_ARGS, else 1s)",
+    )
+    parser.add_argument(
+        "--extra-rounds",
+        default="1",
+        metavar="N",
+        help="more A B rounds (0-5), for the tests alone, while a time comparison is inconclusive "
+        "or a regression is not yet confirmed by one (default 1)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
+    parser.add_argument(
+        "pytest_args", nargs="*", metavar="PYTEST_ARGS", help="arguments for pytest (after --)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _plan(args: argparse.Namespace) -> Any:
+    from pytest_causal_eval.ab.orchestrate import ABPlan
+    from pytest_causal_eval.ab.runner import DEFAULT_BUDGET, split_budget
+    from pytest_causal_eval.options import parse_duration, parse_positive_int
+    from pytest_causal_eval.stats.compare import parse_threshold
+
+    try:
+        rounds = parse_positive_int(args.rounds)
+    except ValueError as exc:
+        raise CLIError(f"--rounds: {exc}") from None
+    extra = args.extra_rounds.strip()
+    if not extra.isdigit() or not 0 <= int(extra) <= 5:
+        raise CLIError(f"--extra-rounds: expected a number of rounds from 0 to 5, got {args.extra_rounds!r}")
+    threshold = None
+    if args.threshold is not None:
+        try:
+            threshold = parse_threshold(args.threshold)
+        except ValueError as exc:
+            raise CLIError(f"--threshold: {exc}") from None
+        if threshold.kind != "relative":
+            raise CLIError(f"--threshold: expected a percentage such as 10%, got {args.threshold!r}")
+    pytest_args = [a for a in args.pytest_args]
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
+    pytest_args, in_args = split_budget(pytest_args)
+    budget = DEFAULT_BUDGET
+    for flag, text in (("--causal-eval-max-time", in_args), ("--budget", args.budget)):
+        if text is not None:
+            try:
+                budget = parse_duration(text)
+            except ValueError as exc:
+                raise CLIError(f"{flag}: {exc}") from None
+    python = args.python
+    if os.sep in python and not Path(python).exists():
+        raise CLIError(f"--python: {python} does not exist")
+    if os.sep not in python and shutil.which(python) is None:
+        raise CLIError(f"--python: {python} is not on PATH")
+    return ABPlan(
+        base_ref=args.base,
+        head_ref=args.head,
+        repo=args.repo,
+        rounds=rounds,
+        python=python,
+        pytest_args=tuple(pytest_args),
+        budget=budget,
+        threshold=threshold,
+        extra_rounds=int(extra),
+    )
+
+
+def _output(flag: str, text: str | None) -> Path | None:
+    from pytest_causal_eval.options import parse_writable_file
+
+    if text is None:
+        return None
+    try:
+        return parse_writable_file(text)
+    except ValueError as exc:
+        raise CLIError(f"{flag}: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_causal_eval.ab.orchestrate import execute
+    from pytest_causal_eval.ab.report import exit_status, markdown, results_document, terminal_lines
+    from pytest_causal_eval.ab.worktrees import ABError
+    from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
+
+    plan = _plan(args)
+    json_path = _output("--json", args.json)
+    markdown_path = _output("--markdown", args.markdown)
+    try:
+        outcome = execute(plan, workdir=args.workdir)
+    except ABError as exc:
+        raise CLIError(str(exc)) from None
+    width = shutil.get_terminal_size((100, 24)).columns
+    for line in terminal_lines(outcome, width=width):
+        print(line)
+    text = markdown(outcome)
+    try:
+        if json_path is not None:
+            write_json_atomic(json_path, results_document(outcome).to_dict())
+        if markdown_path is not None:
+            write_text_atomic(markdown_path, text)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(text)
+    except OSError as exc:
+        raise CLIError(f"cannot write the report: {exc}") from None
+    return exit_status(outcome, strict=args.strict)

@@ -1,0 +1,143 @@
+"""``causal-eval ab`` on a repository made in the test: what a user sees (real git, real pytest runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_causal_eval.cli import main
+
+from .conftest import FAST_ARGS, Repo, git, worktree_count
+
+
+def ab(repo: Repo, *args: str) -> int:
+    return main(["ab", "--repo", str(repo.path), *args, "--", *FAST_ARGS])
+
+
+def test_three_times_the_work_is_a_regression(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out_json, out_md = tmp_path / "ab.json", tmp_path / "ab.md"
+    code = ab(
+        repo, "--base", repo.fast, "--head", repo.slow, "--json", str(out_json), "--markdown", str(out_md)
+    )
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err
+    assert "2 round(s) + 1 extra (to decide or confirm) (ABBAAB)" in captured.out
+    assert (
+        "tests/test_bench.py::test_work: regressed: median 3.00 ms vs baseline 1.00 ms: +200.0%"
+        in captured.out
+    )
+    assert "only on the base (removed): tests/test_bench.py::test_gone" in captured.out
+    assert "only on the head (new): tests/test_bench.py::test_new" in captured.out
+    runs = [line.split(": ", 2)[1:] for line in captured.err.splitlines() if ": run " in line]
+    # ABBA, then one confirming A B pair for the regressed test alone
+    assert [label.split(" ")[0] for _, label in runs] == ["base", "head", "head", "base", "base", "head"]
+    assert "1 test(s) inconclusive or to confirm: extra round 1 of 1" in captured.err
+    doc = json.loads(out_json.read_text())
+    verdicts = {m["id"].split("::")[1]: m["extra"]["verdict"]["verdict"] for m in doc["measurements"]}
+    assert verdicts == {"test_work": "regressed", "test_new": "new"}
+    info = doc["extra"]["ab"]
+    assert info["order"] == "ABBAAB" and info["extra_rounds"] == 1
+    assert [r["measurements"] for r in info["runs"]] == [2, 2, 2, 2, 1, 1]  # the others deselected
+    assert info["removed"] == ["tests/test_bench.py::test_gone"]
+    assert info["budget_per_run"] == pytest.approx(0.02)
+    work = next(m for m in doc["measurements"] if m["id"].endswith("test_work"))
+    assert work["extra"]["ab"]["head_runs"] == 3 and work["extra"]["ab"]["base_runs"] == 3
+    assert work["extra"]["ab"]["head_run_medians"] == pytest.approx([0.003, 0.003, 0.003])
+    assert work["extra"]["ab"]["replication"] == {"change": pytest.approx(2.0), "replicated": True}
+    # the rounds of every head run are pooled (each run: 20 ms of the 40 ms budget, at least 5 rounds)
+    assert len(work["samples"]) >= 15
+    assert work["extra"]["ab"]["floor"] == pytest.approx(0.02 / 3**0.5)  # identical runs: the scaled prior
+    md = out_md.read_text()
+    assert "❌ regressed" in md and "`tests/test_bench.py::test_work`" in md
+    assert summary.read_text() == md  # appended to the job summary, once (the runs do not write it)
+    assert worktree_count(repo.path) == 1
+
+
+def test_same_commit_twice_passes_and_says_the_tree_is_dirty(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work_py = repo.path / "slowpkg" / "work.py"
+    original = work_py.read_text()
+    work_py.write_text(original.replace("UNITS = 3", "UNITS = 30"))  # uncommitted: must not be measured
+    try:
+        code = ab(repo, "--base", repo.slow, "--head", repo.slow)
+    finally:
+        work_py.write_text(original)
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    assert "verdicts: 2 pass" in captured.out
+    assert (
+        "uncommitted changes (1 file(s), e.g. slowpkg/work.py); ab measures the committed state"
+        in captured.out
+    )
+    assert worktree_count(repo.path) == 1
+
+
+def test_a_base_that_fails_to_import_is_reported_not_a_crash(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    md = tmp_path / "ab.md"
+    code = ab(repo, "--base", repo.broken, "--head", repo.fast, "--rounds", "1", "--markdown", str(md))
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    assert "verdicts: 2 new" in captured.out
+    assert "could not be measured: pytest exited with status 4" in captured.out
+    assert "slowpkg is broken here" in captured.out  # the tail of its output
+    assert "--- last lines of the base run's output ---" in captured.out
+    text = md.read_text()
+    assert "**2** new" in text and "could not be measured" in text
+    assert "<details><summary>base: last lines of the output</summary>" in text
+    assert "slowpkg is broken here" in text
+    assert worktree_count(repo.path) == 1
+
+
+def test_a_head_that_fails_to_import_fails_the_command(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = ab(repo, "--base", repo.fast, "--head", repo.broken, "--rounds", "1")
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "could not be measured: pytest exited with status 4" in captured.out
+    assert "nothing could be judged" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--base", "no-such-branch"), "--base: no commit named 'no-such-branch'"),
+        (("--base", "HEAD", "--head", "v9.9"), "--head: no commit named 'v9.9'"),
+        (("--base", "HEAD", "--rounds", "0"), "--rounds: expected a positive integer, got '0'"),
+        (("--base", "HEAD", "--threshold", "2pts"), "--threshold: expected a percentage such as 10%"),
+        (("--base", "HEAD", "--budget", "soon"), "--budget: expected a duration"),
+        (
+            ("--base", "HEAD", "--extra-rounds", "9"),
+            "--extra-rounds: expected a number of rounds from 0 to 5",
+        ),
+        (("--base", "HEAD", "--python", "/no/such/python"), "--python: /no/such/python does not exist"),
+    ],
+)
+def test_usage_errors_name_the_flag_and_value(
+    repo: Repo, args: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ab(repo, *args) == 2
+    err = capsys.readouterr().err
+    assert f"causal-eval: error: {message}" in err
+    assert "Traceback" not in err
+    assert worktree_count(repo.path) == 1
+
+
+def test_not_a_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ab", "--repo", str(tmp_path), "--base", "HEAD"]) == 2
+    assert "is not inside a git repository" in capsys.readouterr().err
+
+
+def test_git_log_is_untouched(repo: Repo) -> None:
+    """ab never commits, checks out or moves a branch in the user's repository."""
+    assert git(repo.path, "rev-parse", "HEAD") == repo.slow
+    assert git(repo.path, "status", "--porcelain") == ""

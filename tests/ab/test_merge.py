@@ -1,0 +1,137 @@
+"""``causal-eval merge``: joining shard results, refusing different machines and duplicate ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_causal_eval.ab.merge import MergeError, machine_key, merge_results
+from pytest_causal_eval.cli import main
+from pytest_causal_eval.results import Measurement, RunResults
+
+ENV: dict[str, Any] = {
+    "python": {"implementation": "CPython", "version": "3.11.9"},
+    "platform": {"system": "Linux", "machine": "x86_64"},
+    "cpu": {"model": "Test CPU 3000", "logical_cores": 8},
+    "packages": {"torch": None},
+}
+
+
+def results(
+    ids: list[str], shard: tuple[int, int] | None = None, cpu: str = "Test CPU 3000", **verdicts: str
+) -> RunResults:
+    env = json.loads(json.dumps(ENV))
+    env["cpu"]["model"] = cpu
+    ms = []
+    for mid in ids:
+        extra: dict[str, Any] = {"passed": True}
+        if mid in verdicts:
+            extra["verdict"] = {"verdict": verdicts[mid], "metric": "time", "change": 0.3, "threshold": "10%"}
+        ms.append(Measurement(id=mid, test_id=mid, samples=[1.0, 1.1, 0.9], extra=extra, duration=1.0))
+    extra_r: dict[str, Any] = {"shard": {"index": shard[0], "total": shard[1]}} if shard else {}
+    return RunResults(measurements=ms, environment=env, tool_version="0.1.0", extra=extra_r)
+
+
+def write(path: Path, r: RunResults) -> str:
+    path.write_text(json.dumps(r.to_dict()))
+    return str(path)
+
+
+def test_merge_joins_shards_in_id_order() -> None:
+    merged = merge_results([("a.json", results(["t2", "t3"], (1, 2))), ("b.json", results(["t1"], (2, 2)))])
+    assert [m.id for m in merged.results.measurements] == ["t1", "t2", "t3"]
+    assert merged.notes == []
+    sources = merged.results.extra["merged"]["sources"]
+    assert [(s["file"], s["shard"], s["measurements"]) for s in sources] == [
+        ("a.json", "1/2", 2),
+        ("b.json", "2/2", 1),
+    ]
+    assert machine_key(merged.results) == machine_key(results([]))
+
+
+def test_missing_and_repeated_shards_are_noted() -> None:
+    merged = merge_results([("a", results(["t1"], (1, 3))), ("b", results(["t2"], (1, 3)))])
+    assert "shard 1/3 appears twice (a and b)" in merged.notes
+    assert "missing shard(s): 2/3, 3/3 (their tests are not in the merged results)" in merged.notes
+
+
+def test_different_machine_keys_are_refused_naming_the_keys() -> None:
+    a, b = results(["t1"]), results(["t2"], cpu="Other CPU")
+    with pytest.raises(MergeError) as info:
+        merge_results([("a.json", a), ("b.json", b)])
+    text = str(info.value)
+    assert f"a.json was measured on {machine_key(a)}, b.json on {machine_key(b)}" in text
+    assert "cpu_model: 'Test CPU 3000' vs 'Other CPU'" in text
+
+
+def test_duplicates_are_refused_unless_allowed_then_pooled_with_the_worst_verdict() -> None:
+    a = results(["t1", "t2"], t1="pass")
+    b = results(["t1"], t1="regressed")
+    with pytest.raises(
+        MergeError, match=r"1 measurement id\(s\) appear in more than one file: t1 \(in a, b\)"
+    ):
+        merge_results([("a", a), ("b", b)])
+    merged = merge_results([("a", a), ("b", b)], allow_duplicates=True)
+    t1 = merged.results.measurements[0]
+    assert t1.samples == [1.0, 1.1, 0.9, 1.0, 1.1, 0.9]
+    assert t1.extra["verdict"]["verdict"] == "regressed"
+    assert any("pooled" in n for n in merged.notes)
+
+
+def test_merge_cli_writes_results_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path / "a.json", results(["t1"], (1, 2), t1="pass"))
+    b = write(tmp_path / "b.json", results(["t2"], (2, 2), t2="regressed"))
+    out, md = tmp_path / "out" / "all.json", tmp_path / "all.md"
+    code = main(["merge", a, b, "-o", str(out), "--markdown", str(md)])
+    assert code == 1  # a shard's verdicts include a regression
+    printed = capsys.readouterr().out
+    assert f"merged 2 measurement(s) from 2 file(s) into {out}" in printed
+    assert "verdicts: 1 regressed, 1 pass" in printed
+    doc = RunResults.from_dict(json.loads(out.read_text()))
+    assert [m.id for m in doc.measurements] == ["t1", "t2"]
+    text = md.read_text()
+    assert "merged results of 2 file(s)" in text and "`t2`" in text
+
+
+def test_merge_cli_exit_zero_when_nothing_regressed(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.json", results(["t1"]))
+    b = write(tmp_path / "b.json", results(["t2"]))
+    assert main(["merge", a, b, "-o", str(tmp_path / "m.json")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda p: [write(p / "a.json", results(["t1"])), write(p / "b.json", results(["t1"]))],
+            "appear in more than one file",
+        ),
+        (
+            lambda p: [write(p / "a.json", results(["t1"])), write(p / "b.json", results(["t2"], cpu="X"))],
+            "machine keys differ",
+        ),
+        (lambda p: [write(p / "a.json", results(["t1"])), str(p / "none.json")], "cannot read results file"),
+        (
+            lambda p: [write(p / "a.json", results(["t1"])), str(p / "a.json")],
+            "the same results file is given twice",
+        ),
+    ],
+)
+def test_merge_cli_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any, message: str
+) -> None:
+    inputs = make(tmp_path)
+    out = tmp_path / "m.json"
+    assert main(["merge", *inputs, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()  # nothing half-written
+
+
+def test_merge_refuses_to_overwrite_an_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path / "a.json", results(["t1"]))
+    assert main(["merge", a, "-o", a]) == 2
+    assert "is also an input" in capsys.readouterr().err
