@@ -119,6 +119,10 @@ def test_a_head_that_fails_to_import_fails_the_command(
             ("--base", "HEAD", "--extra-rounds", "9"),
             "--extra-rounds: expected a number of rounds from 0 to 5",
         ),
+        (
+            ("--base", "HEAD", "--workdir", "/proc/none"),
+            "--workdir: cannot create a temporary directory in /proc/none",
+        ),
         (("--base", "HEAD", "--python", "/no/such/python"), "--python: /no/such/python does not exist"),
     ],
 )
