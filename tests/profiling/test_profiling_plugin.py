@@ -479,7 +479,9 @@ def test_real_gate_regression_carries_the_hotspot_diff(
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
     assert "regressed" in text
-    assert "test_gate.py:" in text and " spin  " in text
+    # The diff itself is checked exactly in the pure tests; a sampling profiler on a loaded CI machine
+    # may catch few of spin's frames, so here only its presence and the artifacts are required.
+    assert "hotspot changes against the baseline (share of profiled time):" in text
     assert "cpu_html: .causal-eval/report/profiles/test_gate.py_test_gate-" in text
 
 
