@@ -79,3 +79,11 @@ def replay_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
         lines.append(json.dumps({"input": q.prompt, "prediction": wrong if i % 4 == 3 else q.answer}))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+#: Suites that go through the local HTTP model server: measured and reported, but their time is
+#: not gated against stored baselines (threshold "off"; accuracy stays gated). Between pytest
+#: sessions the server-and-client pair on a 2-core runner settles into different speeds: A/A runs
+#: here moved by +28% and +67% while each run's own samples were tight. Compare them within one
+#: job with `causal-eval ab`, or give them a threshold of your own on a quieter runner.
+HTTP_GATE = "off"

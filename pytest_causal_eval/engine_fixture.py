@@ -89,7 +89,19 @@ DEFAULTS: dict[str, Any] = {
 }
 #: Gate settings for the metrics ``EngineHandle.measure`` records: accuracy may drop 2 points; the
 #: bounds of its interval are informational. Use as ``@pytest.mark.causal_eval(metric_thresholds=...)``.
-EVAL_THRESHOLDS: dict[str, str] = {"accuracy": "2pts", "accuracy_ci_low": "off", "accuracy_ci_high": "off"}
+# Latency percentiles are recorded and reported but not gated: the time of the whole evaluation is,
+# and per-question percentiles at the microsecond scale mostly measure the scheduler; gating four
+# more quantities per measurement would multiply the false alarms on a shared machine.
+EVAL_THRESHOLDS: dict[str, str] = {
+    "accuracy": "2pts",
+    "accuracy_ci_low": "off",
+    "accuracy_ci_high": "off",
+    "latency_p50": "off",
+    "latency_p90": "off",
+    "latency_p95": "off",
+    "latency_p99": "off",
+    "latency_p99_worst_evaluation": "off",
+}
 #: Latency percentiles ``measure`` records (per question, from the evaluator's reservoir).
 LATENCY_METRICS: tuple[tuple[str, str], ...] = (
     ("latency_p50", "p50"),
