@@ -61,8 +61,8 @@ __all__ = [
     "GPU_MARKER_LINE",
     "EngineHandle",
     "EnginePool",
-    "causal_engine",
-    "causal_engine_pool",
+    "causal_engine_fixture",
+    "engine_pool_fixture",
     "session_cache_root",
 ]
 
@@ -121,11 +121,6 @@ _INSTALL_HINT = {
     "transformers": "hf",
     "redis": "redis",
 }
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", ENGINE_MARKER_LINE)
-    config.addinivalue_line("markers", GPU_MARKER_LINE)
 
 
 def _key(*parts: Any) -> str:
@@ -458,8 +453,7 @@ def session_cache_root(config: pytest.Config, tmp_path_factory: pytest.TempPathF
     return tmp_path_factory.mktemp(CACHE_DIR_NAME, numbered=False)
 
 
-@pytest.fixture(scope="session")
-def causal_engine_pool(
+def engine_pool_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EnginePool]:
     """The session's :class:`EnginePool` (what ``causal_engine`` builds from); closed at session end."""
@@ -488,8 +482,7 @@ def _wants_cpu_env(node: pytest.Item) -> bool:
     return any(key in mark.kwargs for mark in node.iter_markers("causal_eval") for key in CPU_MARKER_KEYS)
 
 
-@pytest.fixture
-def causal_engine(
+def causal_engine_fixture(
     request: pytest.FixtureRequest, causal_engine_pool: EnginePool
 ) -> Callable[..., EngineHandle]:
     """``causal_engine(model, *, task, batch_size, executor, workers, cache, http, stream_seed,

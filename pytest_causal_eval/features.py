@@ -3,8 +3,8 @@
 Each feature module defines ``OPTIONS`` (option specs, flags ``--causal-eval-*``), ``MARKER_KEYS``
 (keyword arguments it reads from ``@pytest.mark.causal_eval``) and ``configure(config, session)``,
 called once when the plugin is enabled (register plugin objects and measurement probes there).
-Fixture modules are registered as pytest plugins whether or not the plugin is enabled; they must
-stay light to import. Everything heavy is imported inside functions.
+The fixtures are declared in ``plugin.py`` and load their bodies on first use. Everything heavy is
+imported inside functions.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["FEATURE_MODULES", "FIXTURE_MODULES", "feature_modules"]
+__all__ = ["FEATURE_MODULES", "feature_modules"]
 
 FEATURE_MODULES: tuple[str, ...] = (
     "pytest_causal_eval.baseline.feature",
@@ -20,11 +20,6 @@ FEATURE_MODULES: tuple[str, ...] = (
     "pytest_causal_eval.profiling.feature",
     "pytest_causal_eval.report.feature",
     "pytest_causal_eval.ab.feature",
-)
-
-FIXTURE_MODULES: tuple[str, ...] = (
-    "pytest_causal_eval.environment.fixtures",
-    "pytest_causal_eval.engine_fixture",
 )
 
 

@@ -6,28 +6,27 @@ option ``causal_eval = true``) is given.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_causal_eval import hookspecs
-from pytest_causal_eval.features import FIXTURE_MODULES, feature_modules
+from pytest_causal_eval.features import feature_modules
 from pytest_causal_eval.markers import SESSION_KEY, all_marker_keys
 from pytest_causal_eval.options import add_options, all_option_specs, resolve_settings
 
 if TYPE_CHECKING:
     from pytest_causal_eval.bench import CausalBench, InertBench
+    from pytest_causal_eval.engine_fixture import EngineHandle, EnginePool
+    from pytest_causal_eval.environment.cpu import CpuEnv
+    from pytest_causal_eval.environment.gpu import GpuEnv
 
 SESSION_PLUGIN_NAME = "causal_eval_session"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
-    for name in FIXTURE_MODULES:
-        if pluginmanager.get_plugin(name) is None:
-            pluginmanager.register(importlib.import_module(name), name)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,3 +80,51 @@ def causal_bench(request: pytest.FixtureRequest) -> Iterator[CausalBench | Inert
         yield InertBench()
         return
     yield CausalBench(session, request.node, session.store_for(request.node))
+
+
+# The fixtures below are thin: their bodies live in modules that load when a test asks for them.
+
+
+@pytest.fixture
+def cpu_env(request: pytest.FixtureRequest) -> Iterator[CpuEnv]:
+    """Threads, affinity, gc policy and seeds for this test; all restored afterwards.
+
+    Configure with ``@pytest.mark.causal_eval(threads=2, affinity="0-1", gc="frozen", seed=0)`` or
+    ``cpu_env.configure(threads=2, ...)``. Recorded in ``measurement.extra["cpu_env"]`` when on.
+    """
+    from pytest_causal_eval.environment.fixtures import cpu_env_fixture
+
+    yield from cpu_env_fixture(request)
+
+
+@pytest.fixture
+def gpu_env(request: pytest.FixtureRequest) -> Iterator[GpuEnv]:
+    """CUDA device, memory fraction, TF32/cudnn/determinism switches and autocast precision.
+
+    Skipped when CUDA is absent (failed under ``--causal-eval-require-gpu``); one GPU per xdist
+    worker; the test's measurements are timed with CUDA events when the plugin is on.
+    """
+    from pytest_causal_eval.environment.fixtures import gpu_env_fixture
+
+    yield from gpu_env_fixture(request)
+
+
+@pytest.fixture(scope="session")
+def causal_engine_pool(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnginePool]:
+    """The session's engines, servers and caches (what ``causal_engine`` builds from); closed at the end."""
+    from pytest_causal_eval.engine_fixture import engine_pool_fixture
+
+    yield from engine_pool_fixture(request, tmp_path_factory)
+
+
+@pytest.fixture
+def causal_engine(
+    request: pytest.FixtureRequest, causal_engine_pool: EnginePool
+) -> Callable[..., EngineHandle]:
+    """``causal_engine(model, *, task, batch_size, executor, cache, http, **model_args)``: an engine
+    handle bound to the session (see ``pytest_causal_eval.engine_fixture``)."""
+    from pytest_causal_eval.engine_fixture import causal_engine_fixture
+
+    return causal_engine_fixture(request, causal_engine_pool)

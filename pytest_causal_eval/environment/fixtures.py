@@ -1,6 +1,6 @@
-"""The ``cpu_env`` and ``gpu_env`` fixtures. Registered always; they tune whether or not
-``--causal-eval`` is on (recording happens only when it is). Light to import: the tuning modules
-load when a test asks for a fixture, and torch only for ``gpu_env``.
+"""The bodies of the ``cpu_env`` and ``gpu_env`` fixtures (declared in ``plugin.py``). They tune
+whether or not ``--causal-eval`` is on (recording happens only when it is). The tuning modules load
+when a test asks for a fixture, and torch only for ``gpu_env``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pytest_causal_eval.environment.cpu import CpuEnv
     from pytest_causal_eval.environment.gpu import GpuEnv
 
-__all__ = ["cpu_env", "gpu_env", "open_gpu_env"]
+__all__ = ["cpu_env_fixture", "gpu_env_fixture", "open_gpu_env"]
 
 
 def _marker_values(node: pytest.Item, keys: Any) -> dict[str, Any]:
@@ -53,8 +53,7 @@ def open_gpu_env(node: pytest.Item, config: pytest.Config) -> GpuEnv:
     return env
 
 
-@pytest.fixture
-def cpu_env(request: pytest.FixtureRequest) -> Iterator[CpuEnv]:
+def cpu_env_fixture(request: pytest.FixtureRequest) -> Iterator[CpuEnv]:
     """Threads, affinity, gc policy and seeds for this test; all restored afterwards.
 
     Configure with ``@pytest.mark.causal_eval(threads=2, affinity="0-1", gc="frozen", seed=0)`` or
@@ -77,8 +76,7 @@ def cpu_env(request: pytest.FixtureRequest) -> Iterator[CpuEnv]:
             del node.stash[CPU_ENV_KEY]
 
 
-@pytest.fixture
-def gpu_env(request: pytest.FixtureRequest) -> Iterator[GpuEnv]:
+def gpu_env_fixture(request: pytest.FixtureRequest) -> Iterator[GpuEnv]:
     """CUDA device, memory fraction, TF32/cudnn/determinism switches and autocast precision.
 
     Skipped when CUDA is absent (failed under ``--causal-eval-require-gpu``). Under xdist each
