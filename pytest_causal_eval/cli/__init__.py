@@ -13,12 +13,25 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["CLIError", "build_parser", "main"]
+__all__ = ["CLIError", "build_parser", "main", "writable_output"]
 
 
 class CLIError(Exception):
     """A user mistake: printed as ``causal-eval: error: ...`` with exit status 2, never a traceback."""
+
+
+def writable_output(flag: str, text: str | None) -> Path | None:
+    """The file a ``flag`` names, checked writable before any work starts; None when not given."""
+    from pytest_causal_eval.options import parse_writable_file
+
+    if text is None:
+        return None
+    try:
+        return parse_writable_file(text)
+    except ValueError as exc:
+        raise CLIError(f"{flag}: {exc}") from None
 
 
 def _subcommand_modules() -> list[str]:

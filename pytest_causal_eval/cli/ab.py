@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli import CLIError, writable_output
 
 __all__ = ["register", "run"]
 
@@ -125,17 +125,6 @@ def _plan(args: argparse.Namespace) -> Any:
     )
 
 
-def _output(flag: str, text: str | None) -> Path | None:
-    from pytest_causal_eval.options import parse_writable_file
-
-    if text is None:
-        return None
-    try:
-        return parse_writable_file(text)
-    except ValueError as exc:
-        raise CLIError(f"{flag}: {exc}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.ab.orchestrate import execute
     from pytest_causal_eval.ab.report import exit_status, markdown, results_document, terminal_lines
@@ -143,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
 
     plan = _plan(args)
-    json_path = _output("--json", args.json)
-    markdown_path = _output("--markdown", args.markdown)
+    json_path = writable_output("--json", args.json)
+    markdown_path = writable_output("--markdown", args.markdown)
     try:
         outcome = execute(plan, workdir=args.workdir)
     except ABError as exc:

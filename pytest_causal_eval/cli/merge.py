@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli import CLIError, writable_output
 
 __all__ = ["register", "run"]
 
@@ -37,17 +37,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _writable(flag: str, text: str | None) -> Path | None:
-    from pytest_causal_eval.options import parse_writable_file
-
-    if text is None:
-        return None
-    try:
-        return parse_writable_file(text)
-    except ValueError as exc:
-        raise CLIError(f"{flag}: {exc}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.ab.merge import MergeError, merge_results
     from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
@@ -55,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.report.markdown import render_markdown
     from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 
-    output = _writable("-o/--output", args.output) or Path(args.output)
-    markdown_path = _writable("--markdown", args.markdown)
+    output = writable_output("-o/--output", args.output) or Path(args.output)
+    markdown_path = writable_output("--markdown", args.markdown)
     resolved = {p.resolve() for p in args.inputs}
     if output.resolve() in resolved:
         raise CLIError(f"-o/--output: {output} is also an input; write the merged results elsewhere")
