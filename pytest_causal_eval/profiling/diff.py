@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pytest_causal_eval.profiling.hotspots import Hotspot
 from pytest_causal_eval.profiling.sites import AllocationSite
@@ -61,18 +62,31 @@ class SiteChange:
         return (self.after or 0) - (self.before or 0)
 
 
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def _paired(
+    current: Sequence[T], baseline: Sequence[T], key: Callable[[T], K]
+) -> Iterator[tuple[T, T | None, T | None]]:
+    """(reference, before, after) per key present on either side: current order first, then the
+    baseline's keys that disappeared. The reference is the current entry when there is one."""
+    before = {key(x): x for x in baseline}
+    after = {key(x): x for x in current}
+    for k in list(after) + [k for k in before if k not in after]:
+        b, a = before.get(k), after.get(k)
+        ref = a if a is not None else b
+        assert ref is not None
+        yield ref, b, a
+
+
 def diff_hotspots(
     current: Sequence[Hotspot], baseline: Sequence[Hotspot], limit: int = 8, min_points: float = 1.0
 ) -> list[HotspotChange]:
     """Functions whose self (or total) share moved by at least ``min_points`` percentage points, biggest
     self-share move first. Functions are matched by file and function name, not line."""
-    before = {h.key: h for h in baseline}
-    after = {h.key: h for h in current}
     changes = []
-    for key in list(after) + [k for k in before if k not in after]:
-        b, a = before.get(key), after.get(key)
-        ref = a or b
-        assert ref is not None
+    for ref, b, a in _paired(current, baseline, lambda h: h.key):
         change = HotspotChange(
             function=ref.function,
             file=ref.file,
@@ -92,13 +106,8 @@ def diff_sites(
     current: Sequence[AllocationSite], baseline: Sequence[AllocationSite], limit: int = 8, min_bytes: int = 1
 ) -> list[SiteChange]:
     """Allocation sites whose bytes changed by at least ``min_bytes``, biggest change first."""
-    before = {s.key: s for s in baseline}
-    after = {s.key: s for s in current}
     changes = []
-    for key in list(after) + [k for k in before if k not in after]:
-        b, a = before.get(key), after.get(key)
-        ref = a or b
-        assert ref is not None
+    for ref, b, a in _paired(current, baseline, lambda s: s.key):
         change = SiteChange(
             function=ref.function,
             file=ref.file,
