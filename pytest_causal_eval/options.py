@@ -138,6 +138,10 @@ def parse_writable_dir(text: str) -> Path:
     probe = path
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(
+            f"cannot write under {str(path)!r}: {str(probe)!r} is not writable: it is a file, not a directory"
+        )
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write under {str(path)!r}: {str(probe)!r} is not writable")
     return path

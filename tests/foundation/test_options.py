@@ -108,6 +108,16 @@ def test_json_path_that_is_a_directory(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["ERROR: --causal-eval-json: 'out' is a directory*"])
 
 
+def test_report_dir_under_a_file(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".txt", notadir="")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--causal-eval", "--causal-eval-report", "notadir.txt/report")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --causal-eval-report: *'notadir.txt' is not writable: it is a file, not a directory"]
+    )
+
+
 def test_plugin_can_be_disabled_with_p_no(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("-p", "no:causal_eval")
