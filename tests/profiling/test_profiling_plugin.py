@@ -451,9 +451,18 @@ def spin(n):
         total += i * i
     return total
 
+def added_work(n):
+    total = 0
+    for i in range(n):
+        total -= i * i
+    return total
+
 def work():
     CALLS[0] += 1
-    FakeTimer.now += int(os.environ["COST_US"]) * 1000 + (CALLS[0] % 7) * 10_000
+    cost = int(os.environ["COST_US"])
+    FakeTimer.now += cost * 1000 + (CALLS[0] % 7) * 10_000
+    if cost > 1000:  # the slower revision really does more, so the profiles differ
+        added_work(4000)
     return spin(2000)
 
 def test_gate(causal_bench):
@@ -482,6 +491,7 @@ def test_real_gate_regression_carries_the_hotspot_diff(
     # The diff itself is checked exactly in the pure tests; a sampling profiler on a loaded CI machine
     # may catch few of spin's frames, so here only its presence and the artifacts are required.
     assert "hotspot changes against the baseline (share of profiled time):" in text
+    assert " added_work  - -> " in text
     assert "cpu_html: .causal-eval/report/profiles/test_gate.py_test_gate-" in text
 
 
