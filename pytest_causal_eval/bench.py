@@ -135,6 +135,7 @@ class CausalBench:
         self.name = name
         self.items: int | None = None
         self.group: str | None = None
+        self._rss: PeakRSS | None = None
 
     # -- public API --------------------------------------------------------------------------------
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -234,7 +235,17 @@ class CausalBench:
 
     # -- internals ---------------------------------------------------------------------------------
     def _runner(self) -> Runner:
-        return Runner(self._session.runner_config(self._item), self._session.timer_for(self._item))
+        return Runner(
+            self._session.runner_config(self._item),
+            self._session.timer_for(self._item),
+            on_timed_start=self._restart_rss,
+        )
+
+    def _restart_rss(self) -> None:
+        """RSS growth counts from the first timed round: warm-up and calibration absorb the one-time
+        allocations (first imports, caches), which otherwise depend on what ran earlier in the process."""
+        if self._rss is not None:
+            self._rss.start()
 
     def _begin(self, mode: str) -> tuple[float, PeakRSS, list[Probe]]:
         if self.name in self._store.timed:
@@ -250,6 +261,7 @@ class CausalBench:
             probe.start()
         rss = PeakRSS()
         rss.start()
+        self._rss = rss
         return time.perf_counter(), rss, probes
 
     def _measure(self, mode: str, run: Callable[[], RunOutcome], workload: Callable[[], Any] | None) -> Any:

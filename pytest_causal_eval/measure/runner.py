@@ -90,9 +90,18 @@ def gc_policy(policy: str) -> Iterator[None]:
 class Runner:
     """Measures one workload with an injected ``Timer``."""
 
-    def __init__(self, config: RunnerConfig, timer: Timer) -> None:
+    def __init__(
+        self, config: RunnerConfig, timer: Timer, on_timed_start: Callable[[], None] | None = None
+    ) -> None:
         self.config = config
         self.timer = timer
+        # Called once, after warm-up and calibration, right before the first timed round (memory
+        # counters start there, so one-time allocations of the first calls are not counted).
+        self.on_timed_start = on_timed_start
+
+    def _timed_start(self) -> None:
+        if self.on_timed_start is not None:
+            self.on_timed_start()
 
     # -- calibration -------------------------------------------------------------------------------
     def timer_overhead_ns(self) -> float:
@@ -142,21 +151,22 @@ class Runner:
             "calibration_calls": float(calibration_calls),
         }
         # Timed rounds until the budget is spent (and at least min_rounds).
+        self._timed_start()
         start = wall()
         rounds = 0
         while rounds < cfg.max_rounds and (rounds < cfg.min_rounds or wall() - start < cfg.max_time * 1e9):
             yield RoundRequest(n, timed=True)
             rounds += 1
 
-    @staticmethod
     def _fixed_schedule(
-        outcome: RunOutcome, rounds: int, iterations: int, warmup_rounds: int
+        self, outcome: RunOutcome, rounds: int, iterations: int, warmup_rounds: int
     ) -> Generator[RoundRequest, int, None]:
         outcome.iterations = iterations
         outcome.calibration = {}
         for _ in range(warmup_rounds):
             yield RoundRequest(iterations, timed=False)
             outcome.warmup_rounds += 1
+        self._timed_start()
         for _ in range(rounds):
             yield RoundRequest(iterations, timed=True)
 

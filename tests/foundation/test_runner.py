@@ -49,6 +49,30 @@ def test_calibration_reaches_target_round_and_budget_is_respected() -> None:
     assert out.warmup_rounds == 0
 
 
+@pytest.mark.parametrize("pedantic", [False, True])
+def test_timed_start_is_signalled_once_after_warmup_and_calibration(pedantic: bool) -> None:
+    timer = FakeTimer()
+    events: list[str] = []
+
+    def work() -> None:
+        timer.now += 10_000
+        events.append("call")
+
+    runner = Runner(
+        RunnerConfig(min_time=0.001, max_time=0.002, warmup=0.0001),
+        timer,
+        on_timed_start=lambda: events.append("timed"),
+    )
+    if pedantic:
+        out = runner.run_pedantic(work, (), {}, None, rounds=3, iterations=2, warmup_rounds=2)
+    else:
+        out = runner.run(work)
+    assert events.count("timed") == 1
+    untimed_calls = events.index("timed")
+    assert untimed_calls == len(events) - 1 - len(out.samples_ns) * out.iterations
+    assert untimed_calls > 0
+
+
 def test_warmup_runs_single_calls_for_the_warmup_time() -> None:
     timer = FakeTimer()
 
