@@ -97,11 +97,12 @@ def parse_percent(text: str) -> float:
     return value / 100.0
 
 
-def parse_warmup(text: str) -> float:
-    """'auto' (0.1 s), 'off' (0) or a duration."""
+def parse_warmup(text: str) -> float | None:
+    """'auto' (None: a tenth of the time budget, at most 0.1 s; see ``RunnerConfig``), 'off' (0) or a
+    duration."""
     lowered = str(text).strip().lower()
     if lowered == "auto":
-        return 0.1
+        return None
     if lowered in ("off", "0", "no", "false"):
         return 0.0
     try:
@@ -191,8 +192,9 @@ CORE_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "warmup",
-        "Warm-up before timing: auto (0.1s), off, or a duration (default auto).",
-        0.1,
+        "Warm-up before timing: auto (a tenth of the time budget, at most 100ms), off, or a duration "
+        "(default auto).",
+        None,
         parse_warmup,
         metavar="auto|off|DURATION",
     ),
@@ -288,8 +290,10 @@ class Settings:
         return int(self._values["max_rounds"])
 
     @property
-    def warmup(self) -> float:
-        return float(self._values["warmup"])
+    def warmup(self) -> float | None:
+        """Seconds, or None for auto (resolved per measurement by ``RunnerConfig``)."""
+        value = self._values["warmup"]
+        return None if value is None else float(value)
 
     @property
     def disable_gc(self) -> bool:

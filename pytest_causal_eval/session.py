@@ -132,7 +132,7 @@ class CausalEvalSession:
             f"min_time={s.min_time:g}s",
             f"max_time={s.max_time:g}s",
             f"min_rounds={s.min_rounds}",
-            f"warmup={s.warmup:g}s",
+            "warmup=auto" if s.warmup is None else f"warmup={s.warmup:g}s",
             f"gc={'disabled' if s.disable_gc else 'enabled'}",
         ]
         if s.json_path is not None:

@@ -20,6 +20,8 @@ from pytest_causal_eval.measure.timer import Timer, round_clock_of
 __all__ = ["RoundRequest", "RunOutcome", "Runner", "RunnerConfig", "gc_policy"]
 
 MAX_ITERATIONS = 10**9
+AUTO_WARMUP_CAP = 0.1
+AUTO_WARMUP_FRACTION = 0.1
 GC_POLICIES = ("enabled", "disabled", "frozen")
 
 
@@ -29,12 +31,25 @@ class RunnerConfig:
     max_time: float = 1.0
     min_rounds: int = 5
     max_rounds: int = 10_000
-    warmup: float = 0.1
+    warmup: float | None = None  # None: auto, see warmup_seconds
     gc: str = "enabled"
 
     def __post_init__(self) -> None:
         if self.gc not in GC_POLICIES:
             raise ValueError(f"gc policy must be one of {', '.join(GC_POLICIES)}, got {self.gc!r}")
+
+    @property
+    def warmup_seconds(self) -> float:
+        """The warm-up time; auto is a tenth of the time budget, at most 0.1 s.
+
+        Proportional, so that a short budget is not dominated by warming up: ``causal-eval ab``
+        splits the budget over several fresh processes, each of which must warm up, and a quick
+        ``--causal-eval-max-time=100ms`` run wants a quick warm-up too. A default 1 s run keeps 0.1 s.
+        Whatever the time, an enabled warm-up makes at least one call.
+        """
+        if self.warmup is not None:
+            return self.warmup
+        return min(AUTO_WARMUP_CAP, AUTO_WARMUP_FRACTION * self.max_time)
 
 
 @dataclass(frozen=True)
@@ -124,12 +139,13 @@ class Runner:
         overhead = self.timer_overhead_ns()
         target = self.target_round_ns(resolution, overhead)
         # Warm-up: single calls until the warm-up time has passed (at least one call when enabled).
-        if cfg.warmup > 0:
+        warmup_ns = round(cfg.warmup_seconds * 1e9)
+        if warmup_ns > 0:
             start = wall()
             while True:
                 yield RoundRequest(1, timed=False)
                 outcome.warmup_rounds += 1
-                if wall() - start >= cfg.warmup * 1e9:
+                if wall() - start >= warmup_ns:
                     break
         # Calibration: grow iterations until a round reaches the target duration.
         n = 1

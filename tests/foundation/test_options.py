@@ -144,7 +144,7 @@ def test_small_parsers() -> None:
     assert parse_positive_int(" 3 ") == 3
     assert parse_bool("Yes") is True and parse_bool("off") is False
     assert parse_percent("10%") == pytest.approx(0.10) and parse_percent("5.5") == pytest.approx(0.055)
-    assert parse_warmup("auto") == 0.1 and parse_warmup("off") == 0.0 and parse_warmup("200ms") == 0.2
+    assert parse_warmup("auto") is None and parse_warmup("off") == 0.0 and parse_warmup("200ms") == 0.2
     for bad, fn in (("x", parse_positive_int), ("maybe", parse_bool), ("ten", parse_percent)):
         with pytest.raises(ValueError):
             fn(bad)

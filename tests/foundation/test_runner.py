@@ -84,6 +84,33 @@ def test_warmup_runs_single_calls_for_the_warmup_time() -> None:
     assert out.iterations == 105
 
 
+@pytest.mark.parametrize(
+    ("max_time", "warmup_calls"),
+    [(0.2, 20), (1.0, 100), (5.0, 100)],  # a tenth of the budget, at most 100 ms
+)
+def test_auto_warmup_is_a_tenth_of_the_budget_capped_at_100ms(max_time: float, warmup_calls: int) -> None:
+    timer = FakeTimer()
+
+    def work() -> None:
+        timer.now += 1_000_000  # 1 ms
+
+    config = RunnerConfig(min_time=0.001, max_time=max_time)
+    assert config.warmup is None
+    assert config.warmup_seconds == pytest.approx(warmup_calls / 1000)
+    out = Runner(config, timer).run(work)
+    assert out.warmup_rounds == warmup_calls
+
+
+def test_auto_warmup_makes_one_call_even_when_it_is_longer_than_the_warmup() -> None:
+    timer = FakeTimer()
+
+    def slow() -> None:
+        timer.now += 50_000_000  # 50 ms, longer than a tenth of a 100 ms budget
+
+    out = Runner(RunnerConfig(min_time=0.001, max_time=0.1, min_rounds=1), timer).run(slow)
+    assert out.warmup_rounds == 1
+
+
 def test_min_rounds_win_over_the_time_budget_for_slow_workloads() -> None:
     timer = FakeTimer()
 
