@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_causal_eval.ab.judging import ABJudgement, judge_ab, require_replication
 from pytest_causal_eval.ab.runner import (
@@ -47,7 +48,7 @@ from pytest_causal_eval.ab.worktrees import (
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 
-__all__ = ["ABOutcome", "ABPlan", "deselect_args", "execute"]
+__all__ = ["ABOutcome", "ABPlan", "check_health", "deselect_args", "execute"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class ABPlan:
     budget: float = DEFAULT_BUDGET
     threshold: Threshold | None = None
     extra_rounds: int = 1
+    health_sample: float = 0.2  # seconds the one health check watches other processes; 0: only the facts
 
     @property
     def per_run_budget(self) -> float:
@@ -79,6 +81,7 @@ class ABOutcome:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     extra_rounds: int = 0
+    health: dict[str, Any] | None = None
 
     def failure(self, side: Side) -> RunRecord | None:
         """The first run of ``side`` whose results could not be used."""
@@ -139,6 +142,11 @@ def execute(
                 "base": worktrees.add("base", commits["base"]),
                 "head": worktrees.add("head", commits["head"]),
             }
+            outcome.health = check_health(plan.health_sample)
+            if outcome.health.get("noisy"):
+                reasons = "; ".join(outcome.health.get("reasons") or [])
+                outcome.notes.append(f"the machine was busy when the runs started: {reasons}")
+                progress(f"causal-eval ab: note: {outcome.notes[-1]}")
             runs = _Runs(plan, outcome, trees, tmp, launcher, progress)
             runs.run(schedule(plan.rounds))
             _judge(outcome)
@@ -164,6 +172,14 @@ def execute(
     outcome.notes.extend(_notes(outcome))
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def check_health(interval: float) -> dict[str, Any]:
+    """The machine's health, sampled once for all runs (they are started with the check off)."""
+    from pytest_causal_eval.environment.health import assess
+    from pytest_causal_eval.environment.machine import sample_health
+
+    return assess(sample_health(interval, own_processes=1))
 
 
 def _judge(outcome: ABOutcome) -> None:

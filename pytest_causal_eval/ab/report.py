@@ -94,9 +94,12 @@ def results_document(outcome: ABOutcome) -> RunResults:
     extra: dict[str, Any] = {"ab": info}
     if source is not None and "machine" in source.extra:
         extra["machine"] = source.extra["machine"]
+    environment = dict(source.environment) if source is not None else {}
+    if outcome.health is not None:
+        environment["health"] = outcome.health
     return RunResults(
         measurements=list(outcome.judgement.head),
-        environment=dict(source.environment) if source is not None else {},
+        environment=environment,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         tool_version=source.tool_version if source is not None else "",
         extra=extra,

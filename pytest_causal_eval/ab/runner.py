@@ -14,8 +14,12 @@ with the tail of its output, instead of crashing the command.
 
 Each run gets ``-p no:cacheprovider`` (nothing written into the worktree's cache), an empty
 temporary ``--causal-eval-baselines`` directory (stored baselines must not gate or be updated by
-the runs), its own ``--causal-eval-json`` and report directory, and no ``GITHUB_STEP_SUMMARY`` (the
-A/B command writes the one summary itself).
+the runs), its own ``--causal-eval-json`` and report directory, ``--causal-eval-history=off`` (a
+run with a fraction of the budget must not land in the user's history database), no
+``GITHUB_STEP_SUMMARY`` (the A/B command writes the one summary itself), and
+``--causal-eval-health-sample=off``: the machine's health is sampled once by the A/B command before
+the first run (``--causal-eval-health-sample`` among the pytest arguments sets how long), not again
+by each of the four to six processes.
 
 The time budget
 ---------------
@@ -47,12 +51,13 @@ __all__ = [
     "pytest_command",
     "run_pytest",
     "schedule",
-    "split_budget",
+    "split_flag",
 ]
 
 Side = Literal["base", "head"]
 DEFAULT_BUDGET = 1.0
 MAX_TIME_FLAG = "--causal-eval-max-time"
+HEALTH_FLAG = "--causal-eval-health-sample"
 TAIL_LINES = 25
 
 
@@ -64,19 +69,20 @@ def schedule(rounds: int) -> list[Side]:
     return order
 
 
-def split_budget(pytest_args: Sequence[str]) -> tuple[list[str], str | None]:
-    """The pytest arguments without ``--causal-eval-max-time`` and the value it had (last one wins)."""
+def split_flag(pytest_args: Sequence[str], flag: str) -> tuple[list[str], str | None]:
+    """The pytest arguments without ``flag`` (``--flag V`` or ``--flag=V``) and the value it had (last
+    one wins); ab takes ``--causal-eval-max-time`` and ``--causal-eval-health-sample`` for itself."""
     out: list[str] = []
     value: str | None = None
     args = list(pytest_args)
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == MAX_TIME_FLAG and i + 1 < len(args):
+        if arg == flag and i + 1 < len(args):
             value = args[i + 1]
             i += 2
             continue
-        if arg.startswith(MAX_TIME_FLAG + "="):
+        if arg.startswith(flag + "="):
             value = arg.split("=", 1)[1]
             i += 1
             continue
@@ -106,6 +112,8 @@ def pytest_command(
         f"--causal-eval-baselines={baselines_dir}",
         f"--causal-eval-report={report_dir}",
         f"{MAX_TIME_FLAG}={max_time:.6g}",
+        f"{HEALTH_FLAG}=off",
+        "--causal-eval-history=off",
         *pytest_args,
     ]
 

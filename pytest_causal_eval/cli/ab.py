@@ -77,7 +77,8 @@ def register(subparsers: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> Any:
     from pytest_causal_eval.ab.orchestrate import ABPlan
-    from pytest_causal_eval.ab.runner import DEFAULT_BUDGET, split_budget
+    from pytest_causal_eval.ab.runner import DEFAULT_BUDGET, HEALTH_FLAG, MAX_TIME_FLAG, split_flag
+    from pytest_causal_eval.environment.feature import parse_health_sample
     from pytest_causal_eval.options import parse_duration, parse_positive_int
     from pytest_causal_eval.stats.compare import parse_threshold
 
@@ -99,9 +100,16 @@ def _plan(args: argparse.Namespace) -> Any:
     pytest_args = [a for a in args.pytest_args]
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
-    pytest_args, in_args = split_budget(pytest_args)
+    pytest_args, in_args = split_flag(pytest_args, MAX_TIME_FLAG)
+    pytest_args, health_text = split_flag(pytest_args, HEALTH_FLAG)
+    health_sample = 0.2
+    if health_text is not None:
+        try:
+            health_sample = parse_health_sample(health_text)
+        except ValueError as exc:
+            raise CLIError(f"{HEALTH_FLAG}: {exc}") from None
     budget = DEFAULT_BUDGET
-    for flag, text in (("--causal-eval-max-time", in_args), ("--budget", args.budget)):
+    for flag, text in ((MAX_TIME_FLAG, in_args), ("--budget", args.budget)):
         if text is not None:
             try:
                 budget = parse_duration(text)
@@ -122,6 +130,7 @@ def _plan(args: argparse.Namespace) -> Any:
         budget=budget,
         threshold=threshold,
         extra_rounds=int(extra),
+        health_sample=health_sample,
     )
 
 

@@ -46,6 +46,7 @@ def test_three_times_the_work_is_a_regression(
     assert [r["measurements"] for r in info["runs"]] == [2, 2, 2, 2, 1, 1]  # the others deselected
     assert info["removed"] == ["tests/test_bench.py::test_gone"]
     assert info["budget_per_run"] == pytest.approx(0.02)
+    assert doc["environment"]["health"]["sample_seconds"] >= 0.2  # sampled once, by the ab command
     work = next(m for m in doc["measurements"] if m["id"].endswith("test_work"))
     assert work["extra"]["ab"]["head_runs"] == 3 and work["extra"]["ab"]["base_runs"] == 3
     assert work["extra"]["ab"]["head_run_medians"] == pytest.approx([0.003, 0.003, 0.003])
@@ -115,6 +116,10 @@ def test_a_head_that_fails_to_import_fails_the_command(
         (("--base", "HEAD", "--rounds", "0"), "--rounds: expected a positive integer, got '0'"),
         (("--base", "HEAD", "--threshold", "2pts"), "--threshold: expected a percentage such as 10%"),
         (("--base", "HEAD", "--budget", "soon"), "--budget: expected a duration"),
+        (
+            ("--base", "HEAD", "--", "--causal-eval-health-sample=often"),
+            "--causal-eval-health-sample: expected off or a duration",
+        ),
         (
             ("--base", "HEAD", "--extra-rounds", "9"),
             "--extra-rounds: expected a number of rounds from 0 to 5",

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_causal_eval.ab.judging import ab_floor, judge_ab
 from pytest_causal_eval.ab.pooling import pool_measurements, run_medians
-from pytest_causal_eval.ab.runner import child_env, pytest_command, run_pytest, schedule, split_budget
+from pytest_causal_eval.ab.runner import child_env, pytest_command, run_pytest, schedule, split_flag
 from pytest_causal_eval.results import Measurement, Metric, RunResults
 from pytest_causal_eval.stats.compare import Threshold
 
@@ -38,10 +38,36 @@ def test_schedule_alternates(rounds: int, order: list[str]) -> None:
     assert schedule(rounds) == expected
 
 
-def test_split_budget_takes_the_max_time_out_of_the_pytest_args() -> None:
-    assert split_budget(["-k", "x", "--causal-eval-max-time", "2s", "tests"]) == (["-k", "x", "tests"], "2s")
-    assert split_budget(["--causal-eval-max-time=300ms"]) == ([], "300ms")
-    assert split_budget(["tests"]) == (["tests"], None)
+def test_split_flag_takes_a_flag_and_its_value_out_of_the_pytest_args() -> None:
+    flag = "--causal-eval-max-time"
+    assert split_flag(["-k", "x", flag, "2s", "tests"], flag) == (["-k", "x", "tests"], "2s")
+    assert split_flag([f"{flag}=300ms"], flag) == ([], "300ms")
+    assert split_flag([f"{flag}=1s", "-q", flag, "2s"], flag) == (["-q"], "2s")  # the last one wins
+    assert split_flag(["tests"], flag) == (["tests"], None)
+
+
+def test_cli_takes_the_budget_and_the_health_sample_for_itself() -> None:
+    from pytest_causal_eval.cli import build_parser
+    from pytest_causal_eval.cli.ab import _plan
+
+    args = build_parser().parse_args(
+        [
+            "ab",
+            "--base",
+            "HEAD~1",
+            "--",
+            "-k",
+            "x",
+            "--causal-eval-health-sample=50ms",
+            "--causal-eval-max-time",
+            "300ms",
+        ]
+    )
+    plan = _plan(args)
+    assert plan.pytest_args == ("-k", "x")  # neither reaches the runs
+    assert plan.health_sample == pytest.approx(0.05) and plan.budget == pytest.approx(0.3)
+    default = _plan(build_parser().parse_args(["ab", "--base", "HEAD~1"]))
+    assert default.health_sample == pytest.approx(0.2) and default.budget == pytest.approx(1.0)
 
 
 def test_command_runs_the_plugin_without_baselines_and_with_the_split_budget(tmp_path: Path) -> None:
@@ -51,6 +77,8 @@ def test_command_runs_the_plugin_without_baselines_and_with_the_split_budget(tmp
     assert f"--causal-eval-json={tmp_path / 'r.json'}" in cmd
     assert f"--causal-eval-baselines={tmp_path / 'b'}" in cmd
     assert "--causal-eval-max-time=0.25" in cmd
+    # the health check runs once in the ab command; half-budget runs stay out of the history database
+    assert "--causal-eval-health-sample=off" in cmd and "--causal-eval-history=off" in cmd
     assert cmd[-2:] == ["-k", "x"]  # the user's arguments come last
 
 
