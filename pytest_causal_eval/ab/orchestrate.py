@@ -1,15 +1,22 @@
 """One A/B run end to end: resolve both refs, make the worktrees, run the sides alternately, judge.
 
-When a time comparison is still inconclusive after the planned rounds, or regressed there, up to
-``extra_rounds`` more rounds are run (continuing the alternation, same per-run budget) for those
-tests only (the decided ones are passed to ``--deselect``), and everything is judged again: the A/B
-counterpart of the gate's re-measuring. A regression is confirmed by at least one extra round
-because ABBA has one blind spot: a burst of foreign load that covers exactly the two middle runs
-slows only the head, and the head's two runs agree with each other, so nothing in the planned
-rounds tells it from a real slowdown; one more A B pair does (a real regression stays, a burst
-would not show in it). So a regression judged with extra rounds is kept only if the last A B pair
-that measured it, judged alone, also shows a change beyond the threshold; otherwise it is reported
-as inconclusive (``judging.require_replication``). A quiet machine and an unchanged PR never pay.
+When a time comparison is still inconclusive after the planned rounds, or regressed there, more
+runs are made for those tests only (the decided ones are passed to ``--deselect``), and everything
+is judged again: the A/B counterpart of the gate's re-measuring. Up to ``extra_rounds`` times:
+
+- while some comparison is *inconclusive*, one more A B pair continues the alternation (more data
+  on both sides, drift still balanced);
+- when the only thing left is to *confirm* regressions, one run of the side that did not run last
+  (the head, after ABBA) is enough: it forms a fresh adjacent pair with the last run of the other
+  side, and costs one process instead of two.
+
+A regression is confirmed by at least one extra run because ABBA has one blind spot: a burst of
+foreign load that covers exactly the two middle runs slows only the head, and the head's two runs
+agree with each other, so nothing in the planned rounds tells it from a real slowdown; one more
+adjacent A B pair does (a real regression stays, a burst would not show in it). So a regression
+judged with extra runs is kept only if the last base run and the last head run that measured it,
+judged alone, also show a change beyond the threshold; otherwise it is reported as inconclusive
+(``judging.require_replication``). A quiet machine and an unchanged PR never pay.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from pytest_causal_eval.ab.worktrees import (
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 
-__all__ = ["ABOutcome", "ABPlan", "check_health", "deselect_args", "execute"]
+__all__ = ["ABOutcome", "ABPlan", "check_health", "deselect_args", "execute", "extra_order"]
 
 
 @dataclass(frozen=True)
@@ -152,13 +159,18 @@ def execute(
             _judge(outcome)
             while outcome.extra_rounds < plan.extra_rounds and _undecided(outcome):
                 undecided = _undecided(outcome)
-                outcome.extra_rounds += 1
-                pair = schedule(plan.rounds + outcome.extra_rounds)[-2:]
-                progress(
-                    f"causal-eval ab: {len(undecided)} test(s) inconclusive or to confirm: extra round "
-                    f"{outcome.extra_rounds} of {plan.extra_rounds} for them"
+                order = extra_order(
+                    [r.side for r in outcome.runs],
+                    plan.rounds + outcome.extra_rounds + 1,
+                    confirm_only=not _inconclusive(outcome),
                 )
-                runs.run(pair, deselect_args(_known_tests(outcome), undecided))
+                outcome.extra_rounds += 1
+                what = "to confirm" if len(order) == 1 else "inconclusive or to confirm"
+                progress(
+                    f"causal-eval ab: {len(undecided)} test(s) {what}: extra round "
+                    f"{outcome.extra_rounds} of {plan.extra_rounds} for them ({_letters(order)})"
+                )
+                runs.run(order, deselect_args(_known_tests(outcome), undecided))
                 _judge(outcome)
             _replicate(outcome)
     finally:
@@ -192,12 +204,20 @@ def _judge(outcome: ABOutcome) -> None:
     )
 
 
-def _undecided(outcome: ABOutcome) -> set[str]:
-    """Tests an extra round can help: both sides measured, and a time comparison inconclusive, or
-    regressed and not yet confirmed by an extra round."""
-    if outcome.failure("base") is not None or outcome.failure("head") is not None:
-        return set()
-    wanted = {"inconclusive"} if outcome.extra_rounds else {"inconclusive", "regressed"}
+def extra_order(sides_so_far: Sequence[Side], round_number: int, confirm_only: bool) -> list[Side]:
+    """The runs of the next extra round: to confirm regressions, one run of the side that did not run
+    last (it pairs with the other side's last run); otherwise the pair of round ``round_number`` of
+    the alternation."""
+    if confirm_only and sides_so_far:
+        return ["head" if sides_so_far[-1] == "base" else "base"]
+    return schedule(round_number)[-2:]
+
+
+def _letters(order: Sequence[Side]) -> str:
+    return "".join("A" if side == "base" else "B" for side in order)
+
+
+def _time_verdicts(outcome: ABOutcome, wanted: set[str]) -> set[str]:
     out: set[str] = set()
     for m in outcome.judgement.head:
         for c in m.extra.get("verdict", {}).get("all", []):
@@ -206,21 +226,35 @@ def _undecided(outcome: ABOutcome) -> set[str]:
     return out
 
 
+def _undecided(outcome: ABOutcome) -> set[str]:
+    """Tests an extra round can help: both sides measured, and a time comparison inconclusive, or
+    regressed and not yet confirmed by an extra round."""
+    if outcome.failure("base") is not None or outcome.failure("head") is not None:
+        return set()
+    wanted = {"inconclusive"} if outcome.extra_rounds else {"inconclusive", "regressed"}
+    return _time_verdicts(outcome, wanted)
+
+
+def _inconclusive(outcome: ABOutcome) -> set[str]:
+    return _time_verdicts(outcome, {"inconclusive"})
+
+
 def _replicate(outcome: ABOutcome) -> None:
-    """Every time regression judged with extra rounds must show in the last pair that measured it."""
+    """Every time regression judged with extra runs must show in the last base run and the last head
+    run that measured it, judged alone (the later of the two is an extra run: they are adjacent)."""
     planned = 2 * outcome.plan.rounds
     if outcome.extra_rounds == 0 or len(outcome.runs) <= planned:
         return
     for head in list(outcome.judgement.head):
-        last: dict[Side, Measurement] = {}
-        for record in outcome.runs[planned:]:
+        last: dict[Side, tuple[int, Measurement]] = {}
+        for index, record in enumerate(outcome.runs):
             if record.usable and record.results is not None:
                 found = next((m for m in record.results.measurements if m.id == head.id), None)
                 if found is not None:
-                    last[record.side] = found
-        if "base" in last and "head" in last:
+                    last[record.side] = (index, found)
+        if "base" in last and "head" in last and max(last["base"][0], last["head"][0]) >= planned:
             require_replication(
-                outcome.judgement, head.id, last["base"], last["head"], outcome.plan.threshold
+                outcome.judgement, head.id, last["base"][1], last["head"][1], outcome.plan.threshold
             )
 
 

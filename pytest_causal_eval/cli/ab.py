@@ -3,11 +3,11 @@
 Both revisions are checked out into temporary git worktrees and their suites run alternately in
 fresh processes (A B B A for the default 2 rounds), so the runner's drift between jobs cancels
 out. Each side's rounds are pooled per measurement and the head is judged against the base with
-the gate's statistics; while a time comparison is inconclusive, or a regression is not yet
-confirmed, up to --extra-rounds more rounds are run for those tests alone (as the gate re-measures),
-and a regression must show again in the confirming round. The measuring time per measurement per
-side (``--budget``, else the ``--causal-eval-max-time`` among the pytest arguments, else 1s) is
-split over the rounds, so each side costs about one normal run.
+the gate's statistics; while a time comparison is inconclusive, up to --extra-rounds more A B
+pairs are run for those tests alone (as the gate re-measures), and a regression must show again in
+one more run that pairs with the other side's last run (ABBAB) before it fails the command. The
+measuring time per measurement per side (``--budget``, else the ``--causal-eval-max-time`` among
+the pytest arguments, else 1s) is split over the rounds, so each side costs about one normal run.
 
 Exit status: 0 nothing regressed; 1 something regressed (or, with --strict, was inconclusive), or
 the head could not be measured, or its tests fail; 2 a usage error (unknown ref, not a repository,
@@ -65,8 +65,8 @@ def register(subparsers: Any) -> None:
         "--extra-rounds",
         default="1",
         metavar="N",
-        help="more A B rounds (0-5), for the tests alone, while a time comparison is inconclusive "
-        "or a regression is not yet confirmed by one (default 1)",
+        help="extra rounds (0-5) for the undecided tests alone: an A B pair while a time comparison "
+        "is inconclusive, one more run to confirm a regression (default 1; 0: plain ABBA)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(

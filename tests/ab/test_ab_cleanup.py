@@ -192,6 +192,7 @@ def test_a_burst_on_the_middle_runs_is_not_a_regression(
     outcome = execute(plan, launcher=launcher, progress=lambda line: None, workdir=tmp_path)
     x = outcome.judgement.head[0]
     assert outcome.extra_rounds == 1
+    assert "".join("A" if r.side == "base" else "B" for r in outcome.runs) == "ABBAB"
     assert x.extra["verdict"]["verdict"] == "inconclusive"
     if shown is None:  # the third head run alone widens the interval past zero
         assert "too noisy to decide" in x.extra["verdict"]["message"]
@@ -209,6 +210,7 @@ def test_a_real_slowdown_is_confirmed(repo: Repo, tmp_path: Path) -> None:
     )
     x = outcome.judgement.head[0]
     assert x.extra["verdict"]["verdict"] == "regressed"
+    assert len(outcome.runs) == 5  # one confirming head run, paired with the last base run
     assert x.extra["ab"]["replication"] == {"change": pytest.approx(0.3), "replicated": True}
 
 

@@ -27,7 +27,7 @@ def test_three_times_the_work_is_a_regression(
     )
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
-    assert "2 round(s) + 1 extra (to decide or confirm) (ABBAAB)" in captured.out
+    assert "2 round(s) + 1 extra (to decide or confirm) (ABBAB)" in captured.out
     assert (
         "tests/test_bench.py::test_work: regressed: median 3.00 ms vs baseline 1.00 ms: +200.0%"
         in captured.out
@@ -35,25 +35,26 @@ def test_three_times_the_work_is_a_regression(
     assert "only on the base (removed): tests/test_bench.py::test_gone" in captured.out
     assert "only on the head (new): tests/test_bench.py::test_new" in captured.out
     runs = [line.split(": ", 2)[1:] for line in captured.err.splitlines() if ": run " in line]
-    # ABBA, then one confirming A B pair for the regressed test alone
-    assert [label.split(" ")[0] for _, label in runs] == ["base", "head", "head", "base", "base", "head"]
-    assert "1 test(s) inconclusive or to confirm: extra round 1 of 1" in captured.err
+    # ABBA, then one confirming head run for the regressed test alone (it pairs with the last base run)
+    assert [label.split(" ")[0] for _, label in runs] == ["base", "head", "head", "base", "head"]
+    assert "1 test(s) to confirm: extra round 1 of 1 for them (B)" in captured.err
     doc = json.loads(out_json.read_text())
     verdicts = {m["id"].split("::")[1]: m["extra"]["verdict"]["verdict"] for m in doc["measurements"]}
     assert verdicts == {"test_work": "regressed", "test_new": "new"}
     info = doc["extra"]["ab"]
-    assert info["order"] == "ABBAAB" and info["extra_rounds"] == 1
-    assert [r["measurements"] for r in info["runs"]] == [2, 2, 2, 2, 1, 1]  # the others deselected
+    assert info["order"] == "ABBAB" and info["extra_rounds"] == 1
+    assert [r["measurements"] for r in info["runs"]] == [2, 2, 2, 2, 1]  # the others deselected
     assert info["removed"] == ["tests/test_bench.py::test_gone"]
     assert info["budget_per_run"] == pytest.approx(0.02)
     assert doc["environment"]["health"]["sample_seconds"] >= 0.2  # sampled once, by the ab command
     work = next(m for m in doc["measurements"] if m["id"].endswith("test_work"))
-    assert work["extra"]["ab"]["head_runs"] == 3 and work["extra"]["ab"]["base_runs"] == 3
+    assert work["extra"]["ab"]["head_runs"] == 3 and work["extra"]["ab"]["base_runs"] == 2
     assert work["extra"]["ab"]["head_run_medians"] == pytest.approx([0.003, 0.003, 0.003])
     assert work["extra"]["ab"]["replication"] == {"change": pytest.approx(2.0), "replicated": True}
     # the rounds of every head run are pooled (each run: 20 ms of the 40 ms budget, at least 5 rounds)
     assert len(work["samples"]) >= 15
-    assert work["extra"]["ab"]["floor"] == pytest.approx(0.02 / 3**0.5)  # identical runs: the scaled prior
+    # identical runs: the scaled prior for 2 base and 3 head processes
+    assert work["extra"]["ab"]["floor"] == pytest.approx(0.02 / 2**0.5 * (1 / 2 + 1 / 3) ** 0.5)
     md = out_md.read_text()
     assert "❌ regressed" in md and "`tests/test_bench.py::test_work`" in md
     assert summary.read_text() == md  # appended to the job summary, once (the runs do not write it)

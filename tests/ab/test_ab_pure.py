@@ -38,6 +38,24 @@ def test_schedule_alternates(rounds: int, order: list[str]) -> None:
     assert schedule(rounds) == expected
 
 
+@pytest.mark.parametrize(
+    ("so_far", "round_number", "confirm_only", "order"),
+    [
+        ("ABBA", 3, True, "B"),  # the head runs once more; it pairs with the last base run
+        ("ABBA", 3, False, "AB"),  # something is inconclusive: a whole pair, the alternation goes on
+        ("ABBAB", 4, False, "BA"),
+        ("ABBAAB", 4, True, "A"),  # three planned rounds end on the head: the base confirms
+        ("AB", 2, True, "A"),
+    ],
+)
+def test_extra_order(so_far: str, round_number: int, confirm_only: bool, order: str) -> None:
+    from pytest_causal_eval.ab.orchestrate import extra_order
+
+    sides = ["base" if c == "A" else "head" for c in so_far]
+    got = extra_order(sides, round_number, confirm_only)  # type: ignore[arg-type]
+    assert "".join("A" if s == "base" else "B" for s in got) == order
+
+
 def test_split_flag_takes_a_flag_and_its_value_out_of_the_pytest_args() -> None:
     flag = "--causal-eval-max-time"
     assert split_flag(["-k", "x", flag, "2s", "tests"], flag) == (["-k", "x", "tests"], "2s")
