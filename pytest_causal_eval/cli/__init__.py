@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -59,13 +60,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
     except CLIError as exc:
         print(f"causal-eval: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("causal-eval: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``causal-eval history | head``): stop quietly, as a shell tool killed
+        # by SIGPIPE would. Point stdout at /dev/null so the flush at exit does not fail again.
+        _silence_stdout()
+        return 141
     return int(status or 0)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (captured): nothing to flush later
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

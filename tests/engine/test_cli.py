@@ -75,3 +75,28 @@ def test_bad_dataset_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"{bad}:2: field 'label': missing" in err
     assert main(["evaluate", "--model", "oracle", "--dataset", str(tmp_path / "none.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback() -> None:
+    """``causal-eval evaluate ... | head -1`` after head exited: the pipe is closed before the command
+    writes; it stops quietly (exit 141, as after SIGPIPE) instead of printing a BrokenPipeError."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest_causal_eval.cli", "evaluate", "--model", "oracle", "--task",
+             "association", "-n", "50"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141
