@@ -35,8 +35,11 @@ def pytest_causal_eval_explain(
     measurement: Measurement,
     baseline: Measurement | None,
     workload: Callable[[], Any] | None,
+    metric: str,
 ) -> list[str] | None:
-    """Explain a regressed measurement (profile diffs, artifact paths); lines go into the failure message."""
+    """Explain one regressed quantity of a measurement (``metric``: "time", "rss_growth", ...) with
+    profile diffs and artifact paths; the lines go into the failure message. Called once per
+    regressed quantity; an implementation may leave out any argument it does not use."""
 
 
 @pytest.hookspec

@@ -246,17 +246,14 @@ class BaselineGate:
     def _explain(
         self, item: pytest.Item, measurement: Measurement, entry: Mapping[str, Any] | None, metric: str
     ) -> list[str]:
-        """Ask the explainers about one regressed quantity (``extra['verdict']['explaining']`` names it)."""
-        verdict = measurement.extra.get("verdict")
-        if isinstance(verdict, dict):
-            verdict["explaining"] = metric
+        """Ask the explainers about one regressed quantity, ``metric``."""
         store = self.session.stores.get(item.nodeid)
         workload = store.workloads.get(measurement.name) if store is not None else None
         baseline = baseline_measurement(measurement.id, entry) if entry is not None else None
         lines: list[str] = []
         try:
             results = self.config.hook.pytest_causal_eval_explain(
-                item=item, measurement=measurement, baseline=baseline, workload=workload
+                item=item, measurement=measurement, baseline=baseline, workload=workload, metric=metric
             )
         except Exception as exc:  # an explainer's bug must not hide the regression itself
             return [f"  (explaining the regression failed: {type(exc).__name__}: {exc})"]

@@ -204,11 +204,8 @@ class ProfilingPlugin:
         measurement: Measurement,
         baseline: Measurement | None,
         workload: Workload | None,
+        metric: str,
     ) -> list[str] | None:
-        verdict = measurement.extra.get("verdict")
-        metric = "time"
-        if isinstance(verdict, Mapping):
-            metric = str(verdict.get("explaining") or verdict.get("metric") or "time")
         if metric in MEMORY_METRICS:
             lines = self._explain_memory(measurement, baseline, workload, metric)
         else:

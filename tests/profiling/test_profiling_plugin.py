@@ -314,7 +314,7 @@ def pytest_causal_eval_judge(item, measurement):
     base = Measurement(id=measurement.id, test_id=measurement.test_id, extra=dict(BASE_EXTRA))
     lines = []
     for result in item.config.hook.pytest_causal_eval_explain(
-        item=item, measurement=measurement, baseline=base, workload=workload
+        item=item, measurement=measurement, baseline=base, workload=workload, metric=metric
     ):
         lines.extend(result or [])
     return ["EXPLAIN " + measurement.id, *lines]
