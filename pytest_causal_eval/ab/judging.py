@@ -116,7 +116,7 @@ def judge_ab(
             config = dataclasses.replace(config, settings=dataclasses.replace(config.settings, floor=floor))
             entry = entry_from_measurement(base, "", "", max_samples=10**9)
             comparisons = judge(head, entry, config)
-            head.extra["verdict"] = verdict_record(head, comparisons, base_label)
+            head.extra["verdict"] = verdict_record(head, comparisons, base_label, has_baseline=True)
             info.update({"base_runs": len(base_by_id[mid]), "base_run_medians": base_medians, "floor": floor})
             for c in comparisons:
                 if c.verdict in ("regressed", "inconclusive"):

@@ -203,21 +203,28 @@ def format_comparison(c: Comparison, unit: str = "") -> str:
     return f"{head} {relation}"
 
 
+NOT_GATED = "not gated: every metric's threshold is off"
+
+
 def verdict_record(
-    m: Measurement, comparisons: Sequence[Comparison], baseline_key: str | None
+    m: Measurement,
+    comparisons: Sequence[Comparison],
+    baseline_key: str | None,
+    has_baseline: bool = False,
 ) -> dict[str, Any]:
-    """The dict stored in ``measurement.extra['verdict']``."""
+    """The dict stored in ``measurement.extra['verdict']``. No comparisons with a baseline entry
+    (``has_baseline``) means nothing is gated (every threshold off): a pass that says so."""
     top = headline(comparisons)
     if top is None:
         return {
-            "verdict": "new",
+            "verdict": "pass" if has_baseline else "new",
             "metric": None,
             "change": None,
             "ci_low": None,
             "ci_high": None,
             "threshold": None,
             "baseline_median": None,
-            "message": "no baseline for this measurement",
+            "message": NOT_GATED if has_baseline else "no baseline for this measurement",
             "baseline": baseline_key,
         }
     unit = m.metrics[top.metric].unit if top.metric in m.metrics else "s"

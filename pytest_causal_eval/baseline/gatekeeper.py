@@ -195,7 +195,7 @@ class BaselineGate:
         comparisons = judge(measurement, entry, config)
         comparisons = self._remeasure_if_undecided(item, measurement, entry, config, comparisons)
         self._record_noise(measurement)
-        record = verdict_record(measurement, comparisons, self.baseline.key)
+        record = verdict_record(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
         measurement.extra["verdict"] = record
         failures: list[str] = []
         regressed = [c for c in comparisons if c.verdict == "regressed"]

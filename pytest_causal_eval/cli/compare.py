@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         comparisons = judge(m, entry, config)
         if m.samples:
             m.extra["noise"] = noise_profile(m.samples).to_dict()
-        m.extra["verdict"] = verdict_record(m, comparisons, str(args.baseline))
+        m.extra["verdict"] = verdict_record(
+            m, comparisons, str(args.baseline), has_baseline=entry is not None
+        )
         for c in comparisons:
             if c.verdict in ("regressed", "inconclusive"):
                 unit = m.metrics[c.metric].unit if c.metric in m.metrics else "s"

@@ -268,3 +268,26 @@ def test_interrupted_run_saves_nothing(project: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*the run was interrupted: the baseline was not saved*"])
     assert baseline_files(project) == []
+
+
+def test_a_measurement_with_every_threshold_off_passes_as_not_gated(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.makepyfile(
+        test_off="""
+import pytest
+
+
+@pytest.mark.causal_eval(threshold="off")
+def test_ungated(causal_bench, work):
+    causal_bench(work)
+"""
+    )
+    project.runpytest(*ARGS, "--causal-eval-save", "test_off.py").assert_outcomes(passed=1)
+    monkeypatch.setenv("FAKE_SLOWDOWN", "3")  # three times slower: nothing is gated, nothing fails
+    result = project.runpytest(*ARGS, "--causal-eval-json", "out.json", "test_off.py")
+    result.assert_outcomes(passed=1)
+    verdict = results(project)["test_ungated"]["verdict"]
+    assert verdict["verdict"] == "pass"  # not "new": the baseline has it
+    assert verdict["message"] == "not gated: every metric's threshold is off"
+    result.stdout.fnmatch_lines(["*verdicts: 1 pass*"])
