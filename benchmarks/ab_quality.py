@@ -107,9 +107,13 @@ def run_ab(clone: Path, base: str, head: str, out: Path) -> dict[str, Any]:
     verdicts: dict[str, str] = {}
     changes: dict[str, float | None] = {}
     runs = 0
+    order = ""
+    run_seconds: list[float] = []
     if out.exists():
         doc = json.loads(out.read_text())
         runs = len(doc["extra"]["ab"]["runs"])
+        order = doc["extra"]["ab"]["order"]
+        run_seconds = [r["seconds"] for r in doc["extra"]["ab"]["runs"]]
         for m in doc["measurements"]:
             record = m["extra"].get("verdict") or {}
             verdicts[m["id"]] = str(record.get("verdict"))
@@ -123,6 +127,8 @@ def run_ab(clone: Path, base: str, head: str, out: Path) -> dict[str, Any]:
         "verdicts": verdicts,
         "changes": changes,
         "runs": runs,
+        "order": order,
+        "run_seconds": run_seconds,
     }
 
 
@@ -224,7 +230,8 @@ def report(i: int, n: int, trial: dict[str, Any]) -> None:
     change = p["changes"].get(PLANTED_ID) or 0.0
     print(
         f"trial {i + 1}/{n}: planted exit {p['code']} ({p['verdicts'].get(PLANTED_ID)}, {change:+.1%}) "
-        f"{p['seconds']:.1f}s; A/A exit {a['code']} {a['seconds']:.1f}s; single run {trial['single']:.1f}s",
+        f"{p['seconds']:.1f}s {p.get('order', '')}; A/A exit {a['code']} {a['seconds']:.1f}s "
+        f"{a.get('order', '')}; single run {trial['single']:.1f}s",
         flush=True,
     )
     for name, run in (("planted", p), ("A/A", a)):

@@ -4,11 +4,11 @@ When a time comparison is still inconclusive after the planned rounds, or regres
 runs are made for those tests only (the decided ones are passed to ``--deselect``), and everything
 is judged again: the A/B counterpart of the gate's re-measuring. Up to ``extra_rounds`` times:
 
-- while some comparison is *inconclusive*, one more A B pair continues the alternation (more data
-  on both sides, drift still balanced);
-- when the only thing left is to *confirm* regressions, one run of the side that did not run last
-  (the head, after ABBA) is enough: it forms a fresh adjacent pair with the last run of the other
-  side, and costs one process instead of two.
+- when a regression is to be *confirmed*, one run of the side that did not run last (the head,
+  after ABBA), for it and any inconclusive tests: it forms a fresh adjacent pair with the last run
+  of the other side, and costs one process instead of two;
+- otherwise, while some comparison is *inconclusive*, one more A B pair continues the alternation
+  (more data on both sides, drift still balanced).
 
 A regression is confirmed by at least one extra run because ABBA has one blind spot: a burst of
 foreign load that covers exactly the two middle runs slows only the head, and the head's two runs
@@ -159,15 +159,22 @@ def execute(
             _judge(outcome)
             while outcome.extra_rounds < plan.extra_rounds and _undecided(outcome):
                 undecided = _undecided(outcome)
+                confirming = outcome.extra_rounds == 0 and bool(_time_verdicts(outcome, {"regressed"}))
                 order = extra_order(
-                    [r.side for r in outcome.runs],
-                    plan.rounds + outcome.extra_rounds + 1,
-                    confirm_only=not _inconclusive(outcome),
+                    [r.side for r in outcome.runs], plan.rounds + outcome.extra_rounds + 1, confirming
                 )
                 outcome.extra_rounds += 1
-                what = "to confirm" if len(order) == 1 else "inconclusive or to confirm"
+                inconclusive = len(_time_verdicts(outcome, {"inconclusive"}))
+                what = ", ".join(
+                    part
+                    for part in (
+                        f"{len(undecided) - inconclusive} to confirm" if confirming else "",
+                        f"{inconclusive} inconclusive" if inconclusive else "",
+                    )
+                    if part
+                )
                 progress(
-                    f"causal-eval ab: {len(undecided)} test(s) {what}: extra round "
+                    f"causal-eval ab: {len(undecided)} test(s) undecided ({what}): extra round "
                     f"{outcome.extra_rounds} of {plan.extra_rounds} for them ({_letters(order)})"
                 )
                 runs.run(order, deselect_args(_known_tests(outcome), undecided))
@@ -204,11 +211,11 @@ def _judge(outcome: ABOutcome) -> None:
     )
 
 
-def extra_order(sides_so_far: Sequence[Side], round_number: int, confirm_only: bool) -> list[Side]:
+def extra_order(sides_so_far: Sequence[Side], round_number: int, confirming: bool) -> list[Side]:
     """The runs of the next extra round: to confirm regressions, one run of the side that did not run
     last (it pairs with the other side's last run); otherwise the pair of round ``round_number`` of
     the alternation."""
-    if confirm_only and sides_so_far:
+    if confirming and sides_so_far:
         return ["head" if sides_so_far[-1] == "base" else "base"]
     return schedule(round_number)[-2:]
 
@@ -233,10 +240,6 @@ def _undecided(outcome: ABOutcome) -> set[str]:
         return set()
     wanted = {"inconclusive"} if outcome.extra_rounds else {"inconclusive", "regressed"}
     return _time_verdicts(outcome, wanted)
-
-
-def _inconclusive(outcome: ABOutcome) -> set[str]:
-    return _time_verdicts(outcome, {"inconclusive"})
 
 
 def _replicate(outcome: ABOutcome) -> None:

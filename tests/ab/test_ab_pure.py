@@ -39,20 +39,20 @@ def test_schedule_alternates(rounds: int, order: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("so_far", "round_number", "confirm_only", "order"),
+    ("so_far", "round_number", "confirming", "order"),
     [
         ("ABBA", 3, True, "B"),  # the head runs once more; it pairs with the last base run
-        ("ABBA", 3, False, "AB"),  # something is inconclusive: a whole pair, the alternation goes on
+        ("ABBA", 3, False, "AB"),  # only inconclusive tests: a whole pair, the alternation goes on
         ("ABBAB", 4, False, "BA"),
         ("ABBAAB", 4, True, "A"),  # three planned rounds end on the head: the base confirms
         ("AB", 2, True, "A"),
     ],
 )
-def test_extra_order(so_far: str, round_number: int, confirm_only: bool, order: str) -> None:
+def test_extra_order(so_far: str, round_number: int, confirming: bool, order: str) -> None:
     from pytest_causal_eval.ab.orchestrate import extra_order
 
     sides = ["base" if c == "A" else "head" for c in so_far]
-    got = extra_order(sides, round_number, confirm_only)  # type: ignore[arg-type]
+    got = extra_order(sides, round_number, confirming)  # type: ignore[arg-type]
     assert "".join("A" if s == "base" else "B" for s in got) == order
 
 
