@@ -29,8 +29,8 @@ suites-quick: $(STAMP)
 	$(PY) -m pytest suites/ -p no:cacheprovider $(SUITES_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check pytest_causal_eval tests benchmarks suites
-	$(PY) -m ruff format --check pytest_causal_eval tests benchmarks suites
+	$(PY) -m ruff check pytest_causal_eval tests benchmarks suites scripts
+	$(PY) -m ruff format --check pytest_causal_eval tests benchmarks suites scripts
 
 types: $(STAMP)
 	$(PY) -m mypy

@@ -1,6 +1,9 @@
 """Print the README's option and marker tables from the plugin's own definitions.
 
 Usage: python scripts/readme_tables.py options|markers
+
+``tests/foundation/test_readme.py`` requires the README to contain both tables exactly as printed
+here, so a changed help text or a new option shows up as a failing test until the README follows.
 """
 
 from __future__ import annotations
@@ -11,18 +14,22 @@ from pytest_causal_eval.markers import all_marker_keys
 from pytest_causal_eval.options import all_option_specs
 
 
+def cell(text: str) -> str:
+    """Table-cell text: a bare ``|`` would split the cell, even inside a code span."""
+    return text.replace("|", "\\|")
+
+
 def options() -> str:
     rows = ["| flag | ini key | what it does |", "|---|---|---|"]
     for spec in all_option_specs():
-        flag = spec.flag if spec.is_flag else f"{spec.flag} {spec.metavar or 'VALUE'}"
-        rows.append(f"| `{spec.flag}` | `{spec.ini}` | {spec.help.replace('|', '/')} |".replace(
-            f"| `{spec.flag}` |", f"| `{spec.flag}`{'' if flag == spec.flag else ' ' + (spec.metavar or '')} |"))
+        value = "" if spec.is_flag else f" {cell(spec.metavar or 'VALUE')}"
+        rows.append(f"| `{spec.flag}`{value} | `{spec.ini}` | {cell(spec.help)} |")
     return "\n".join(rows)
 
 
 def markers() -> str:
     rows = ["| key | meaning |", "|---|---|"]
-    rows += [f"| `{k}` | {v.replace('|', '/')} |" for k, v in sorted(all_marker_keys().items())]
+    rows += [f"| `{k}` | {cell(v)} |" for k, v in sorted(all_marker_keys().items())]
     return "\n".join(rows)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import runpy
 from pathlib import Path
+
+import pytest
 
 from pytest_causal_eval.cli import build_parser
 from pytest_causal_eval.markers import all_marker_keys
@@ -18,6 +21,13 @@ def test_every_option_and_its_ini_twin_is_documented() -> None:
         s.flag for s in all_option_specs() if f"`{s.flag}`" not in README or f"`{s.ini}`" not in README
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("table", ["options", "markers"])
+def test_the_readme_tables_are_current(table: str) -> None:
+    """The option and marker tables are exactly what ``scripts/readme_tables.py`` prints now."""
+    generated = runpy.run_path(str(ROOT / "scripts" / "readme_tables.py"))[table]()
+    assert generated in README, f"regenerate: python scripts/readme_tables.py {table}"
 
 
 def test_every_marker_key_is_documented() -> None:
