@@ -109,6 +109,7 @@ def run_ab(clone: Path, base: str, head: str, out: Path) -> dict[str, Any]:
     runs = 0
     order = ""
     run_seconds: list[float] = []
+    planted: dict[str, Any] = {}
     if out.exists():
         doc = json.loads(out.read_text())
         runs = len(doc["extra"]["ab"]["runs"])
@@ -118,6 +119,14 @@ def run_ab(clone: Path, base: str, head: str, out: Path) -> dict[str, Any]:
             record = m["extra"].get("verdict") or {}
             verdicts[m["id"]] = str(record.get("verdict"))
             changes[m["id"]] = record.get("change")
+            if m["id"] == PLANTED_ID:  # why it was (not) caught: interval, floor, run medians
+                ab = m["extra"].get("ab") or {}
+                planted = {
+                    "ci": [record.get("ci_low"), record.get("ci_high")],
+                    **{
+                        k: ab.get(k) for k in ("floor", "base_run_medians", "head_run_medians", "replication")
+                    },
+                }
         out.unlink()
     if proc.returncode not in (0, 1):
         print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
@@ -129,6 +138,7 @@ def run_ab(clone: Path, base: str, head: str, out: Path) -> dict[str, Any]:
         "runs": runs,
         "order": order,
         "run_seconds": run_seconds,
+        "planted": planted,
     }
 
 
