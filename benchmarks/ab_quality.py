@@ -94,7 +94,7 @@ def make_clone(parent: Path) -> tuple[Path, str, str]:
     return clone, plain, planted
 
 
-EXTRA_ROUNDS = ["--extra-rounds", "1"]
+EXTRA_ROUNDS = ["--extra-rounds", "2"]
 
 
 def run_ab(clone: Path, base: str, head: str, out: Path) -> dict[str, Any]:
@@ -260,7 +260,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 trials, a smoke run")
     parser.add_argument("--json", type=Path, help="also write the raw trials and the summary here")
     parser.add_argument(
-        "--extra-rounds", default="1", help="passed to causal-eval ab (default 1, its default)"
+        "--extra-rounds", default="2", help="passed to causal-eval ab (default 2, its default)"
     )
     parser.add_argument("--table-from", type=Path, metavar="JSON", help="only re-print the table of a --json")
     args = parser.parse_args()

@@ -70,7 +70,7 @@ class ABPlan:
     pytest_args: tuple[str, ...] = ()
     budget: float = DEFAULT_BUDGET
     threshold: Threshold | None = None
-    extra_rounds: int = 1
+    extra_rounds: int = 2
     health_sample: float = 0.2  # seconds the one health check watches other processes; 0: only the facts
 
     @property

@@ -63,10 +63,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--extra-rounds",
-        default="1",
+        default="2",
         metavar="N",
         help="extra rounds (0-5) for the undecided tests alone: an A B pair while a time comparison "
-        "is inconclusive, one more run to confirm a regression (default 1; 0: plain ABBA)",
+        "is inconclusive, one more run to confirm a regression (default 2, as the gate's re-measuring; "
+        "0: plain ABBA)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(

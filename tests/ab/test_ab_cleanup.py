@@ -187,7 +187,7 @@ def burst_pytest(head_medians: list[float]):  # type: ignore[no-untyped-def]
 def test_a_burst_on_the_middle_runs_is_not_a_regression(
     repo: Repo, tmp_path: Path, third: float, shown: str | None
 ) -> None:
-    plan = ABPlan(base_ref=repo.fast, head_ref=repo.slow, repo=repo.path)
+    plan = ABPlan(base_ref=repo.fast, head_ref=repo.slow, repo=repo.path, extra_rounds=1)
     launcher = burst_pytest([1.3, 1.3, third])
     outcome = execute(plan, launcher=launcher, progress=lambda line: None, workdir=tmp_path)
     x = outcome.judgement.head[0]
@@ -204,7 +204,7 @@ def test_a_burst_on_the_middle_runs_is_not_a_regression(
 
 
 def test_a_real_slowdown_is_confirmed(repo: Repo, tmp_path: Path) -> None:
-    plan = ABPlan(base_ref=repo.fast, head_ref=repo.slow, repo=repo.path)
+    plan = ABPlan(base_ref=repo.fast, head_ref=repo.slow, repo=repo.path)  # default: 2 extra rounds
     outcome = execute(
         plan, launcher=burst_pytest([1.3, 1.3, 1.3]), progress=lambda line: None, workdir=tmp_path
     )

@@ -37,7 +37,7 @@ def test_three_times_the_work_is_a_regression(
     runs = [line.split(": ", 2)[1:] for line in captured.err.splitlines() if ": run " in line]
     # ABBA, then one confirming head run for the regressed test alone (it pairs with the last base run)
     assert [label.split(" ")[0] for _, label in runs] == ["base", "head", "head", "base", "head"]
-    assert "1 test(s) undecided (1 to confirm): extra round 1 of 1 for them (B)" in captured.err
+    assert "1 test(s) undecided (1 to confirm): extra round 1 of 2 for them (B)" in captured.err
     doc = json.loads(out_json.read_text())
     verdicts = {m["id"].split("::")[1]: m["extra"]["verdict"]["verdict"] for m in doc["measurements"]}
     assert verdicts == {"test_work": "regressed", "test_new": "new"}
