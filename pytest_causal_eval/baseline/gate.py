@@ -4,6 +4,13 @@ Every quantity both sides have is compared with ``stats.compare``: the time per 
 better) and each custom metric (its own ``better``). ``throughput`` is derived from the time and is
 not judged twice. The measurement's verdict is its worst quantity's: regressed, then inconclusive,
 then improved, then pass.
+
+The time comparison's between-process allowance (the floor, 2% by default) is widened when the
+baseline holds two or more saving sessions of the same commit that drifted apart by more
+(``schema.session_floor``): the stored samples come from one session, and a candidate session of the
+same code can land that far away from it. It is never narrowed, so a suite saved once behaves as
+before. Sessions of different commits are never compared with each other: a real speed-up between
+two saves is not noise.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pytest_causal_eval.baseline.schema import session_floor
 from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_comparable
 from pytest_causal_eval.report.units import format_seconds, format_value
 from pytest_causal_eval.results import Measurement
@@ -35,6 +43,7 @@ __all__ = [
     "format_comparison",
     "headline",
     "judge",
+    "time_settings",
     "verdict_record",
 ]
 
@@ -103,6 +112,17 @@ def baseline_side(time_block: Mapping[str, Any]) -> Side:
     return Side.of_value(median)
 
 
+def time_settings(time_block: Mapping[str, Any], settings: GateSettings) -> GateSettings:
+    """The settings for a time comparison: the floor widened to what the baseline's saving sessions
+    of one commit showed, when that is more than the default (never narrowed)."""
+    learned = session_floor(time_block.get("sessions"))
+    if learned is None or learned[0] <= settings.floor:
+        return settings
+    floor, _df, used = learned
+    note = f"learned from {used} saving sessions of the same commit"
+    return replace(settings, floor=floor, floor_note=note)
+
+
 def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -> list[Comparison]:
     """Compare every shared quantity; empty when there is no entry (the measurement is new)."""
     if entry is None:
@@ -119,7 +139,7 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
                 better="lower",
                 threshold=time_threshold,
                 seed=seed_for(f"{m.id}::{TIME}"),
-                settings=config.settings,
+                settings=time_settings(time_block, config.settings),
                 unit="s",
             )
         )

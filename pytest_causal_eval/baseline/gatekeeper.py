@@ -29,7 +29,7 @@ from pytest_causal_eval.baseline.machine import (
     live_environment,
     soft_differences,
 )
-from pytest_causal_eval.baseline.schema import entry_from_measurement, gpu_identity
+from pytest_causal_eval.baseline.schema import entry_from_measurement, gpu_identity, session_record
 from pytest_causal_eval.baseline.store import BaselineFile, BaselineFileError, BaselineStore
 from pytest_causal_eval.profiling.stored import restore_profile
 from pytest_causal_eval.results import Measurement, Metric, RunResults
@@ -299,11 +299,18 @@ class BaselineGate:
 
     def _save(self, results: RunResults) -> None:
         now = _now()
+        git = results.environment.get("git")
+        # a dirty tree's code has no name: its sessions are kept but never paired with another
+        code = str(git.get("commit") or "") if isinstance(git, Mapping) and not git.get("dirty") else ""
         entries = {
             m.id: entry_from_measurement(m, now, __version__)
             for m in results.measurements
             if m.extra.get("passed") is True
         }
+        for entry in entries.values():
+            time_block = entry.get("time")
+            if isinstance(time_block, dict):
+                time_block["sessions"] = [session_record(time_block["summary"]["median"], code, now)]
         skipped = sum(1 for m in results.measurements if m.extra.get("passed") is not True)
         machine = {**self.fingerprint.to_dict(), "key": self.key}
         try:

@@ -9,7 +9,8 @@ Version 1 (current)::
       "measurements": {
         "<measurement id>": {
           "id", "test_id", "name", "params", "first_seen", "last_seen", "tool_version",
-          "time": {"unit": "s", "iterations", "rounds", "summary": {...}, "samples": [...]} | null,
+          "time": {"unit": "s", "iterations", "rounds", "summary": {...}, "samples": [...],
+                   "sessions": [{"median", "code", "at"}, ...]} | null,
           "metrics": {"<name>": {"value", "unit", "better", "samples": [...] | null}},
           "noise": {"cv", "mdc", ...}
         }
@@ -24,6 +25,12 @@ Version 0 (a plausible older layout, pytest-benchmark-like) is migrated on load:
 
 Samples are bounded (``MAX_SAMPLES`` per quantity, evenly subsampled, deterministic) and rounded to
 six significant digits so that re-saving the same numbers does not churn the file.
+
+``time.sessions`` is the one thing a save keeps from the entry it replaces: the median time of each
+saving session (the last ``MAX_SESSIONS``), with the commit it measured (``code``; empty for a
+dirty or unknown tree) and when. Sessions that measured the *same* commit tell how far two
+sessions on the same code drift apart; ``session_floor`` turns them into the gate's
+between-process allowance when that drift is larger than the default (see ``baseline.gate``).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from pytest_causal_eval.stats.summary import summarize
 
 __all__ = [
     "MAX_SAMPLES",
+    "MAX_SESSIONS",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "BaselineFormatError",
@@ -47,12 +55,16 @@ __all__ = [
     "entry_from_measurement",
     "even_subsample",
     "gpu_identity",
+    "merge_sessions",
     "migrate",
+    "session_floor",
+    "session_record",
     "validate",
 ]
 
 SCHEMA_VERSION = 1
 MAX_SAMPLES = 200
+MAX_SESSIONS = 20
 
 
 class BaselineFormatError(ValueError):
@@ -117,6 +129,44 @@ def entry_from_measurement(
     if profile:
         entry[PROFILE_ENTRY_KEY] = profile
     return entry
+
+
+def session_record(median: float, code: str, at: str) -> dict[str, Any]:
+    """One saving session of a measurement: its median time and the commit it measured."""
+    return {"median": _round6(median), "code": code, "at": at}
+
+
+def merge_sessions(old: Any, new: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The old entry's sessions, then the new ones, the last ``MAX_SESSIONS`` kept."""
+    kept = [dict(s) for s in old if _is_session(s)] if isinstance(old, list) else []
+    kept.extend(dict(s) for s in new if _is_session(s))
+    return kept[-MAX_SESSIONS:]
+
+
+def _is_session(value: Any) -> bool:
+    median = value.get("median") if isinstance(value, Mapping) else None
+    return isinstance(median, (int, float)) and median > 0
+
+
+def session_floor(sessions: Any) -> tuple[float, int, int] | None:
+    """The spread two saving sessions of the same commit show, as the gate's floor (the standard
+    deviation of the log ratio of two sessions: the pooled within-commit standard deviation of the
+    log medians, times sqrt 2), with its degrees of freedom and the sessions used; None with fewer
+    than 2 degrees of freedom (no commit measured in two sessions, or one commit twice only)."""
+    groups: dict[str, list[float]] = {}
+    for s in sessions if isinstance(sessions, list) else []:
+        if _is_session(s) and s.get("code"):
+            groups.setdefault(str(s["code"]), []).append(math.log(float(s["median"])))
+    squares, df, used = 0.0, 0, 0
+    for logs in groups.values():
+        if len(logs) >= 2:
+            mean = sum(logs) / len(logs)
+            squares += sum((x - mean) ** 2 for x in logs)
+            df += len(logs) - 1
+            used += len(logs)
+    if df < 2:
+        return None
+    return math.sqrt(squares / df) * math.sqrt(2.0), df, used
 
 
 def gpu_identity(gpu: Any) -> dict[str, Any]:

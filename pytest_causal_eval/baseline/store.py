@@ -20,6 +20,7 @@ from pytest_causal_eval.baseline.schema import (
     BaselineFormatError,
     dumps_stable,
     empty_document,
+    merge_sessions,
     migrate,
 )
 
@@ -134,7 +135,8 @@ class BaselineStore:
     def save_entries(
         self, key: str, machine: Mapping[str, Any], entries: Mapping[str, dict[str, Any]]
     ) -> tuple[Path, Path | None]:
-        """Add or replace entries; entries not given are kept; ``first_seen`` of an old entry survives."""
+        """Add or replace entries; entries not given are kept; ``first_seen`` and the saving sessions
+        (``time.sessions``) of an old entry survive."""
 
         def merge(document: dict[str, Any]) -> None:
             measurements = document.setdefault("measurements", {})
@@ -143,6 +145,13 @@ class BaselineStore:
                 new = dict(entry)
                 if isinstance(old, Mapping) and old.get("first_seen"):
                     new["first_seen"] = old["first_seen"]
+                old_time = old.get("time") if isinstance(old, Mapping) else None
+                new_time = new.get("time")
+                if isinstance(new_time, Mapping) and isinstance(old_time, Mapping):
+                    new["time"] = {
+                        **new_time,
+                        "sessions": merge_sessions(old_time.get("sessions"), new_time.get("sessions") or []),
+                    }
                 measurements[mid] = new
 
         return self.update(key, machine, merge)

@@ -112,6 +112,7 @@ class GateSettings:
     """Knobs of the method; defaults are what the gate-quality benchmark was tuned with."""
 
     floor: float = DEFAULT_FLOOR
+    floor_note: str = ""  # where a floor above the default came from, shown in the method
     confidence: float = 0.95
     resamples: int = 2000
     max_samples: int = 1000
@@ -227,7 +228,8 @@ def compare(
         floor = z * cfg.floor
         half_lo = math.hypot(half_lo, floor)
         half_hi = math.hypot(half_hi, floor)
-        method += f", {cfg.floor:.0%} reproducibility floor"
+        shown = f"{cfg.floor:.1%}".replace(".0%", "%")
+        method += f", {shown} reproducibility floor" + (f" ({cfg.floor_note})" if cfg.floor_note else "")
     lo, hi = point - half_lo, point + half_hi
 
     # Express everything as "positive = worse" and decide.

@@ -291,3 +291,32 @@ def test_ungated(causal_bench, work):
     assert verdict["verdict"] == "pass"  # not "new": the baseline has it
     assert verdict["message"] == "not gated: every metric's threshold is off"
     result.stdout.fnmatch_lines(["*verdicts: 1 pass*"])
+
+
+def test_saving_sessions_of_one_commit_teach_the_gate_their_drift(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=project.path, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "suite")
+    commit = git("rev-parse", "HEAD")
+    for slowdown in ("1.0", "1.12", "0.9"):  # the same code, three sessions that drifted apart
+        monkeypatch.setenv("FAKE_SLOWDOWN", slowdown)
+        save(project, "-k", "plain", passed=1)
+    [path] = baseline_files(project)
+    entry = json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]
+    assert [s["code"] for s in entry["time"]["sessions"]] == [commit] * 3
+    assert [round(s["median"] * 1e3, 2) for s in entry["time"]["sessions"]] == [1.0, 1.12, 0.9]
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.2")  # +33% against the last save: within that drift
+    result = project.runpytest(*ARGS, "--causal-eval-json", "out.json", "-k", "plain")
+    result.assert_outcomes(passed=1, deselected=2)  # inconclusive warns, it does not fail
+    verdict = results(project)["test_plain"]["verdict"]
+    assert verdict["verdict"] == "inconclusive"
+    assert "learned from 3 saving sessions of the same commit" in verdict["method"]

@@ -1,0 +1,90 @@
+"""Saving sessions in the baseline: kept across saves, and the floor they teach the gate."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_causal_eval.baseline.gate import GateConfig, judge
+from pytest_causal_eval.baseline.schema import (
+    MAX_SESSIONS,
+    entry_from_measurement,
+    merge_sessions,
+    session_floor,
+    session_record,
+)
+from pytest_causal_eval.baseline.store import BaselineStore
+from pytest_causal_eval.results import Measurement
+
+MACHINE = {"key": "k", "hard": {"os": "linux"}, "soft": {}}
+
+
+def sessions(*pairs: tuple[float, str]) -> list[dict[str, Any]]:
+    return [session_record(median, code, f"t{i}") for i, (median, code) in enumerate(pairs)]
+
+
+def test_the_floor_comes_only_from_sessions_of_the_same_commit() -> None:
+    # commit a: 1.0, 1.1, 0.9 (2 degrees of freedom); b measured once and c dirty: not paired
+    found = session_floor(sessions((1.0, "a"), (1.1, "a"), (0.9, "a"), (5.0, "b"), (7.0, ""), (9.0, "")))
+    assert found is not None
+    floor, df, used = found
+    logs = [math.log(v) for v in (1.0, 1.1, 0.9)]
+    mean = sum(logs) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 2)
+    assert floor == pytest.approx(sd * math.sqrt(2)) and df == 2 and used == 3
+
+
+def test_two_commits_twice_each_pool_their_spread() -> None:
+    found = session_floor(sessions((1.0, "a"), (1.05, "a"), (2.0, "b"), (2.1, "b")))
+    assert found is not None and found[1:] == (2, 4)
+    # a real speed-up between commits (1.0 -> 2.0) is not noise: the floor stays near 5% / sqrt 2 * sqrt 2
+    assert found[0] == pytest.approx(math.log(1.05) / math.sqrt(2) * math.sqrt(2), rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [(), ((1.0, "a"),), ((1.0, "a"), (1.2, "a")), ((1.0, "a"), (1.2, "b"), (1.3, "c"))],
+)
+def test_too_few_degrees_of_freedom_learn_nothing(pairs: tuple[tuple[float, str], ...]) -> None:
+    assert session_floor(sessions(*pairs)) is None
+
+
+def test_merge_keeps_the_last_sessions_and_drops_garbage() -> None:
+    old = [*sessions(*[(1.0 + i / 100, "a") for i in range(MAX_SESSIONS)]), {"median": "x"}, 7]
+    merged = merge_sessions(old, sessions((2.0, "b")))
+    assert len(merged) == MAX_SESSIONS and merged[-1]["median"] == 2.0 and merged[0]["median"] == 1.01
+    assert merge_sessions(None, sessions((1.0, "a"))) == sessions((1.0, "a"))
+
+
+def measurement(scale: float, n: int = 300) -> Measurement:
+    return Measurement(id="t", test_id="t", samples=[scale * (1e-3 + 1e-6 * (i % 7)) for i in range(n)])
+
+
+def test_saving_again_keeps_the_sessions_of_the_old_entry(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    for i, code in enumerate(("a", "a", "b")):
+        entry = entry_from_measurement(measurement(1.0 + i / 10), f"t{i}", "v")
+        entry["time"]["sessions"] = [session_record(entry["time"]["summary"]["median"], code, f"t{i}")]
+        store.save_entries("k", MACHINE, {"t": entry})
+    loaded = store.load("k")
+    assert loaded is not None
+    time_block = loaded.measurements["t"]["time"]
+    assert [s["code"] for s in time_block["sessions"]] == ["a", "a", "b"]
+    assert time_block["summary"]["median"] == pytest.approx(1.2e-3, rel=0.01)  # samples: the last save
+
+
+def test_a_drifting_baseline_widens_the_interval_and_says_why() -> None:
+    entry = entry_from_measurement(measurement(1.0), "t", "v")
+    candidate = measurement(1.2)  # +20%
+    steady = judge(candidate, entry, GateConfig())[0]
+    assert steady.verdict == "regressed" and "2% reproducibility floor" in steady.method
+    entry["time"]["sessions"] = sessions((1.0, "a"), (1.15, "a"), (0.88, "a"))  # same code, +-13%
+    drifting = judge(candidate, entry, GateConfig())[0]
+    assert drifting.verdict == "inconclusive"
+    assert drifting.ci_low < 0 < 0.2 < drifting.ci_high
+    assert "learned from 3 saving sessions of the same commit" in drifting.method
+    entry["time"]["sessions"] = sessions((1.0, "a"), (1.002, "a"), (0.999, "a"))  # steadier than 2%
+    assert judge(candidate, entry, GateConfig())[0].method == steady.method  # never narrowed
