@@ -37,7 +37,47 @@ from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
 from pytest_causal_eval.stats.noise import noise_profile
 
-__all__ = ["BaselineGate", "baseline_measurement"]
+__all__ = ["BaselineGate", "baseline_measurement", "code_identity"]
+
+
+def code_identity(root: Path, baselines: Path) -> str:
+    """A name for the code a session measured: a digest of the committed files of the checkout
+    around ``root`` *apart from the baseline directory*, or "" when there is none (not a git
+    checkout, or uncommitted changes outside the baselines: a dirty tree's code has no name, so its
+    sessions are kept but never paired with another).
+
+    The baseline files are left out because every save changes them and committing them makes a new
+    commit of the same code; two saves with a baseline commit in between still measured one code.
+    """
+    import hashlib
+    import subprocess
+
+    def git(*args: str, cwd: Path) -> str | None:
+        try:
+            proc = subprocess.run(
+                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return proc.stdout if proc.returncode == 0 else None
+
+    top_text = git("rev-parse", "--show-toplevel", cwd=root)
+    if not top_text:
+        return ""
+    top = Path(top_text.strip())
+    spec = ["--", "."]
+    prefix = None
+    if baselines.resolve().is_relative_to(top.resolve()):  # else they live outside the checkout
+        prefix = baselines.resolve().relative_to(top.resolve()).as_posix() + "/"
+        spec.append(f":(exclude){prefix}")
+    status = git("status", "--porcelain", "--untracked-files=no", *spec, cwd=top)
+    tree = git("ls-tree", "-r", "--full-tree", "HEAD", cwd=top)  # "<mode> <type> <object>\t<path>"
+    if status is None or status.strip() or not tree:
+        return ""
+    kept = [
+        line for line in tree.splitlines() if prefix is None or not line.split("\t", 1)[-1].startswith(prefix)
+    ]
+    return "tree:" + hashlib.sha256("\n".join(kept).encode()).hexdigest()[:16]
 
 
 def _now() -> str:
@@ -299,9 +339,7 @@ class BaselineGate:
 
     def _save(self, results: RunResults) -> None:
         now = _now()
-        git = results.environment.get("git")
-        # a dirty tree's code has no name: its sessions are kept but never paired with another
-        code = str(git.get("commit") or "") if isinstance(git, Mapping) and not git.get("dirty") else ""
+        code = code_identity(self.config.rootpath, self.store.directory)
         entries = {
             m.id: entry_from_measurement(m, now, __version__)
             for m in results.measurements

@@ -299,20 +299,24 @@ def test_saving_sessions_of_one_commit_teach_the_gate_their_drift(
     import subprocess
 
     def git(*args: str) -> str:
+        identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
         return subprocess.run(
-            ["git", *args], cwd=project.path, capture_output=True, text=True, check=True
+            ["git", *identity, *args], cwd=project.path, capture_output=True, text=True, check=True
         ).stdout.strip()
 
     git("init", "-q")
     git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "suite")
-    commit = git("rev-parse", "HEAD")
-    for slowdown in ("1.0", "1.12", "0.9"):  # the same code, three sessions that drifted apart
+    git("commit", "-qm", "suite")
+    for i, slowdown in enumerate(("1.0", "1.12", "0.9")):  # the same code, three sessions apart
         monkeypatch.setenv("FAKE_SLOWDOWN", slowdown)
         save(project, "-k", "plain", passed=1)
+        if i == 0:  # committing the baseline makes a new commit, not new code
+            git("add", "baselines")
+            git("commit", "-qm", "baselines")
     [path] = baseline_files(project)
     entry = json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]
-    assert [s["code"] for s in entry["time"]["sessions"]] == [commit] * 3
+    codes = [s["code"] for s in entry["time"]["sessions"]]
+    assert codes[0].startswith("tree:") and codes == [codes[0]] * 3
     assert [round(s["median"] * 1e3, 2) for s in entry["time"]["sessions"]] == [1.0, 1.12, 0.9]
     monkeypatch.setenv("FAKE_SLOWDOWN", "1.2")  # +33% against the last save: within that drift
     result = project.runpytest(*ARGS, "--causal-eval-json", "out.json", "-k", "plain")
@@ -320,3 +324,9 @@ def test_saving_sessions_of_one_commit_teach_the_gate_their_drift(
     verdict = results(project)["test_plain"]["verdict"]
     assert verdict["verdict"] == "inconclusive"
     assert "learned from 3 saving sessions of the same commit" in verdict["method"]
+    # an uncommitted change to the code: that session's code has no name and pairs with nothing
+    (project.path / "test_gate.py").write_text((project.path / "test_gate.py").read_text() + "\n# edit\n")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.0")
+    save(project, "-k", "plain", passed=1)
+    entry = json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]
+    assert [s["code"] for s in entry["time"]["sessions"]] == [codes[0]] * 3 + [""]
