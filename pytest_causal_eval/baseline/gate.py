@@ -6,7 +6,7 @@ not judged twice. The measurement's verdict is its worst quantity's: regressed, 
 then improved, then pass.
 
 The time comparison's between-process allowance (the floor, 2% by default) is widened when the
-baseline holds two or more saving sessions of the same commit that drifted apart by more
+baseline holds two or more saving sessions of the same code that drifted apart by more
 (``schema.session_floor``): the stored samples come from one session, and a candidate session of the
 same code can land that far away from it. It is never narrowed, so a suite saved once behaves as
 before. Sessions of different commits are never compared with each other: a real speed-up between
@@ -119,7 +119,7 @@ def time_settings(time_block: Mapping[str, Any], settings: GateSettings) -> Gate
     if learned is None or learned[0] <= settings.floor:
         return settings
     floor, _df, used = learned
-    note = f"learned from {used} saving sessions of the same commit"
+    note = f"learned from {used} saving sessions of the same code"
     return replace(settings, floor=floor, floor_note=note)
 
 

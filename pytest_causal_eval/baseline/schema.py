@@ -149,7 +149,7 @@ def _is_session(value: Any) -> bool:
 
 
 def session_floor(sessions: Any) -> tuple[float, int, int] | None:
-    """The spread two saving sessions of the same commit show, as the gate's floor (the standard
+    """The spread two saving sessions of the same code show, as the gate's floor (the standard
     deviation of the log ratio of two sessions: the pooled within-commit standard deviation of the
     log medians, times sqrt 2), with its degrees of freedom and the sessions used; None with fewer
     than 2 degrees of freedom (no commit measured in two sessions, or one commit twice only)."""

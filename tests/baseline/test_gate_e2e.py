@@ -323,7 +323,7 @@ def test_saving_sessions_of_one_commit_teach_the_gate_their_drift(
     result.assert_outcomes(passed=1, deselected=2)  # inconclusive warns, it does not fail
     verdict = results(project)["test_plain"]["verdict"]
     assert verdict["verdict"] == "inconclusive"
-    assert "learned from 3 saving sessions of the same commit" in verdict["method"]
+    assert "learned from 3 saving sessions of the same code" in verdict["method"]
     # an uncommitted change to the code: that session's code has no name and pairs with nothing
     (project.path / "test_gate.py").write_text((project.path / "test_gate.py").read_text() + "\n# edit\n")
     monkeypatch.setenv("FAKE_SLOWDOWN", "1.0")

@@ -85,6 +85,6 @@ def test_a_drifting_baseline_widens_the_interval_and_says_why() -> None:
     drifting = judge(candidate, entry, GateConfig())[0]
     assert drifting.verdict == "inconclusive"
     assert drifting.ci_low < 0 < 0.2 < drifting.ci_high
-    assert "learned from 3 saving sessions of the same commit" in drifting.method
+    assert "learned from 3 saving sessions of the same code" in drifting.method
     entry["time"]["sessions"] = sessions((1.0, "a"), (1.002, "a"), (0.999, "a"))  # steadier than 2%
     assert judge(candidate, entry, GateConfig())[0].method == steady.method  # never narrowed
