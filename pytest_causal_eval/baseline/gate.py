@@ -6,10 +6,10 @@ not judged twice. The measurement's verdict is its worst quantity's: regressed, 
 then improved, then pass.
 
 The time comparison's between-process allowance (the floor, 2% by default) is widened when the
-baseline holds two or more saving sessions of the same code that drifted apart by more
+baseline holds three or more saving sessions of the same code that drifted apart by more
 (``schema.session_floor``): the stored samples come from one session, and a candidate session of the
 same code can land that far away from it. It is never narrowed, so a suite saved once behaves as
-before. Sessions of different commits are never compared with each other: a real speed-up between
+before. Sessions of different code are never compared with each other: a real speed-up between
 two saves is not noise.
 """
 
@@ -114,7 +114,7 @@ def baseline_side(time_block: Mapping[str, Any]) -> Side:
 
 def time_settings(time_block: Mapping[str, Any], settings: GateSettings) -> GateSettings:
     """The settings for a time comparison: the floor widened to what the baseline's saving sessions
-    of one commit showed, when that is more than the default (never narrowed)."""
+    of one code showed, when that is more than the default (never narrowed)."""
     learned = session_floor(time_block.get("sessions"))
     if learned is None or learned[0] <= settings.floor:
         return settings

@@ -26,9 +26,10 @@ Version 0 (a plausible older layout, pytest-benchmark-like) is migrated on load:
 Samples are bounded (``MAX_SAMPLES`` per quantity, evenly subsampled, deterministic) and rounded to
 six significant digits so that re-saving the same numbers does not churn the file.
 
-``time.sessions`` is the one thing a save keeps from the entry it replaces: the median time of each
-saving session (the last ``MAX_SESSIONS``), with the commit it measured (``code``; empty for a
-dirty or unknown tree) and when. Sessions that measured the *same* commit tell how far two
+``time.sessions`` survives a save, as ``first_seen`` does (``store.save_entries``): the median time of each
+saving session (the last ``MAX_SESSIONS``), with the code it measured (``code``: a digest of the
+committed files apart from the baselines, see ``gatekeeper.code_identity``; empty for a dirty or
+unknown tree) and when. Sessions that measured the *same* code tell how far two
 sessions on the same code drift apart; ``session_floor`` turns them into the gate's
 between-process allowance when that drift is larger than the default (see ``baseline.gate``).
 """
@@ -132,7 +133,7 @@ def entry_from_measurement(
 
 
 def session_record(median: float, code: str, at: str) -> dict[str, Any]:
-    """One saving session of a measurement: its median time and the commit it measured."""
+    """One saving session of a measurement: its median time and the code it measured."""
     return {"median": _round6(median), "code": code, "at": at}
 
 
@@ -150,9 +151,9 @@ def _is_session(value: Any) -> bool:
 
 def session_floor(sessions: Any) -> tuple[float, int, int] | None:
     """The spread two saving sessions of the same code show, as the gate's floor (the standard
-    deviation of the log ratio of two sessions: the pooled within-commit standard deviation of the
+    deviation of the log ratio of two sessions: the pooled within-code standard deviation of the
     log medians, times sqrt 2), with its degrees of freedom and the sessions used; None with fewer
-    than 2 degrees of freedom (no commit measured in two sessions, or one commit twice only)."""
+    than 2 degrees of freedom (no code measured in two sessions, or one code twice only)."""
     groups: dict[str, list[float]] = {}
     for s in sessions if isinstance(sessions, list) else []:
         if _is_session(s) and s.get("code"):
