@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import numpy  # noqa: F401 - pytester's in-process runs drop modules first imported inside them;
 import pytest  # numpy (a C extension) cannot be imported twice, so it is loaded out here
+from fakeclock import FAKE_CLOCK_SOURCE
 
 import pytest_causal_eval.baseline.gatekeeper  # noqa: F401 - same reason
 
-FAKE_CLOCK_CONFTEST = '''
+FAKE_CLOCK_CONFTEST = (
+    FAKE_CLOCK_SOURCE
+    + '''
 import os
 import random
 
-import pytest
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0
-
-    def wall_ns(self):
-        return self.now
-
-    def cpu_ns(self):
-        return self.now
-
-    def resolution_ns(self):
-        return 1.0
-
-
-CLOCK = FakeClock()
 RNG = random.Random(int(os.environ.get("FAKE_SEED", "1")))
 CALLS = {"n": 0}
-
-
-def pytest_causal_eval_timer(config):
-    return CLOCK
 
 
 def pytest_causal_eval_after_measure(item, measurement, workload):
@@ -59,6 +40,7 @@ def work():
 
     return run
 '''
+)
 
 TESTS = """
 import pytest

@@ -8,39 +8,16 @@ from typing import Any
 
 import pytest
 from envfakes import FAKE_CUDA_SOURCE
+from fakeclock import FAKE_CLOCK_SOURCE
 
 pytest_plugins = ["pytester"]
 
 ON = ("--causal-eval", "--causal-eval-warmup=off", "--causal-eval-max-time=5ms", "-p", "no:cacheprovider")
 QUIET = "--causal-eval-health-sample=off"
 
-FAKE_TIMER = """
-import pytest
-
-class FakeTimer:
-    def __init__(self):
-        self.now = 0
-    def wall_ns(self):
-        return self.now
-    def cpu_ns(self):
-        return self.now
-    def resolution_ns(self):
-        return 1.0
-
-TIMER = FakeTimer()
-
-@pytest.hookimpl
-def pytest_causal_eval_timer(config):
-    return TIMER
-
-@pytest.fixture
-def fake_timer():
-    return TIMER
-"""
-
 FAKE_CUDA_CONFTEST = (
     FAKE_CUDA_SOURCE
-    + FAKE_TIMER
+    + FAKE_CLOCK_SOURCE
     + """
 @pytest.fixture(autouse=True)
 def fake_cuda(monkeypatch):

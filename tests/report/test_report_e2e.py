@@ -7,31 +7,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fakeclock import FAKE_CLOCK_SOURCE
 
-CONFTEST = """
+CONFTEST = (
+    FAKE_CLOCK_SOURCE
+    + """
 import os
-import pytest
 
-
-class FakeClock:
-    now = 0
-
-    def wall_ns(self):
-        return self.now
-
-    def cpu_ns(self):
-        return self.now
-
-    def resolution_ns(self):
-        return 1.0
-
-
-CLOCK = FakeClock()
 STEP = [0]
-
-
-def pytest_causal_eval_timer(config):
-    return CLOCK
 
 
 @pytest.fixture
@@ -44,6 +27,7 @@ def work():
 
     return run
 """
+)
 
 TESTS = """
 import pytest
