@@ -43,6 +43,7 @@ from pytest_causal_eval.baseline.gate import config_from_record, format_comparis
 from pytest_causal_eval.baseline.schema import entry_from_measurement
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import DEFAULT_FLOOR, Threshold
+from pytest_causal_eval.stats.summary import pooled_log_sd
 
 __all__ = ["ABJudgement", "ab_floor", "group_runs", "judge_ab", "require_replication"]
 
@@ -54,15 +55,8 @@ def ab_floor(
     ra, rb = max(1, len(base_medians)), max(1, len(head_medians))
     scale = math.sqrt(1.0 / ra + 1.0 / rb)
     prior = floor / math.sqrt(2.0) * scale
-    squares, df = 0.0, 0
-    for medians in (base_medians, head_medians):
-        logs = [math.log(v) for v in medians if v > 0]
-        if len(logs) >= 2:
-            mean = sum(logs) / len(logs)
-            squares += sum((x - mean) ** 2 for x in logs)
-            df += len(logs) - 1
-    observed = math.sqrt(squares / df) * scale if df else 0.0
-    return max(prior, observed)
+    spread, _df = pooled_log_sd((base_medians, head_medians))
+    return max(prior, spread * scale)
 
 
 def group_runs(runs: Sequence[Sequence[Measurement]]) -> dict[str, list[Measurement]]:

@@ -43,7 +43,7 @@ from typing import Any
 
 from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile
 from pytest_causal_eval.results import Measurement
-from pytest_causal_eval.stats.summary import summarize
+from pytest_causal_eval.stats.summary import pooled_log_sd, summarize
 
 __all__ = [
     "MAX_SAMPLES",
@@ -157,17 +157,12 @@ def session_floor(sessions: Any) -> tuple[float, int, int] | None:
     groups: dict[str, list[float]] = {}
     for s in sessions if isinstance(sessions, list) else []:
         if _is_session(s) and s.get("code"):
-            groups.setdefault(str(s["code"]), []).append(math.log(float(s["median"])))
-    squares, df, used = 0.0, 0, 0
-    for logs in groups.values():
-        if len(logs) >= 2:
-            mean = sum(logs) / len(logs)
-            squares += sum((x - mean) ** 2 for x in logs)
-            df += len(logs) - 1
-            used += len(logs)
+            groups.setdefault(str(s["code"]), []).append(float(s["median"]))
+    spread, df = pooled_log_sd(groups.values())
     if df < 2:
         return None
-    return math.sqrt(squares / df) * math.sqrt(2.0), df, used
+    used = sum(len(medians) for medians in groups.values() if len(medians) >= 2)
+    return spread * math.sqrt(2.0), df, used
 
 
 def gpu_identity(gpu: Any) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Summary", "percentile", "summarize"]
+__all__ = ["Summary", "percentile", "pooled_log_sd", "summarize"]
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -54,6 +54,20 @@ class Summary:
         if missing:
             raise KeyError(f"summary lacks {', '.join(missing)}")
         return cls(**{name: data[name] for name in fields})
+
+
+def pooled_log_sd(groups: Iterable[Sequence[float]]) -> tuple[float, int]:
+    """The pooled within-group standard deviation of the logs of positive values, and its degrees of
+    freedom (0 and 0 when no group has two values): how far repeated measurements of one thing
+    (runs of one side, saving sessions of one code) spread apart, on the log scale."""
+    squares, df = 0.0, 0
+    for values in groups:
+        logs = [math.log(v) for v in values if v > 0]
+        if len(logs) >= 2:
+            mean = sum(logs) / len(logs)
+            squares += sum((x - mean) ** 2 for x in logs)
+            df += len(logs) - 1
+    return (math.sqrt(squares / df), df) if df else (0.0, 0)
 
 
 def summarize(values: Sequence[float]) -> Summary:
