@@ -39,6 +39,7 @@ from pytest_causal_eval.ab.runner import (
     Side,
     child_env,
     launch,
+    letters,
     pytest_command,
     run_pytest,
     schedule,
@@ -52,10 +53,11 @@ from pytest_causal_eval.ab.worktrees import (
     resolve_commit,
     shielded_from_interrupts,
 )
+from pytest_causal_eval.environment.machine import check_health
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 
-__all__ = ["ABOutcome", "ABPlan", "check_health", "deselect_args", "execute", "extra_order"]
+__all__ = ["ABOutcome", "ABPlan", "deselect_args", "execute", "extra_order"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def execute(
                 "base": worktrees.add("base", commits["base"]),
                 "head": worktrees.add("head", commits["head"]),
             }
+            # sampled once for all runs: they are started with the check off
             outcome.health = check_health(plan.health_sample)
             if outcome.health.get("noisy"):
                 reasons = "; ".join(outcome.health.get("reasons") or [])
@@ -175,7 +178,7 @@ def execute(
                 )
                 progress(
                     f"causal-eval ab: {len(undecided)} test(s) undecided ({what}): extra round "
-                    f"{outcome.extra_rounds} of {plan.extra_rounds} for them ({_letters(order)})"
+                    f"{outcome.extra_rounds} of {plan.extra_rounds} for them ({letters(order)})"
                 )
                 runs.run(order, deselect_args(_known_tests(outcome), undecided))
                 _judge(outcome)
@@ -191,14 +194,6 @@ def execute(
     outcome.notes.extend(_notes(outcome))
     outcome.seconds = time.perf_counter() - started
     return outcome
-
-
-def check_health(interval: float) -> dict[str, Any]:
-    """The machine's health, sampled once for all runs (they are started with the check off)."""
-    from pytest_causal_eval.environment.health import assess
-    from pytest_causal_eval.environment.machine import sample_health
-
-    return assess(sample_health(interval, own_processes=1))
 
 
 def _judge(outcome: ABOutcome) -> None:
@@ -218,10 +213,6 @@ def extra_order(sides_so_far: Sequence[Side], round_number: int, confirming: boo
     if confirming and sides_so_far:
         return ["head" if sides_so_far[-1] == "base" else "base"]
     return schedule(round_number)[-2:]
-
-
-def _letters(order: Sequence[Side]) -> str:
-    return "".join("A" if side == "base" else "B" for side in order)
 
 
 def _time_verdicts(outcome: ABOutcome, wanted: set[str]) -> set[str]:

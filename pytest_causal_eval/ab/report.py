@@ -6,7 +6,7 @@ import datetime as _dt
 from typing import Any
 
 from pytest_causal_eval.ab.orchestrate import ABOutcome
-from pytest_causal_eval.ab.runner import Side, schedule
+from pytest_causal_eval.ab.runner import Side, letters, schedule
 from pytest_causal_eval.report.markdown import MAX_CHARS, render_markdown
 from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 from pytest_causal_eval.results import RunResults
@@ -18,8 +18,7 @@ SIDES: tuple[Side, ...] = ("base", "head")
 
 def _order(outcome: ABOutcome) -> str:
     """The sides in the order they ran ('ABBA'); the planned order before anything ran."""
-    sides = [r.side for r in outcome.runs] or schedule(outcome.plan.rounds)
-    return "".join("A" if side == "base" else "B" for side in sides)
+    return letters([r.side for r in outcome.runs] or schedule(outcome.plan.rounds))
 
 
 def header(outcome: ABOutcome) -> str:

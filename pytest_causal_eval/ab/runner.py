@@ -48,6 +48,7 @@ __all__ = [
     "RunRecord",
     "Side",
     "child_env",
+    "letters",
     "pytest_command",
     "run_pytest",
     "schedule",
@@ -67,6 +68,11 @@ def schedule(rounds: int) -> list[Side]:
     for r in range(rounds):
         order.extend(("base", "head") if r % 2 == 0 else ("head", "base"))
     return order
+
+
+def letters(sides: Sequence[Side]) -> str:
+    """The sides as the letters the reports use: base A, head B ("ABBA")."""
+    return "".join("A" if side == "base" else "B" for side in sides)
 
 
 def split_flag(pytest_args: Sequence[str], flag: str) -> tuple[list[str], str | None]:

@@ -96,8 +96,7 @@ def run_env(args: argparse.Namespace) -> int:
 
     from pytest_causal_eval.environment.feature import parse_health_sample
     from pytest_causal_eval.environment.fingerprint import collect_environment
-    from pytest_causal_eval.environment.health import assess
-    from pytest_causal_eval.environment.machine import kernel_cmdline, sample_health
+    from pytest_causal_eval.environment.machine import check_health, kernel_cmdline
     from pytest_causal_eval.environment.tuning import suggest_tuning
 
     try:
@@ -105,7 +104,7 @@ def run_env(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(f"--sample: {exc}") from None
     environment = collect_environment(Path.cwd())
-    health = assess(sample_health(interval))
+    health = check_health(interval)
     suggestions = suggest_tuning(health, kernel_cmdline())
     if args.json:
         doc = {"environment": environment, "health": health, "suggestions": [asdict(s) for s in suggestions]}

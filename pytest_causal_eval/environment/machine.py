@@ -8,9 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_causal_eval.environment.health import BusyProcess, HealthSample
+from pytest_causal_eval.environment.health import BusyProcess, HealthSample, assess
 
-__all__ = ["kernel_cmdline", "load_average", "own_process_ids", "read_cpu_tuning", "sample_health"]
+__all__ = [
+    "check_health",
+    "kernel_cmdline",
+    "load_average",
+    "own_process_ids",
+    "read_cpu_tuning",
+    "sample_health",
+]
 
 _CPU_SYS = Path("/sys/devices/system/cpu")
 
@@ -126,3 +133,8 @@ def sample_health(interval: float = 0.2, own_processes: int = 1) -> HealthSample
         own_processes=own_processes,
         sample_seconds=round(elapsed, 3),
     )
+
+
+def check_health(interval: float = 0.2, own_processes: int = 1) -> dict[str, Any]:
+    """Sample the machine for ``interval`` seconds and judge it (``health.assess``): a run's health."""
+    return assess(sample_health(interval, own_processes=own_processes))

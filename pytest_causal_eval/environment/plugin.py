@@ -140,11 +140,9 @@ class EnvironmentPlugin:
         if raw:
             self.health = json.loads(raw)
             return
-        from pytest_causal_eval.environment.health import assess
-        from pytest_causal_eval.environment.machine import sample_health
+        from pytest_causal_eval.environment.machine import check_health
 
-        sample = sample_health(self.health_interval, own_processes=max(1, self.workers))
-        self.health = assess(sample)
+        self.health = check_health(self.health_interval, own_processes=max(1, self.workers))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

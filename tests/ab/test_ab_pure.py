@@ -10,7 +10,7 @@ import pytest
 
 from pytest_causal_eval.ab.judging import ab_floor, judge_ab
 from pytest_causal_eval.ab.pooling import pool_measurements, run_medians
-from pytest_causal_eval.ab.runner import child_env, pytest_command, run_pytest, schedule, split_flag
+from pytest_causal_eval.ab.runner import child_env, letters, pytest_command, run_pytest, schedule, split_flag
 from pytest_causal_eval.results import Measurement, Metric, RunResults
 from pytest_causal_eval.stats.compare import Threshold
 
@@ -52,8 +52,7 @@ def test_extra_order(so_far: str, round_number: int, confirming: bool, order: st
     from pytest_causal_eval.ab.orchestrate import extra_order
 
     sides = ["base" if c == "A" else "head" for c in so_far]
-    got = extra_order(sides, round_number, confirming)  # type: ignore[arg-type]
-    assert "".join("A" if s == "base" else "B" for s in got) == order
+    assert letters(extra_order(sides, round_number, confirming)) == order  # type: ignore[arg-type]
 
 
 def test_split_flag_takes_a_flag_and_its_value_out_of_the_pytest_args() -> None:
