@@ -160,8 +160,10 @@ def execute(
             runs = _Runs(plan, outcome, trees, tmp, launcher, progress)
             runs.run(schedule(plan.rounds))
             _judge(outcome)
-            while outcome.extra_rounds < plan.extra_rounds and _undecided(outcome):
+            while outcome.extra_rounds < plan.extra_rounds:
                 undecided = _undecided(outcome)
+                if not undecided:
+                    break
                 confirming = outcome.extra_rounds == 0 and bool(_time_verdicts(outcome, {"regressed"}))
                 order = extra_order(
                     [r.side for r in outcome.runs], plan.rounds + outcome.extra_rounds + 1, confirming
