@@ -50,29 +50,22 @@ def code_identity(root: Path, baselines: Path) -> str:
     commit of the same code; two saves with a baseline commit in between still measured one code.
     """
     import hashlib
-    import subprocess
 
-    def git(*args: str, cwd: Path) -> str | None:
-        try:
-            proc = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return proc.stdout if proc.returncode == 0 else None
+    from pytest_causal_eval.environment.fingerprint import git_output
 
-    top_text = git("rev-parse", "--show-toplevel", cwd=root)
+    top_text = git_output("rev-parse", "--show-toplevel", cwd=root)
     if not top_text:
         return ""
-    top = Path(top_text.strip())
+    top = Path(top_text).resolve()
     spec = ["--", "."]
     prefix = None
-    if baselines.resolve().is_relative_to(top.resolve()):  # else they live outside the checkout
-        prefix = baselines.resolve().relative_to(top.resolve()).as_posix() + "/"
+    if baselines.resolve().is_relative_to(top):  # else they live outside the checkout
+        prefix = baselines.resolve().relative_to(top).as_posix() + "/"
         spec.append(f":(exclude){prefix}")
-    status = git("status", "--porcelain", "--untracked-files=no", *spec, cwd=top)
-    tree = git("ls-tree", "-r", "--full-tree", "HEAD", cwd=top)  # "<mode> <type> <object>\t<path>"
-    if status is None or status.strip() or not tree:
+    status = git_output("status", "--porcelain", "--untracked-files=no", *spec, cwd=top, timeout=30)
+    # one line a file: "<mode> <type> <object>\t<path>"
+    tree = git_output("ls-tree", "-r", "--full-tree", "HEAD", cwd=top, timeout=30)
+    if status is None or status or not tree:
         return ""
     kept = [
         line for line in tree.splitlines() if prefix is None or not line.split("\t", 1)[-1].startswith(prefix)

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["collect_environment", "cpu_model", "git_info", "package_versions"]
+__all__ = ["collect_environment", "cpu_model", "git_info", "git_output", "package_versions"]
 
 TRACKED_PACKAGES = ("pytest", "numpy", "torch", "pytest-causal-eval", "pytest-xdist")
 
@@ -51,17 +51,22 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
     return out
 
 
+def git_output(*args: str, cwd: Path | None = None, timeout: float = 10) -> str | None:
+    """What ``git ARGS`` printed in ``cwd``, stripped; None when git is missing, fails or hangs."""
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
 def git_info(cwd: Path | None = None) -> dict[str, Any]:
     """Commit, branch and dirtiness of the repository around ``cwd``; empty when not in one."""
 
     def run(*args: str) -> str | None:
-        try:
-            proc = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
+        return git_output(*args, cwd=cwd)
 
     commit = run("rev-parse", "HEAD")
     if not commit:
