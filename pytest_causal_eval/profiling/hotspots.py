@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Protocol
 
-__all__ = ["Hotspot", "TreeFrame", "hotspots_from_tree", "short_path"]
+__all__ = ["CodeSite", "Hotspot", "TreeFrame", "hotspots_from_tree", "short_path"]
 
 
 class TreeFrame(Protocol):
@@ -35,14 +35,12 @@ class TreeFrame(Protocol):
 
 
 @dataclass(frozen=True)
-class Hotspot:
-    """A function's share of profiled time: ``self_share`` in its own code, ``total_share`` with callees."""
+class CodeSite:
+    """A place in the code a profile attributes something to: function, file and line."""
 
     function: str
     file: str
     line: int
-    self_share: float
-    total_share: float
 
     @property
     def key(self) -> tuple[str, str]:
@@ -53,21 +51,33 @@ class Hotspot:
     def location(self) -> str:
         return f"{self.file}:{self.line}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def site_dict(self) -> dict[str, Any]:
+        return {"function": self.function, "file": self.file, "line": self.line}
+
+    @staticmethod
+    def site_from(data: Mapping[str, Any]) -> dict[str, Any]:
+        """The site's fields read back from ``site_dict``'s form, for a subclass's ``from_dict``."""
         return {
-            "function": self.function,
-            "file": self.file,
-            "line": self.line,
-            "self": round(self.self_share, 6),
-            "total": round(self.total_share, 6),
+            "function": str(data.get("function", "?")),
+            "file": str(data.get("file", "?")),
+            "line": int(data.get("line", 0) or 0),
         }
+
+
+@dataclass(frozen=True)
+class Hotspot(CodeSite):
+    """A function's share of profiled time: ``self_share`` in its own code, ``total_share`` with callees."""
+
+    self_share: float
+    total_share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.site_dict(), "self": round(self.self_share, 6), "total": round(self.total_share, 6)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Hotspot:
         return cls(
-            function=str(data.get("function", "?")),
-            file=str(data.get("file", "?")),
-            line=int(data.get("line", 0) or 0),
+            **cls.site_from(data),
             self_share=float(data.get("self", 0.0)),
             total_share=float(data.get("total", 0.0)),
         )

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_causal_eval.profiling.hotspots import short_path
+from pytest_causal_eval.profiling.hotspots import CodeSite, short_path
 
 __all__ = ["AllocationSite", "aggregate_sites"]
 
@@ -14,38 +14,19 @@ Frame = tuple[str, str, int]  # (function, file, line), innermost first
 
 
 @dataclass(frozen=True)
-class AllocationSite:
+class AllocationSite(CodeSite):
     """Bytes (``size``) and allocation count attributed to the innermost Python frame that allocated them."""
 
-    function: str
-    file: str
-    line: int
     size: int
     count: int
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.file, self.function)
-
-    @property
-    def location(self) -> str:
-        return f"{self.file}:{self.line}"
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "function": self.function,
-            "file": self.file,
-            "line": self.line,
-            "size": self.size,
-            "count": self.count,
-        }
+        return {**self.site_dict(), "size": self.size, "count": self.count}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AllocationSite:
         return cls(
-            function=str(data.get("function", "?")),
-            file=str(data.get("file", "?")),
-            line=int(data.get("line", 0) or 0),
+            **cls.site_from(data),
             size=int(data.get("size", 0) or 0),
             count=int(data.get("count", 0) or 0),
         )
