@@ -7,13 +7,12 @@ exact and deterministic: the same commit measures identically, and ``UNITS = 3``
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy  # noqa: F401 - imported once, before pytester's in-process runs (see tests/conftest.py)
 import pytest
+from gitrepo import git
 
 import pytest_causal_eval.ab.shard_plugin  # noqa: F401 - same reason
 
@@ -60,20 +59,6 @@ def test_{other}(causal_bench):
 """
 
 FAST_ARGS = ("tests", "-q", "--causal-eval-max-time", "40ms", "--causal-eval-warmup", "off")
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
-    )
-    return proc.stdout.strip()
 
 
 def worktree_count(repo: Path) -> int:

@@ -296,23 +296,17 @@ def test_ungated(causal_bench, work):
 def test_saving_sessions_of_one_commit_teach_the_gate_their_drift(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import subprocess
+    from gitrepo import git
 
-    def git(*args: str) -> str:
-        identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-        return subprocess.run(
-            ["git", *identity, *args], cwd=project.path, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    git("init", "-q")
-    git("add", "-A")
-    git("commit", "-qm", "suite")
+    git(project.path, "init", "-q")
+    git(project.path, "add", "-A")
+    git(project.path, "commit", "-qm", "suite")
     for i, slowdown in enumerate(("1.0", "1.12", "0.9")):  # the same code, three sessions apart
         monkeypatch.setenv("FAKE_SLOWDOWN", slowdown)
         save(project, "-k", "plain", passed=1)
         if i == 0:  # committing the baseline makes a new commit, not new code
-            git("add", "baselines")
-            git("commit", "-qm", "baselines")
+            git(project.path, "add", "baselines")
+            git(project.path, "commit", "-qm", "baselines")
     [path] = baseline_files(project)
     entry = json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]
     codes = [s["code"] for s in entry["time"]["sessions"]]
