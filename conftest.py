@@ -26,8 +26,19 @@ EXECUTORS: tuple[str, ...] = ("serial", "thread", "process", "async") + (
 SCALE_NS = (1_000, 10_000, 100_000)
 #: Evaluations (or requests) in flight in the concurrency suite: the reference framework's 20-50.
 CONCURRENCY = (8, 32)
-#: Real causal-reasoning data (CLadder, BIG-Bench Hard) beside the repository.
-SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+#: Real causal-reasoning data (CLadder, BIG-Bench Hard), committed under data/ (see data/README.md).
+#: ``--data DIR`` or CAUSAL_EVAL_DATA=DIR reads another copy with the same layout.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="Folder of the causal-reasoning data the suites and tests read (default: data/ in the "
+        "repository; also CAUSAL_EVAL_DATA).",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -40,14 +51,24 @@ def suite_seed() -> int:
     return SUITE_SEED
 
 
+def _data_dir(config: pytest.Config) -> Path:
+    chosen = config.getoption("--data") or os.environ.get("CAUSAL_EVAL_DATA") or DATA_DIR
+    return Path(chosen).expanduser().resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = _data_dir(config)
+    if not (path / "cladder").is_dir() or not (path / "bbh-causal-judgement").is_dir():
+        raise pytest.UsageError(
+            f"--data / CAUSAL_EVAL_DATA: {path} has no cladder/ and bbh-causal-judgement/ folders "
+            "(the layout of data/ in the repository is expected)"
+        )
+
+
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        reason = f"the shared causal-reasoning data is not beside the repository ({SHARED_DATA})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return SHARED_DATA
+def data_dir(pytestconfig: pytest.Config) -> Path:
+    """The data folder: ``--data DIR``, else ``CAUSAL_EVAL_DATA``, else data/ in the repository."""
+    return _data_dir(pytestconfig)
 
 
 @pytest.fixture(scope="session")

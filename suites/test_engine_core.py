@@ -47,9 +47,9 @@ def test_evaluate_oracle(
 
 
 @pytest.mark.causal_engine(batch_size=32)
-def test_replay_bbh_causal_judgement(causal_engine: Any, causal_bench: Any, shared_data: Path) -> None:
+def test_replay_bbh_causal_judgement(causal_engine: Any, causal_bench: Any, data_dir: Path) -> None:
     # The recorded outputs carry each item's input and target beside the model's prediction.
-    recorded = shared_data / "bbh-causal-judgement" / "code-davinci-002-direct-outputs.json"
+    recorded = data_dir / "bbh-causal-judgement" / "code-davinci-002-direct-outputs.json"
     engine = causal_engine("replay", path=str(recorded))
     questions = list(load_dataset(recorded))
     assert len(questions) == 187
