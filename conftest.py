@@ -51,16 +51,20 @@ def suite_seed() -> int:
     return SUITE_SEED
 
 
-def _data_dir(config: pytest.Config) -> Path:
-    chosen = config.getoption("--data") or os.environ.get("CAUSAL_EVAL_DATA") or DATA_DIR
-    return Path(chosen).expanduser().resolve()
+def _chosen_data_dir(config: pytest.Config) -> Path | None:
+    chosen = config.getoption("--data") or os.environ.get("CAUSAL_EVAL_DATA")
+    return Path(chosen).expanduser().resolve() if chosen else None
+
+
+def _has_layout(path: Path) -> bool:
+    return (path / "cladder").is_dir() and (path / "bbh-causal-judgement").is_dir()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    path = _data_dir(config)
-    if not (path / "cladder").is_dir() or not (path / "bbh-causal-judgement").is_dir():
+    chosen = _chosen_data_dir(config)
+    if chosen is not None and not _has_layout(chosen):
         raise pytest.UsageError(
-            f"--data / CAUSAL_EVAL_DATA: {path} has no cladder/ and bbh-causal-judgement/ folders "
+            f"--data / CAUSAL_EVAL_DATA: {chosen} has no cladder/ and bbh-causal-judgement/ folders "
             "(the layout of data/ in the repository is expected)"
         )
 
@@ -68,7 +72,12 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def data_dir(pytestconfig: pytest.Config) -> Path:
     """The data folder: ``--data DIR``, else ``CAUSAL_EVAL_DATA``, else data/ in the repository."""
-    return _data_dir(pytestconfig)
+    path = _chosen_data_dir(pytestconfig) or DATA_DIR
+    if not _has_layout(path):  # only a copy of this conftest outside the repository gets here
+        pytest.fail(
+            f"no causal-reasoning data at {path}: pass --data DIR or set CAUSAL_EVAL_DATA", pytrace=False
+        )
+    return path
 
 
 @pytest.fixture(scope="session")
