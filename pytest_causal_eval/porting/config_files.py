@@ -119,6 +119,8 @@ def port_config(label: str, name: str, text: str) -> tuple[str, list[Finding]]:
         raw = index.line_text(number)
         if raw.lstrip().startswith(("#", ";")):
             continue
+        if name in TOML_TABLES:
+            raw = raw.split("#")[0]
         for found in sorted(set(re.findall(r"--benchmark-[\w-]+", raw))):
             findings.append(
                 Finding(label, number, f"{found} outside a pytest addopts (a tox command?): map it by hand")
@@ -237,8 +239,15 @@ def _parse_toml(label: str, text: str) -> dict[str, Any]:
     try:
         doc: dict[str, Any] = toml.loads(text)
     except toml.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise PortParseError(label, line, str(getattr(exc, "msg", exc))) from None
+        message = str(exc)
+        where = re.search(r"\(at line (\d+), column \d+\)", message)
+        if where:
+            line: int | None = int(where.group(1))
+        elif "end of document" in message:
+            line = SourceIndex(text).line_of(len(text))
+        else:
+            line = None
+        raise PortParseError(label, line, re.sub(r"\s*\(at [^)]*\)$", "", message)) from None
     return doc
 
 
@@ -390,10 +399,15 @@ def _edits_for(
         if encoded is None:
             return None
         edits.append(Edit(token.start, token.end, encoded))
+    # Runs of neighbouring dropped arguments on one line (in one segment) go together.
     runs: list[list[int]] = []
     for k in deleted:
         same_run = runs and runs[-1][-1] == k - 1
-        if same_run and (value.array or value.tokens[k].segment == value.tokens[k - 1].segment):
+        if value.array:
+            same_place = index.line_of(value.tokens[k].start) == index.line_of(value.tokens[k - 1].start)
+        else:
+            same_place = value.tokens[k].segment == value.tokens[k - 1].segment
+        if same_run and same_place:
             runs[-1].append(k)
         else:
             runs.append([k])
@@ -407,18 +421,20 @@ def _delete_run(text: str, index: SourceIndex, value: _Value, run: list[int]) ->
     before = value.tokens[run[0] - 1] if run[0] > 0 else None
     after = value.tokens[run[-1] + 1] if run[-1] + 1 < len(value.tokens) else None
     if value.array:
-        lines = range(index.line_of(first.start), index.line_of(last.end) + 1)
-        rest = text[index.line_starts[lines[0] - 1] : _line_span(index, lines[-1])[1]]
+        number = index.line_of(first.start)
+        line_start, line_end = _line_span(index, number)
+        rest = text[line_start:line_end]
         for k in run:
             token = value.tokens[k]
             rest = rest.replace(text[token.start : token.end], "", 1)
         if re.fullmatch(r"[\s,]*(#[^\n]*)?\s*", rest):
-            return Edit(index.line_starts[lines[0] - 1], _line_span(index, lines[-1])[1], "")
-        if after is not None:
+            return Edit(line_start, line_end, "")
+        if after is not None and index.line_of(after.start) == number:
             return Edit(first.start, after.start, "")
-        if before is not None:
+        if before is not None and index.line_of(before.end) == number:
             return Edit(before.end, last.end, "")
-        return Edit(first.start, last.end, "")
+        trailing = re.match(r"[ \t]*,[ \t]*", text[last.end :])
+        return Edit(first.start, last.end + (trailing.end() if trailing else 0), "")
     segment = value.segments[first.segment]
     if after is not None and after.segment == first.segment:
         return Edit(first.start, after.start, "")

@@ -296,7 +296,8 @@ class _Porter:
             rest = rest.replace(self.text[self.start(node) : self.end(node)], "", 1)
         if re.fullmatch(r"[\s,]*", re.sub(r"#[^\n]*", "", rest)):
             return Edit(line_start, line_end, "")
-        if after is not None:
+        # Take the separator on the side that keeps a comment at the end of the line in place.
+        if after is not None and (before is None or after.lineno == last.end_lineno):  # type: ignore[attr-defined]
             return Edit(self.start(first), self.start(after), "")
         if before is not None:
             return Edit(self.end(before), self.end(last), "")
@@ -501,7 +502,12 @@ class _Porter:
         return False
 
     def port_pedantic(self, call: ast.Call) -> None:
+        """Arguments after ``setup`` go by keyword; a positional ``teardown`` of None (the default)
+        is left out."""
         for k, arg in enumerate(call.args):
+            if k == 4 and isinstance(arg, ast.Constant) and arg.value is None:
+                self.delete_elements(call, [*call.args, *call.keywords], [arg])
+                continue
             if isinstance(arg, ast.Starred):
                 self.report(
                     arg, f"*{ast.unparse(arg.value)} in {FIXTURE}.pedantic: pass its arguments by keyword"
