@@ -163,7 +163,14 @@ def load_cladder_models(path: str | Path) -> dict[int, dict[str, Any]]:
         mid = _need(p, line, rec, "model_id")
         for key in ("structure", "params"):
             _need(p, line, rec, key)
-        out[int(mid)] = dict(rec)
+        try:
+            out[int(mid)] = dict(rec)
+        except (TypeError, ValueError):
+            raise DatasetError(
+                str(p), f"expected an integer, got {mid!r}", line=line, field="model_id"
+            ) from None
+    if not out:
+        raise DatasetError(str(p), "no models in the file")
     return out
 
 
