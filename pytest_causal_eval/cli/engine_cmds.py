@@ -67,7 +67,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         type=_key_value,
         metavar="NAME=COLUMN",
-        help="map an engine field (prompt, premise, question, choices, answer, id, ...) to a column",
+        help="map an engine field (prompt, premise, question, choices, answer, id, ...) to a column; "
+        "choices=COL1,COL2 builds the choices from several columns",
+    )
+    ev.add_argument(
+        "--label-base",
+        type=int,
+        choices=[0, 1],
+        help="an integer answer label is an index into the choices counted from 0 or 1 (default 0)",
     )
     ev.add_argument("-n", type=int, default=None, help="number of questions (tasks: default 1000)")
     ev.add_argument("--seed", type=int, default=0, help="task stream and bootstrap seed (default 0)")
@@ -144,11 +151,11 @@ def _questions(args: argparse.Namespace) -> tuple[Iterable[Question], int | None
     from ..engine import create_task, load_dataset
 
     if args.task:
-        if args.format or args.field:
-            raise CLIError("--format and --field apply to --dataset only")
+        if args.format or args.field or args.label_base is not None:
+            raise CLIError("--format, --field and --label-base apply to --dataset only")
         return create_task(args.task, difficulty=args.difficulty).questions(args.seed), args.n or 1000
     fields = dict(args.field)
-    return load_dataset(args.dataset, args.format, fields or None), args.n
+    return load_dataset(args.dataset, args.format, fields or None, label_base=args.label_base), args.n
 
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
