@@ -169,6 +169,8 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
                 raise CLIError(f"--model openai needs --{flag.replace('_', '-')}")
     elif args.base_url or args.model_name:
         raise CLIError("--base-url and --model-name apply to --model openai only")
+    if args.model == "replay" and options.get("match") == "order" and args.dataset:
+        options.setdefault("dataset", args.dataset)  # the i-th recording answers the i-th question
     return options
 
 

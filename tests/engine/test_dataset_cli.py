@@ -149,3 +149,17 @@ def test_bad_dataset_input_exits_2_without_traceback(
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("match", [[], ["--model-arg", "match=order"]])
+def test_replay_published_few_shot_outputs_on_the_dataset(
+    bbh_dir: Path, capsys: pytest.CaptureFixture[str], match: list[str]
+) -> None:
+    """The README recipe: BIG-Bench Hard's recorded outputs replayed on the dataset itself
+    reproduce the published 63.64% (before: a LookupError on every question)."""
+    outputs = bbh_dir / "code-davinci-002-direct-outputs.json"
+    argv = ["evaluate", "--model", "replay", "--model-arg", f"path={outputs}", *match,
+            "--dataset", str(bbh_dir / "causal_judgement.json"), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["n"] == 187 and data["errors"] == 0 and round(100 * data["accuracy"], 2) == 63.64
