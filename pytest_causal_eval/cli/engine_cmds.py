@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gen = subparsers.add_parser(
         "generate",
         help="write generated causal-reasoning questions as JSONL",
-        description="Generate a seeded stream of questions from a task and write it as JSONL.",
+        description=(
+            "Generate a seeded stream of questions from a task and write it as JSONL, one question "
+            "per line with the causal model it asks about (graph and probability tables)."
+        ),
     )
     gen.add_argument("--task", required=True, help="task name (e.g. intervention)")
     gen.add_argument("-n", type=int, default=100, help="number of questions (default 100)")
@@ -120,11 +123,15 @@ def _generate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CLIError(f"cannot write {args.output}: {exc}") from None
     try:
-        for i, q in enumerate(task.questions(args.seed)):
-            if i >= args.n:
+        written = 0
+        for cluster in task.clusters(args.seed):
+            if written >= args.n:
                 break
-            out.write(json.dumps(q.to_dict(), ensure_ascii=False))
-            out.write("\n")
+            model = cluster.model_record()  # each record carries its causal model
+            for q in cluster.questions[: args.n - written]:
+                out.write(json.dumps({**q.to_dict(), "model": model}, ensure_ascii=False))
+                out.write("\n")
+                written += 1
         out.flush()
     except BrokenPipeError:  # e.g. piped into `head`
         return 0

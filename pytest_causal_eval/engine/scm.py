@@ -110,6 +110,25 @@ class CausalModel:
             cpts.append(np.transpose(arr, [pas.index(p) for p in expected]) if pas else arr)
         return cls(base, cpts)
 
+    def to_cladder(self) -> dict[str, Any]:
+        """The model as CLadder writes one: ``structure`` and ``params`` (:meth:`from_cladder` reads it).
+
+        ``params`` maps ``"p(V)"`` to ``P(V=1)`` for a root and ``"p(V | A, B)"`` to nested lists
+        of ``P(V=1 | A=a, B=b)`` indexed ``[a][b]`` in the order the key names the parents.
+        """
+        edges = [
+            f"{self.names[p]}->{name}"
+            for name, pas in zip(self.names, self.graph.parents, strict=True)
+            for p in pas
+        ]
+        params: dict[str, Any] = {}
+        for name, pas, cpt in zip(self.names, self.graph.parents, self.cpts, strict=True):
+            if pas:
+                params[f"p({name} | {', '.join(self.names[p] for p in pas)})"] = cpt.tolist()
+            else:
+                params[f"p({name})"] = float(cpt)
+        return {"structure": ",".join(edges), "params": params}
+
     # ------------------------------------------------------------------ helpers
     @property
     def names(self) -> tuple[str, ...]:

@@ -237,3 +237,14 @@ def test_exact_inference_differs_from_cladder_convention_only_where_documented(c
             elif abs(value - published[key]) > 1e-6:
                 differs += 1
     assert differs > 0
+
+
+def test_to_cladder_round_trips(cladder_dir: Path) -> None:
+    for meta in _load(cladder_dir / "test-model-meta.json")[:60]:
+        model = CausalModel.from_cladder(str(meta["structure"]), meta["params"])  # type: ignore[arg-type]
+        exported = json.loads(json.dumps(model.to_cladder()))
+        again = CausalModel.from_cladder(exported["structure"], exported["params"])
+        assert again.names == model.names
+        for a, b in zip(again.cpts, model.cpts, strict=True):
+            assert np.array_equal(a, b)
+        assert cladder_groundtruth(again) == cladder_groundtruth(model)
