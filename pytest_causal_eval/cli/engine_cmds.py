@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gen = subparsers.add_parser(
         "generate",
         help="write generated causal-reasoning questions as JSONL",
-        description="Generate a seeded stream of questions from a task and write it as JSONL.",
+        description=(
+            "Generate a seeded stream of questions from a task and write it as JSONL, one question "
+            "per line with the causal model it asks about (graph and probability tables)."
+        ),
     )
     gen.add_argument("--task", required=True, help="task name (e.g. intervention)")
     gen.add_argument("-n", type=int, default=100, help="number of questions (default 100)")
@@ -67,7 +70,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         type=_key_value,
         metavar="NAME=COLUMN",
-        help="map an engine field (prompt, premise, question, choices, answer, id, ...) to a column",
+        help="map an engine field (prompt, premise, question, choices, answer, id, ...) to a column; "
+        "choices=COL1,COL2 builds the choices from several columns",
+    )
+    ev.add_argument(
+        "--label-base",
+        type=int,
+        choices=[0, 1],
+        help="an integer answer label is an index into the choices counted from 0 or 1 (default 0)",
     )
     ev.add_argument("-n", type=int, default=None, help="number of questions (tasks: default 1000)")
     ev.add_argument("--seed", type=int, default=0, help="task stream and bootstrap seed (default 0)")
@@ -113,11 +123,15 @@ def _generate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CLIError(f"cannot write {args.output}: {exc}") from None
     try:
-        for i, q in enumerate(task.questions(args.seed)):
-            if i >= args.n:
+        written = 0
+        for cluster in task.clusters(args.seed):
+            if written >= args.n:
                 break
-            out.write(json.dumps(q.to_dict(), ensure_ascii=False))
-            out.write("\n")
+            model = cluster.model_record()  # each record carries its causal model
+            for q in cluster.questions[: args.n - written]:
+                out.write(json.dumps({**q.to_dict(), "model": model}, ensure_ascii=False))
+                out.write("\n")
+                written += 1
         out.flush()
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
@@ -144,11 +158,11 @@ def _questions(args: argparse.Namespace) -> tuple[Iterable[Question], int | None
     from ..engine import create_task, load_dataset
 
     if args.task:
-        if args.format or args.field:
-            raise CLIError("--format and --field apply to --dataset only")
+        if args.format or args.field or args.label_base is not None:
+            raise CLIError("--format, --field and --label-base apply to --dataset only")
         return create_task(args.task, difficulty=args.difficulty).questions(args.seed), args.n or 1000
     fields = dict(args.field)
-    return load_dataset(args.dataset, args.format, fields or None), args.n
+    return load_dataset(args.dataset, args.format, fields or None, label_base=args.label_base), args.n
 
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -162,6 +176,8 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
                 raise CLIError(f"--model openai needs --{flag.replace('_', '-')}")
     elif args.base_url or args.model_name:
         raise CLIError("--base-url and --model-name apply to --model openai only")
+    if args.model == "replay" and options.get("match") == "order" and args.dataset:
+        options.setdefault("dataset", args.dataset)  # the i-th recording answers the i-th question
     return options
 
 

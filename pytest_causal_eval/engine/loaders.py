@@ -14,12 +14,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import DatasetError, UnknownNameError
+from .errors import DatasetError, EngineError, UnknownNameError
 from .question import YES_NO, Question
 
 __all__ = [
     "DATASET_FORMATS",
     "FIELD_NAMES",
+    "LABEL_BASES",
     "detect_format",
     "iter_records",
     "load_bbh",
@@ -112,6 +113,8 @@ def iter_records(path: str | Path, records_key: str | None = None) -> Iterator[t
         return
     text = _read_text(p)
     stripped = text.lstrip()
+    if not stripped:
+        raise DatasetError(str(p), "empty file (expected JSON or JSONL records)")
     if stripped.startswith("["):
         yield from _iter_json_items(p, text, len(text) - len(stripped))
         return
@@ -163,7 +166,14 @@ def load_cladder_models(path: str | Path) -> dict[int, dict[str, Any]]:
         mid = _need(p, line, rec, "model_id")
         for key in ("structure", "params"):
             _need(p, line, rec, key)
-        out[int(mid)] = dict(rec)
+        try:
+            out[int(mid)] = dict(rec)
+        except (TypeError, ValueError):
+            raise DatasetError(
+                str(p), f"expected an integer, got {mid!r}", line=line, field="model_id"
+            ) from None
+    if not out:
+        raise DatasetError(str(p), "no models in the file")
     return out
 
 
@@ -179,7 +189,9 @@ def load_cladder(path: str | Path, models: str | Path | None = None) -> Iterator
     if models is not None or meta_path.exists():
         backgrounds = {k: str(v.get("background", "")) for k, v in load_cladder_models(meta_path).items()}
     stem = p.stem
+    count = 0
     for line, rec in iter_records(p):
+        count += 1
         qid = _need(p, line, rec, "question_id")
         given = _need(p, line, rec, "given_info")
         question = _need(p, line, rec, "question")
@@ -203,6 +215,8 @@ def load_cladder(path: str | Path, models: str | Path | None = None) -> Iterator
             cluster=f"cladder-model/{model_id}",
             fields={"query": str(meta["query_type"]), "model_id": model_id, "meta": dict(meta)},
         )
+    if count == 0:
+        raise DatasetError(str(p), "no questions in the file")
 
 
 # ---------------------------------------------------------------------- BIG-Bench Hard
@@ -210,41 +224,107 @@ def load_bbh(path: str | Path, task: str | None = None) -> Iterator[Question]:
     """BIG-Bench Hard yes/no items: ``{"examples": [{"input", "target"}]}`` (or ``"outputs"``)."""
     p = Path(path)
     name = task or p.stem.replace("-", "_")
+    count = 0
     for i, (line, rec) in enumerate(iter_records(p)):
         prompt = _need(p, line, rec, "input")
         answer = _yes_no(p, line, "target", _need(p, line, rec, "target"))
         qid = f"{name}/{i}"
         yield Question(id=qid, prompt=str(prompt), answer=answer, task=name, cluster=qid)
+        count = i + 1
+    if count == 0:
+        raise DatasetError(str(p), "no records in the file")
 
 
 # ---------------------------------------------------------------------- generic
-def _choice_answer(path: Path, line: int, field: str, value: Any, choices: tuple[str, ...]) -> str:
+#: How an integer label counts the choices: ``0`` (first choice is 0) or ``1`` (first is 1).
+LABEL_BASES = (0, 1)
+
+
+class _Record:
+    """One record of a generic dataset, for messages that name the file, line, record and field."""
+
+    __slots__ = ("line", "number", "path", "rec")
+
+    def __init__(self, path: Path, line: int, number: int, rec: Mapping[str, Any]) -> None:
+        self.path, self.line, self.number, self.rec = path, line, number, rec
+
+    def error(self, message: str, field: str | None = None) -> DatasetError:
+        return DatasetError(str(self.path), f"{message} (record {self.number})", line=self.line, field=field)
+
+    def get(self, column: str, required: bool) -> Any:
+        value = self.rec.get(column)
+        if value is None and required:
+            raise self.error("missing", column)
+        return value
+
+
+def _label_index(rec: _Record, field: str, value: Any, choices: tuple[str, ...], base: int) -> str:
+    index = int(value) - base
+    if 0 <= index < len(choices):
+        return choices[index]
+    top = len(choices) - 1 + base
+    raise rec.error(
+        f"label index {value} outside the {len(choices)} choices (counting from {base}: {base}..{top}"
+        + ("" if base else "; pass --label-base 1 if the labels count from 1")
+        + ")",
+        field,
+    )
+
+
+def _choice_answer(rec: _Record, field: str, value: Any, choices: tuple[str, ...], base: int) -> str:
+    yes_no = choices == YES_NO
     if isinstance(value, bool):
-        if choices == YES_NO:
+        if yes_no:
             return "yes" if value else "no"
-        raise DatasetError(
-            str(path), f"boolean label {value!r} with choices {list(choices)}", line=line, field=field
-        )
+        raise rec.error(f"boolean label {value!r} with choices {list(choices)}", field)
+    if isinstance(value, int) and yes_no:
+        if value in (0, 1):
+            return "yes" if value else "no"
+        raise rec.error(f"integer label {value} on a yes/no question: expected 1 (yes) or 0 (no)", field)
     if isinstance(value, int):
-        if 0 <= value < len(choices):
-            return choices[value]
-        raise DatasetError(
-            str(path), f"label index {value} outside {len(choices)} choices", line=line, field=field
-        )
-    text = str(value).strip()
+        return _label_index(rec, field, value, choices, base)
+    if not isinstance(value, str):
+        raise rec.error(f"expected a choice's text, letter or index, got {value!r}", field)
+    text = value.strip()
     lowered = [c.lower() for c in choices]
     if text.lower() in lowered:
         return choices[lowered.index(text.lower())]
-    if choices == YES_NO:
-        return _yes_no(path, line, field, value)
+    if yes_no:
+        if text.lower() in _TRUE:
+            return "yes"
+        if text.lower() in _FALSE:
+            return "no"
+        raise rec.error(f"expected yes/no, got {value!r}", field)
     letter = text.strip("()").lower()
     if len(letter) == 1 and "a" <= letter < chr(ord("a") + len(choices)):
         return choices[ord(letter) - ord("a")]
-    if text.isdigit() and int(text) < len(choices):
-        return choices[int(text)]
-    raise DatasetError(
-        str(path), f"label {value!r} is none of the choices {list(choices)}", line=line, field=field
-    )
+    if text.isdigit():
+        return _label_index(rec, field, int(text), choices, base)
+    raise rec.error(f"label {value!r} is none of the choices {list(choices)}", field)
+
+
+def _choices(rec: _Record, columns: list[str], mapped: bool) -> tuple[str, ...]:
+    """The choices of a record: one column holding a list, or one string per column."""
+    if len(columns) > 1:
+        out: list[str] = []
+        for column in columns:
+            value = rec.get(column, required=True)
+            if not isinstance(value, str):
+                raise rec.error(f"expected a string choice, got {type(value).__name__} {value!r}", column)
+            out.append(value)
+        return tuple(out)
+    (column,) = columns
+    raw = rec.get(column, required=mapped)
+    if raw is None or raw == []:
+        return YES_NO
+    if not isinstance(raw, list):
+        raise rec.error(f"expected a list of strings, got {type(raw).__name__}", column)
+    for j, c in enumerate(raw):
+        if not isinstance(c, str):
+            raise rec.error(f"choice {j + 1} is {type(c).__name__} {c!r}, not a string", column)
+    if len(raw) < 2:
+        raise rec.error(f"expected at least two choices, got {len(raw)}", column)
+    return tuple(raw)
 
 
 def load_records(
@@ -253,70 +333,84 @@ def load_records(
     *,
     task: str | None = None,
     records_key: str | None = None,
+    label_base: int = 0,
 ) -> Iterator[Question]:
     """Questions from any JSON/JSONL dataset, given which of its columns hold what.
 
     ``fields`` maps engine names (:data:`FIELD_NAMES`) to the dataset's column names; unmapped
-    names default to themselves. The prompt is the ``prompt`` column if present, otherwise
-    ``premise`` and ``question`` joined, followed by the lettered choices when there are any.
-    ``answer`` may be a choice's text, its letter, its index, or yes/no/true/false.
+    names default to themselves (and are optional), a mapped column must be in every record.
+    ``choices`` names one column holding a list of strings, or several columns separated by
+    commas (``"hypothesis1,hypothesis2"``), each holding one string choice. The prompt is the
+    ``prompt`` column, or else ``premise`` and/or ``question`` joined by a newline and followed
+    by the lettered choices when there are any. ``answer`` may be a choice's text, its letter
+    (``B``, ``(B)``), or its index counted from ``label_base`` (0 or 1); without choices the
+    question is yes/no and the answer is yes/no/true/false/1/0.
     """
     p = Path(path)
     mapping = dict(fields or {})
     unknown = sorted(set(mapping) - set(FIELD_NAMES))
     if unknown:
         raise UnknownNameError("field", unknown[0], FIELD_NAMES)
+    if label_base not in LABEL_BASES:
+        raise EngineError(f"label base must be 0 or 1, got {label_base!r}")
     col = {name: mapping.get(name, name) for name in FIELD_NAMES}
+    choice_columns = [c.strip() for c in col["choices"].split(",")] if "choices" in mapping else ["choices"]
+    if not all(choice_columns):
+        raise EngineError(f"field mapping choices={col['choices']!r}: empty column name")
     name = task or p.stem
-    for i, (line, rec) in enumerate(iter_records(p, records_key)):
-        if not isinstance(rec, Mapping):
-            raise DatasetError(str(p), f"expected a JSON object, got {type(rec).__name__}", line=line)
-        raw_choices = rec.get(col["choices"])
-        if raw_choices is None or raw_choices == []:
-            choices: tuple[str, ...] = YES_NO
-            listed = ""
-        elif isinstance(raw_choices, list) and all(isinstance(c, (str, int, float)) for c in raw_choices):
-            choices = tuple(str(c) for c in raw_choices)
-            listed = "\n".join(f"({chr(ord('A') + j)}) {c}" for j, c in enumerate(choices))
+    number = 0
+    for line, raw in iter_records(p, records_key):
+        number += 1
+        if not isinstance(raw, Mapping):
+            raise DatasetError(
+                str(p), f"expected a JSON object, got {type(raw).__name__} (record {number})", line=line
+            )
+        rec = _Record(p, line, number, raw)
+        for engine_name in ("id", "premise", "question", "task", "rung", "graph", "cluster"):
+            if engine_name in mapping:
+                rec.get(col[engine_name], required=True)
+        choices = _choices(rec, choice_columns, "choices" in mapping)
+        listed = (
+            ""
+            if choices == YES_NO
+            else "\n".join(f"({chr(ord('A') + j)}) {c}" for j, c in enumerate(choices))
+        )
+        prompt_value = rec.get(col["prompt"], required="prompt" in mapping)
+        if prompt_value is not None:
+            prompt = str(prompt_value)
         else:
-            raise DatasetError(str(p), "expected a list of strings", line=line, field=col["choices"])
-        if rec.get(col["prompt"]) is not None:
-            prompt = str(rec[col["prompt"]])
-        else:
-            if rec.get(col["question"]) is None:
-                raise DatasetError(
-                    str(p),
-                    f"missing (need a {col['prompt']!r} or a {col['question']!r} column)",
-                    line=line,
-                    field=col["question"],
-                )
-            premise = rec.get(col["premise"])
-            prompt = "\n".join(str(s) for s in (premise, rec[col["question"]]) if s is not None)
+            parts = [raw.get(col["premise"]), raw.get(col["question"])]
+            if parts == [None, None]:
+                need = f"{col['prompt']!r}, {col['premise']!r} or {col['question']!r}"
+                raise rec.error(f"missing (need a {need} column)", col["question"])
+            prompt = "\n".join(str(s) for s in parts if s is not None)
             if listed:
                 prompt = f"{prompt}\n{listed}\nAnswer with the letter of one option."
             else:
                 prompt = f"{prompt}\nAnswer yes or no."
-        answer = _choice_answer(p, line, col["answer"], _need(p, line, rec, col["answer"]), choices)
-        qid = str(rec.get(col["id"], f"{name}/{i}"))
-        rung = rec.get(col["rung"])
+        answer = _choice_answer(
+            rec, col["answer"], rec.get(col["answer"], required=True), choices, label_base
+        )
+        qid = str(raw.get(col["id"], f"{name}/{number - 1}"))
+        rung = raw.get(col["rung"])
         try:
             rung_value = None if rung is None else int(rung)
         except (TypeError, ValueError):
-            raise DatasetError(
-                str(p), f"expected an integer, got {rung!r}", line=line, field=col["rung"]
-            ) from None
-        extra = rec.get("fields")
+            raise rec.error(f"expected an integer, got {rung!r}", col["rung"]) from None
+        extra = raw.get("fields")
         yield Question(
             id=qid,
             prompt=prompt,
             answer=answer,
             choices=choices,
-            task=str(rec.get(col["task"]) or name),
+            task=str(raw.get(col["task"]) or name),
             rung=rung_value,
-            graph=None if rec.get(col["graph"]) is None else str(rec[col["graph"]]),
-            cluster=str(rec.get(col["cluster"]) or qid),
+            graph=None if raw.get(col["graph"]) is None else str(raw[col["graph"]]),
+            cluster=str(raw.get(col["cluster"]) or qid),
             fields=dict(extra) if isinstance(extra, Mapping) else {},
         )
+    if number == 0:
+        raise DatasetError(str(p), "no records in the file")
 
 
 def detect_format(path: str | Path) -> str:
@@ -338,16 +432,26 @@ def load_dataset(
     path: str | Path,
     format: str | None = None,
     fields: Mapping[str, str] | None = None,
+    *,
+    label_base: int | None = None,
     **options: Any,
 ) -> Iterator[Question]:
-    """Questions from a dataset file in any supported format (auto-detected when ``None``)."""
+    """Questions from a dataset file in any supported format (auto-detected when ``None``).
+
+    ``fields`` and ``label_base`` apply to the generic json/jsonl formats (:func:`load_records`).
+    """
     fmt = format or detect_format(path)
     if fmt not in DATASET_FORMATS:
         raise UnknownNameError("dataset format", fmt, DATASET_FORMATS)
-    if fields and fmt in ("cladder", "bbh"):
-        raise DatasetError(str(path), f"field mappings apply to the json/jsonl formats, not {fmt}")
+    if fmt in ("cladder", "bbh"):
+        if fields:
+            raise DatasetError(str(path), f"field mappings apply to the json/jsonl formats, not {fmt}")
+        if label_base is not None:
+            raise DatasetError(str(path), f"the label base applies to the json/jsonl formats, not {fmt}")
     if fmt == "cladder":
         return load_cladder(path, **options)
     if fmt == "bbh":
         return load_bbh(path, **options)
+    if label_base is not None:
+        options["label_base"] = label_base
     return load_records(path, fields, **options)

@@ -110,6 +110,25 @@ class CausalModel:
             cpts.append(np.transpose(arr, [pas.index(p) for p in expected]) if pas else arr)
         return cls(base, cpts)
 
+    def to_cladder(self) -> dict[str, Any]:
+        """The model as CLadder writes one: ``structure`` and ``params`` (:meth:`from_cladder` reads it).
+
+        ``params`` maps ``"p(V)"`` to ``P(V=1)`` for a root and ``"p(V | A, B)"`` to nested lists
+        of ``P(V=1 | A=a, B=b)`` indexed ``[a][b]`` in the order the key names the parents.
+        """
+        edges = [
+            f"{self.names[p]}->{name}"
+            for name, pas in zip(self.names, self.graph.parents, strict=True)
+            for p in pas
+        ]
+        params: dict[str, Any] = {}
+        for name, pas, cpt in zip(self.names, self.graph.parents, self.cpts, strict=True):
+            if pas:
+                params[f"p({name} | {', '.join(self.names[p] for p in pas)})"] = cpt.tolist()
+            else:
+                params[f"p({name})"] = float(cpt)
+        return {"structure": ",".join(edges), "params": params}
+
     # ------------------------------------------------------------------ helpers
     @property
     def names(self) -> tuple[str, ...]:
@@ -249,6 +268,8 @@ class CausalModel:
         """``(E[Y | do(X=x, M=m)]`` shaped ``(2**|M|, 2)``, ``P(m | do(X=0))``, ``P(m | do(X=1))``).
 
         ``M`` is the tuple of mediators in topological order; configuration bit ``j`` is ``M[j]``.
+        These are the ingredients of the mediation formula; combining them as if ``M`` and ``Y``
+        shared no cause is CLadder's convention (see :mod:`.cladder`), not :meth:`nde`/:meth:`nie`.
         """
         meds = list(self.graph.mediators(treatment, outcome))
         table = self.do_table(outcome, [treatment, *meds]).reshape(-1, 2)
@@ -256,18 +277,40 @@ class CausalModel:
         pm1 = self._distribution(meds, self.joint({treatment: 1}))
         return table, pm0, pm1
 
-    def nde(self, treatment: str = "X", outcome: str = "Y") -> float:
-        """Natural direct effect ``sum_m P(m | do(X=0)) (E[Y | do(X=1, m)] - E[Y | do(X=0, m)])``.
+    def _outcome_with_treatment(self, treatment: str, outcome: str, x: int) -> FloatArray:
+        """``P(Y=1 | pa_Y)`` in every state, with the treatment's bit among ``pa_Y`` read as ``x``."""
+        yi, ti = self.graph.idx(outcome), self.graph.idx(treatment)
+        cfg = np.zeros(self._bits.shape[1], dtype=np.int64)
+        for p in self.graph.parents[yi]:
+            bit = np.full(cfg.shape, x, dtype=np.int64) if p == ti else self._bits[p].astype(np.int64)
+            cfg = cfg * 2 + bit
+        out: FloatArray = self.cpts[yi].reshape(-1)[cfg]
+        return out
 
-        ``M`` is every mediator (variable on a directed path from X to Y), taken jointly.
+    def _nested(self, treatment: str, outcome: str, direct: int, mediated: int) -> float:
+        """``E[Y_{X=direct, M=M_{X=mediated}}]`` with ``M`` every mediator of ``X`` on ``Y``.
+
+        Each variable has its own independent noise, so every parent of ``Y`` other than ``X``
+        takes its value in the world ``do(X=mediated)`` (mediators and non-descendants of ``X``
+        alike) while ``Y`` reads ``X = direct`` on its direct edge.
         """
-        table, pm0, _ = self.mediation_tables(treatment, outcome)
-        return float(pm0 @ (table[:, 1] - table[:, 0]))
+        weights = self.joint({treatment: mediated})
+        return float(weights @ self._outcome_with_treatment(treatment, outcome, direct))
+
+    def nde(self, treatment: str = "X", outcome: str = "Y") -> float:
+        """Pearl's natural direct effect ``E[Y_{X=1, M_{X=0}}] - E[Y_{X=0}]``.
+
+        ``M`` is every mediator (variable on a directed path from X to Y), held at the value it
+        would take under ``X=0`` while the direct edge ``X -> Y`` sees ``X=1``. Exact for any
+        graph (each variable has independent noise): in the arrowhead, where ``V2`` causes both
+        the mediator ``V3`` and ``Y``, it is ``sum_{v2,m} P(v2) P(m | X=0, v2) (P(Y=1 | X=1, m,
+        v2) - P(Y=1 | X=0, m, v2))``.
+        """
+        return self._nested(treatment, outcome, 1, 0) - self._nested(treatment, outcome, 0, 0)
 
     def nie(self, treatment: str = "X", outcome: str = "Y") -> float:
-        """Natural indirect effect ``sum_m E[Y | do(X=0, m)] (P(m | do(X=1)) - P(m | do(X=0)))``."""
-        table, pm0, pm1 = self.mediation_tables(treatment, outcome)
-        return float(table[:, 0] @ (pm1 - pm0))
+        """Pearl's natural indirect effect ``E[Y_{X=0, M_{X=1}}] - E[Y_{X=0}]``."""
+        return self._nested(treatment, outcome, 0, 1) - self._nested(treatment, outcome, 0, 0)
 
     # ------------------------------------------------------------------ rung 3
     def _response_types(self, i: int) -> tuple[FloatArray, npt.NDArray[np.int8]]:

@@ -1,8 +1,17 @@
 """An OpenAI-compatible HTTP front for any engine model (starlette app, run by uvicorn).
 
 Routes: ``POST /v1/chat/completions`` (the prompt is the last user message; text only),
-``GET /v1/models``, ``GET /health``. Concurrent requests are gathered into batches for one model
-call at a time (models need not be thread-safe; batched models such as torch get real batches).
+``GET /v1/models``, ``GET /v1/models/{id}``, ``GET /health``. Concurrent requests are gathered
+into batches for one model call at a time (models need not be thread-safe; batched models such as
+torch get real batches).
+
+``"stream": true`` answers as the OpenAI API streams: server-sent events, one
+``chat.completion.chunk`` per piece of the answer (the first carries the role, the last the
+``finish_reason``), a usage chunk when ``stream_options.include_usage`` is set, then
+``data: [DONE]``. The answer is computed before the stream starts, so a request the model cannot
+answer fails with an ordinary HTTP error, never a broken stream. Errors are OpenAI-shaped
+(``{"error": {"message", "type", "param", "code"}}``) so official clients raise the matching
+exception (``BadRequestError``, ``NotFoundError``, ``RateLimitError``, ...).
 
 The oracle reads structured answers a server never sees, so ``serving_model("oracle", task=...,
 seed=..., n=...)`` serves :class:`~.models.LookupModel` instead: the same questions are
@@ -20,15 +29,16 @@ import asyncio
 import itertools
 import json
 import random
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .errors import EngineError
@@ -153,8 +163,45 @@ class _Batcher:
                     fut.set_result(answer)
 
 
-def _error(status: int, message: str, kind: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+def _error(
+    status: int,
+    message: str,
+    kind: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _stream_options(body: Mapping[str, Any]) -> tuple[bool, bool]:
+    """``(stream, include_usage)`` of a request; ``ValueError`` for values of the wrong type."""
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise ValueError("'stream' must be true or false")
+    options = body.get("stream_options")
+    if options is None:
+        return stream, False
+    if not isinstance(options, dict):
+        raise ValueError("'stream_options' must be an object")
+    if not stream:
+        raise ValueError("'stream_options' applies only when 'stream' is true")
+    usage = options.get("include_usage", False)
+    if not isinstance(usage, bool):
+        raise ValueError("'stream_options.include_usage' must be true or false")
+    return True, usage
+
+
+_PIECES = re.compile(r"\s*\S+|\s+")
+
+
+def _sse(payload: Mapping[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
 
 
 def _prompt_of(body: Any) -> str:
@@ -187,13 +234,57 @@ def create_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "model": name, "fingerprint": model.fingerprint})
 
+    card = {"id": name, "object": "model", "created": 0, "owned_by": "causal-eval"}
+
     async def models(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [{"id": name, "object": "model", "created": 0, "owned_by": "causal-eval"}],
+        return JSONResponse({"object": "list", "data": [card]})
+
+    async def model_card(request: Request) -> Response:
+        requested = request.path_params["model"]
+        if requested != name:
+            return _error(
+                404,
+                f"model {requested!r} not served here; this server serves {name!r}",
+                "invalid_request_error",
+                param="model",
+                code="model_not_found",
+            )
+        return JSONResponse(card)
+
+    def usage(prompt: str, answer: str) -> dict[str, int]:
+        p, c = len(prompt.split()), len(answer.split())
+        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+    async def chunks(
+        cid: str, created: int, prompt: str, answer: str, include_usage: bool, malformed: bool
+    ) -> AsyncIterator[bytes]:
+        def chunk(delta: dict[str, str], finish: str | None) -> dict[str, Any]:
+            return {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
-        )
+
+        yield _sse(chunk({"role": "assistant", "content": ""}, None))
+        if malformed:
+            yield b'data: {"id": "chatcmpl-x", "choices": [{"delta": \n\n'
+        for piece in _PIECES.findall(answer):
+            yield _sse(chunk({"content": piece}, None))
+        yield _sse(chunk({}, "stop"))
+        if include_usage:
+            yield _sse(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": name,
+                    "choices": [],
+                    "usage": usage(prompt, answer),
+                }
+            )
+        yield _sse("[DONE]")
 
     async def chat(request: Request) -> Response:
         fault = faults.draw() if faults is not None else None
@@ -207,12 +298,25 @@ def create_app(
         try:
             body = json.loads(await request.body())
             prompt = _prompt_of(body)
+            stream, include_usage = _stream_options(body)
         except ValueError as exc:
             return _error(400, f"bad request: {exc}", "invalid_request_error")
         requested = body.get("model")
         if requested not in (None, name):
             return _error(
-                404, f"model {requested!r} not served here; this server serves {name!r}", "not_found"
+                404,
+                f"model {requested!r} not served here; this server serves {name!r}",
+                "invalid_request_error",
+                param="model",
+                code="model_not_found",
+            )
+        n = body.get("n", 1)
+        if n not in (None, 1):
+            return _error(
+                400,
+                f"bad request: n={n!r}; this server answers with one choice",
+                "invalid_request_error",
+                param="n",
             )
         try:
             answer = await batcher.answer(prompt)
@@ -220,24 +324,27 @@ def create_app(
             return _error(400, f"model cannot answer this prompt: {exc}", "invalid_request_error")
         except Exception as exc:
             return _error(500, f"model failed: {type(exc).__name__}: {exc}", "server_error")
+        cid, created = f"chatcmpl-{next(ids)}", int(time.time())
+        if stream:
+            return StreamingResponse(
+                chunks(cid, created, prompt, answer, include_usage, fault == "malformed"),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache"},
+            )
         if fault == "malformed":
             return Response(
                 '{"id": "chatcmpl-x", "choices": [{"message": {"content": ', media_type="application/json"
             )
         return JSONResponse(
             {
-                "id": f"chatcmpl-{next(ids)}",
+                "id": cid,
                 "object": "chat.completion",
-                "created": int(time.time()),
+                "created": created,
                 "model": name,
                 "choices": [
                     {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
                 ],
-                "usage": {
-                    "prompt_tokens": len(prompt.split()),
-                    "completion_tokens": len(answer.split()),
-                    "total_tokens": len(prompt.split()) + len(answer.split()),
-                },
+                "usage": usage(prompt, answer),
             }
         )
 
@@ -245,6 +352,7 @@ def create_app(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/v1/models", models, methods=["GET"]),
+            Route("/v1/models/{model:path}", model_card, methods=["GET"]),
             Route("/v1/chat/completions", chat, methods=["POST"]),
         ]
     )

@@ -32,6 +32,7 @@ __all__ = [
     "TASKS",
     "AssociationTask",
     "CausalAttributionTask",
+    "Cluster",
     "ConfoundingTask",
     "CounterfactualTask",
     "InterventionTask",
@@ -80,6 +81,35 @@ class _Context:
     extra: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """One sampled causal model and the questions asked about it."""
+
+    id: str
+    family: str
+    model: CausalModel
+    variables: dict[str, str]  # variable name -> what it stands for in the story
+    graph_only: bool
+    questions: tuple[Question, ...]
+
+    def model_record(self) -> dict[str, Any]:
+        """The model as JSON: ``family``, ``variables``, CLadder's ``structure`` and ``params``.
+
+        ``params`` (every ``P(V=1 | parents)``, see :meth:`CausalModel.to_cladder`) is left out
+        when the answers depend on the graph alone (the ``confounding`` task).
+        """
+        exported = self.model.to_cladder()
+        record: dict[str, Any] = {
+            "cluster": self.id,
+            "family": self.family,
+            "variables": dict(self.variables),
+            "structure": exported["structure"],
+        }
+        if not self.graph_only:
+            record["params"] = exported["params"]
+        return record
+
+
 def _stable_code(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
@@ -104,8 +134,16 @@ class Task(ABC):
     def describe(self) -> dict[str, Any]:
         return {"task": self.name, "difficulty": self.difficulty, "families": list(self.families)}
 
+    #: Whether the answers depend on the graph alone (the model's tables are placeholders).
+    graph_only: ClassVar[bool] = False
+
     def questions(self, seed: int = 0) -> Iterator[Question]:
         """The unbounded question stream for ``seed``."""
+        for cluster in self.clusters(seed):
+            yield from cluster.questions
+
+    def clusters(self, seed: int = 0) -> Iterator[Cluster]:
+        """The stream's causal models, each with the questions asked about it (in stream order)."""
         code = _stable_code(self.name)
         balancer = _Balancer(np.random.default_rng([seed, code, 1 << 31]))
         for k in count():
@@ -114,8 +152,8 @@ class Task(ABC):
             story = STORIES[int(rng.integers(len(STORIES)))]
             ctx = self._context(family, story, rng)
             cluster = f"{self.name}/{seed}/{k}"
-            for j, draft in enumerate(self._drafts(ctx, balancer)):
-                yield Question(
+            questions = tuple(
+                Question(
                     id=f"{cluster}/{j}",
                     prompt=draft.text,
                     answer="yes" if draft.answer else "no",
@@ -125,6 +163,11 @@ class Task(ABC):
                     cluster=cluster,
                     fields={"query": draft.query, "story": story.name, **draft.fields},
                 )
+                for j, draft in enumerate(self._drafts(ctx, balancer))
+            )
+            if questions:
+                nouns = {name: var.noun for name, var in ctx.names.items()}
+                yield Cluster(cluster, family, ctx.model, nouns, self.graph_only, questions)
 
     def _context(self, family: str, story: Story, rng: np.random.Generator) -> _Context:
         sampled = sample_model(family, rng, self.difficulty)
@@ -249,9 +292,8 @@ class CausalAttributionTask(Task):
         mediators = m.graph.mediators("X", "Y")
         if not mediators:
             return
-        table, pm0, pm1 = m.mediation_tables("X", "Y")
-        nde = float(pm0 @ (table[:, 1] - table[:, 0]))
-        nie = float(table[:, 0] @ (pm1 - pm0))
+        # Pearl's natural effects, as the wording asks (exact in every family, the arrowhead too)
+        nde, nie = m.nde("X", "Y"), m.nie("X", "Y")
         via = prompts.conjunction([ctx.names[v].noun for v in mediators])
         first = [self._direct, self._indirect]
         if ctx.rng.random() < 0.5:
@@ -337,6 +379,7 @@ class ConfoundingTask(Task):
 
     name = "confounding"
     rung = 2
+    graph_only = True
     # families with both a valid and an invalid candidate set among the observed covariates
     default_families = (
         "chain",

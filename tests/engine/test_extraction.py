@@ -53,3 +53,48 @@ def test_extraction_table(
 def test_unknown_mode() -> None:
     with pytest.raises(ValueError, match="strict"):
         extract_answer("yes", YN, "loose")
+
+
+# Sentence-style choices: each ends in punctuation, and one choice is a prefix of another.
+COPA = ("The ball was pushed.", "The ball was pushed hard.", "It rained, so the street got wet!")
+
+SENTENCE_CASES = [
+    # response, strict, flexible
+    ("The ball was pushed.", COPA[0], COPA[0]),
+    ("the ball was pushed", COPA[0], COPA[0]),
+    ("**The ball was pushed hard.**", COPA[1], COPA[1]),
+    ("It rained, so the street got wet!", COPA[2], COPA[2]),
+    ("It rained, so the street got wet.", COPA[2], COPA[2]),
+    ("The answer is The ball was pushed hard.", None, COPA[1]),
+    ("The answer is the ball was pushed.", None, COPA[0]),
+    ("Answer: It rained, so the street got wet!\nBecause water.", None, COPA[2]),
+    ("The answer is it rained, so the street got wet. I am sure.", None, COPA[2]),
+    ("The ball was pushed hard. That is why it rolled.", None, COPA[1]),
+    ("The ball was pushed, I think.", None, COPA[0]),
+    ("I would say the ball was pushed hard here.", None, COPA[1]),
+    ("I would say the ball was pushed here.", None, COPA[0]),
+    ("The ball was pushed, or the ball was pushed hard.", None, None),
+    ("(B)", COPA[1], COPA[1]),
+    ("The answer is (C).", None, COPA[2]),
+    ("The answer is unclear.", None, None),
+]
+
+
+@pytest.mark.parametrize(("response", "strict", "flexible"), SENTENCE_CASES)
+def test_sentence_choices(response: str, strict: str | None, flexible: str | None) -> None:
+    assert extract_answer(response, COPA, "strict") == strict
+    assert extract_answer(response, COPA, "flexible") == flexible
+
+
+def test_every_choice_reads_back_as_itself_in_both_modes() -> None:
+    """What the oracle answers (a choice's own text) is that choice: strict scored 0% on any
+    dataset whose choices end in punctuation."""
+    for choice in COPA:
+        assert extract_answer(choice, COPA, "strict") == choice
+        assert extract_answer(choice, COPA, "flexible") == choice
+        assert extract_answer(f"The answer is {choice}", COPA, "flexible") == choice
+
+
+def test_later_statement_wins_on_one_line() -> None:
+    assert extract_answer("The answer is yes, but no: the answer is no.", YN, "flexible") == "no"
+    assert extract_answer("Answer: (A). Hmm, Answer: (B)", MC, "flexible") == "dog"

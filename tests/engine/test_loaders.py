@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from pytest_causal_eval.engine import DatasetError, UnknownNameError, load_bbh, load_cladder, load_dataset
+from pytest_causal_eval.engine import (
+    DatasetError,
+    EngineError,
+    UnknownNameError,
+    load_bbh,
+    load_cladder,
+    load_dataset,
+)
 from pytest_causal_eval.engine.loaders import detect_format, iter_records
 
 
@@ -37,7 +45,7 @@ def test_generic_jsonl_with_field_mapping(tmp_path: Path) -> None:
             "opts": ["He dropped a hammer.", "He got a hole in his sock."],
             "gold": 0,
         },
-        {"uid": "b", "ctx": "It rained.", "q": "Did the street get wet?", "gold": "Yes"},
+        {"uid": "b", "ctx": "It rained.", "q": "Did the street get wet?", "opts": [], "gold": "Yes"},
         {"uid": "c", "ctx": "x", "q": "Pick", "opts": ["p", "q", "r"], "gold": "(C)"},
     ]  # fmt: skip
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
@@ -123,3 +131,130 @@ def test_loader_option_errors(tmp_path: Path) -> None:
     with pytest.raises(UnknownNameError, match="valid dataset formats"):
         list(load_dataset(path, "csv"))
     assert [line for line, _ in iter_records(path)] == [1]
+
+
+def _jsonl(path: Path, rows: list[object]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+TWO_CHOICE = [
+    {"premise": "The glass fell.", "hypothesis1": "It shattered.", "hypothesis2": "It sang.", "label": 0},
+    {"premise": "She watered it.", "hypothesis1": "It wilted.", "hypothesis2": "It thrived.", "label": 1},
+]
+
+
+@pytest.mark.parametrize("base", [0, 1])
+def test_choices_from_two_columns_and_an_index_label(tmp_path: Path, base: int) -> None:
+    rows = [{**r, "label": int(r["label"]) + base} for r in TWO_CHOICE]  # type: ignore[call-overload]
+    path = _jsonl(tmp_path / "pairs.jsonl", rows)
+    fields = {"choices": "hypothesis1,hypothesis2", "answer": "label", "question": "premise"}
+    qs = list(load_dataset(path, fields=fields, label_base=base))
+    assert [q.choices for q in qs] == [("It shattered.", "It sang."), ("It wilted.", "It thrived.")]
+    assert [q.answer for q in qs] == ["It shattered.", "It thrived."]
+    assert "(A) It shattered.\n(B) It sang.\nAnswer with the letter of one option." in qs[0].prompt
+    # without choices an integer label is yes/no (1/0), never an index into ("yes", "no")
+    yn = _jsonl(tmp_path / "yn.jsonl", [{"question": "q", "answer": 0}, {"question": "r", "answer": 1}])
+    assert [q.answer for q in load_dataset(yn)] == ["no", "yes"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "fields", "base", "message"),
+    [
+        (  # the second record lacks a mapped choice column
+            [TWO_CHOICE[0], {k: v for k, v in TWO_CHOICE[1].items() if k != "hypothesis2"}],
+            {"choices": "hypothesis1,hypothesis2", "answer": "label"},
+            0,
+            ":2: field 'hypothesis2': missing (record 2)",
+        ),
+        (  # a mapped column that no record has
+            TWO_CHOICE,
+            {"choices": "options", "answer": "label"},
+            0,
+            ":1: field 'options': missing (record 1)",
+        ),
+        (
+            TWO_CHOICE,
+            {"choices": "hypothesis1,hypothesis2", "answer": "gold"},
+            0,
+            ":1: field 'gold': missing (record 1)",
+        ),
+        (
+            TWO_CHOICE,
+            {"choices": "hypothesis1,hypothesis2", "answer": "label", "id": "uid"},
+            0,
+            ":1: field 'uid': missing (record 1)",
+        ),
+        (  # 1-based labels read as 0-based: 2 is out of range, and the message says what to do
+            [{**TWO_CHOICE[0], "label": 2}],
+            {"choices": "hypothesis1,hypothesis2", "answer": "label"},
+            0,
+            ":1: field 'label': label index 2 outside the 2 choices (counting from 0: 0..1; "
+            "pass --label-base 1 if the labels count from 1) (record 1)",
+        ),
+        (
+            [{**TWO_CHOICE[0], "label": 1}, {**TWO_CHOICE[1], "label": 0}],
+            {"choices": "hypothesis1,hypothesis2", "answer": "label"},
+            1,
+            ":2: field 'label': label index 0 outside the 2 choices (counting from 1: 1..2) (record 2)",
+        ),
+        (
+            [{**TWO_CHOICE[0], "hypothesis2": 7}],
+            {"choices": "hypothesis1,hypothesis2", "answer": "label"},
+            0,
+            ":1: field 'hypothesis2': expected a string choice, got int 7 (record 1)",
+        ),
+        (
+            [{"question": "q", "opts": ["a", None], "answer": 0}],
+            {"choices": "opts"},
+            0,
+            ":1: field 'opts': choice 2 is NoneType None, not a string (record 1)",
+        ),
+        (
+            [{"question": "q", "opts": "a|b", "answer": 0}],
+            {"choices": "opts"},
+            0,
+            ":1: field 'opts': expected a list of strings, got str (record 1)",
+        ),
+        ([{"question": "q", "answer": 2}], {}, 0, ":1: field 'answer': integer label 2 on a yes/no question"),
+        (
+            [{"question": "q", "answer": "yes"}, ["q2", "no"]],
+            {},
+            0,
+            ":2: expected a JSON object, got list (record 2)",
+        ),
+    ],
+)
+def test_mapping_errors_name_file_line_record_and_field(
+    tmp_path: Path, rows: list[object], fields: dict[str, str], base: int, message: str
+) -> None:
+    path = _jsonl(tmp_path / "pairs.jsonl", rows)
+    with pytest.raises(DatasetError) as info:
+        list(load_dataset(path, fields=fields, label_base=base))
+    assert str(info.value).startswith(f"{path}{message}")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("empty.json", "", "empty file"),
+        ("empty.jsonl", "\n\n", "no records in the file"),
+        ("empty-array.json", "[]", "no records in the file"),
+        ("data.csv", "premise,label\nit rained,1\n", ":1: bad JSON"),
+        ("scalar.json", "42", "expected a JSON array of records"),
+    ],
+)
+def test_empty_and_non_json_files(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DatasetError, match=re.escape(message)) as info:
+        list(load_dataset(path, "jsonl" if name.endswith(".jsonl") else "json"))
+    assert str(info.value).startswith(str(path))
+
+
+def test_label_base_is_for_generic_files(tmp_path: Path, bbh_dir: Path) -> None:
+    with pytest.raises(DatasetError, match="label base applies to the json/jsonl formats, not bbh"):
+        list(load_dataset(bbh_dir / "causal_judgement.json", label_base=1))
+    path = _jsonl(tmp_path / "x.jsonl", [{"question": "q", "answer": "yes"}])
+    with pytest.raises(EngineError, match="label base must be 0 or 1"):
+        list(load_dataset(path, label_base=2))

@@ -15,6 +15,7 @@ from pytest_causal_eval.engine import (
     UnknownNameError,
     create_model,
     generate,
+    load_dataset,
     model_names,
     register_model,
 )
@@ -94,3 +95,84 @@ def test_text_model_sees_prompts_only() -> None:
         from pytest_causal_eval.engine.models import MODELS
 
         MODELS.pop("echo")
+
+
+def test_replay_few_shot_outputs_pair_with_the_dataset(bbh_dir: Path) -> None:
+    """BIG-Bench Hard's recorded inputs are the few-shot prompt followed by the question: each
+    dataset question finds its recording by containment (auto) or by position (order)."""
+    outputs = bbh_dir / "code-davinci-002-direct-outputs.json"
+    dataset = bbh_dir / "causal_judgement.json"
+    recorded = json.loads(outputs.read_text(encoding="utf-8"))["outputs"]
+    questions = list(load_dataset(dataset))
+    pairs = zip(questions, recorded, strict=True)
+    assert all(q.prompt != r["input"] and q.prompt in r["input"] for q, r in pairs)
+    expected = [r["prediction"] for r in recorded]
+    auto = create_model("replay", path=str(outputs))
+    assert auto.generate(questions) == expected
+    order = create_model("replay", path=str(outputs), match="order", dataset=str(dataset))
+    assert order.generate(questions) == expected
+    assert order.fingerprint != auto.fingerprint
+    exact = create_model("replay", path=str(outputs), match="exact")
+    assert exact.fingerprint == auto.fingerprint  # auto answers every prompt exact does, identically
+    with pytest.raises(LookupError, match="no recorded response"):
+        exact.generate(questions[:1])
+
+
+def test_replay_in_order_checks_targets(tmp_path: Path, bbh_dir: Path) -> None:
+    outputs = bbh_dir / "code-davinci-002-direct-outputs.json"
+    data = json.loads((bbh_dir / "causal_judgement.json").read_text(encoding="utf-8"))
+    first_yes = next(i for i, ex in enumerate(data["examples"]) if ex["target"] == "Yes")
+    first_no = next(i for i, ex in enumerate(data["examples"]) if ex["target"] == "No")
+    ex = data["examples"]
+    ex[first_yes], ex[first_no] = ex[first_no], ex[first_yes]
+    swapped = tmp_path / "swapped.json"
+    swapped.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(
+        DatasetError, match=r"field 'target': target '(Yes|No)' but question .* not in the same order"
+    ):
+        create_model("replay", path=str(outputs), match="order", dataset=str(swapped))
+    data["examples"] = ex[:10]
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DatasetError, match="187 recorded responses for the 10 questions"):
+        create_model("replay", path=str(outputs), match="order", dataset=str(short))
+    no_target = tmp_path / "no-target.jsonl"
+    no_target.write_text(json.dumps({"input": "a", "prediction": "Yes"}) + "\n")
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"question": "a", "answer": "yes"}) + "\n")
+    with pytest.raises(DatasetError, match=r"no-target\.jsonl:1: field 'target': missing"):
+        create_model("replay", path=str(no_target), match="order", dataset=str(one))
+
+
+def test_replay_containment_prefers_the_question_asked(tmp_path: Path) -> None:
+    shots = "Q: Is ice cold, as everyone agrees?\nA: Yes\n\n"
+    asked = ["Is fire hot, in the usual sense?", "Is ice cold, as everyone agrees?"]
+    rows = [
+        {"input": f"{shots}Q: {asked[0]}\nA:", "prediction": "Yes"},
+        {"input": f"{shots}Q: {asked[1]}\nA:", "prediction": "No"},  # also a few-shot example
+    ]
+    path = tmp_path / "rec.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model = create_model("replay", path=str(path))
+    assert model.generate([_q(asked[0]), _q(asked[1])]) == ["Yes", "No"]
+    with pytest.raises(LookupError, match="no recorded response"):
+        model.generate([_q("Is water wet, in the usual sense?")])
+    rows.append({"input": f"Context.\nQ: {asked[0]}\nA:", "prediction": "No"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(LookupError, match=r"ends the recorded inputs at lines 1, 3 .* match=order"):
+        create_model("replay", path=str(path)).generate([_q(asked[0])])
+
+
+def test_replay_options_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "rec.jsonl"
+    path.write_text(json.dumps({"input": "p1", "prediction": "Yes"}) + "\n")
+    with pytest.raises(UnknownNameError, match="valid replay matchs: auto, exact, order"):
+        create_model("replay", path=str(path), match="fuzzy")
+    with pytest.raises(EngineError, match="match=order needs dataset=PATH"):
+        create_model("replay", path=str(path), match="order")
+    with pytest.raises(EngineError, match="dataset= applies to match=order"):
+        create_model("replay", path=str(path), dataset=str(path))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(DatasetError, match="no recorded responses"):
+        create_model("replay", path=str(empty))
