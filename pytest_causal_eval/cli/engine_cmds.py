@@ -291,9 +291,11 @@ def _render(result: EvalResult, args: argparse.Namespace) -> str:
         f"questions  {o.n}   answered {o.answered}   correct {o.correct}   unparsed {o.unparsed}"
         f"   errors {o.errors} ({_pct(o.error_rate).strip()} error rate)",
         f"accuracy   {_pct(o.accuracy)}   Wilson 95% [{_pct(o.wilson[0])}, {_pct(o.wilson[1])}]"
-        f"   cluster bootstrap 95% [{_pct(result.bootstrap[0])}, {_pct(result.bootstrap[1])}]{over}",
+        f"   cluster bootstrap 95% [{_pct(result.bootstrap[0])}, {_pct(result.bootstrap[1])}]{over}"
+        if o.answered
+        else "accuracy   n/a: no question was answered (every model call failed)",
     ]
-    if o.errors:
+    if o.errors and o.answered:
         lines.append(
             f"           accuracy is over the {o.answered} answered questions; the {o.errors} errors"
             " (failed model calls) are counted apart"

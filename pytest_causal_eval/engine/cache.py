@@ -211,6 +211,7 @@ class SQLiteCache:
         self.retries = retries
         self.read_only = False
         self.notes: list[str] = []
+        self._read_only_note: str | None = None  # said once the read-only database has answered
         self._clock = clock
         self._local = threading.local()
         self._generation = 0  # bumped when the file is rebuilt or reopened read-only: threads reopen
@@ -286,7 +287,7 @@ class SQLiteCache:
             if write and self.read_only:
                 raise _ReadOnly
             try:
-                return op(self._connection())
+                result = op(self._connection())
             except sqlite3.Error as exc:
                 kind = _failure_kind(exc)
                 if kind == "locked":
@@ -298,7 +299,8 @@ class SQLiteCache:
                     time.sleep(min(1.0, 0.01 * 2**attempt) * random.uniform(0.5, 1.0))
                     continue
                 if kind == "readonly" and not self.read_only:
-                    self._use_read_only(str(exc))
+                    dir_ro = not os.access(self.directory, os.W_OK)
+                    self._use_read_only("the directory is not writable" if dir_ro else str(exc))
                     continue
                 if kind == "corrupt" and not rebuilt and not self.read_only:
                     self._rebuild(exc)
@@ -310,7 +312,13 @@ class SQLiteCache:
                     raise CacheUnavailable(
                         f"cache directory {self.directory} holds no cache yet and is not writable"
                     ) from None
-                raise CacheUnavailable(f"cache {self.path} cannot be used: {exc}") from None
+                unreadable = self.path.is_file() and not os.access(self.path, os.R_OK)
+                hint = " (the file is not readable)" if unreadable else ""
+                raise CacheUnavailable(f"cache {self.path} cannot be used: {exc}{hint}") from None
+            if self._read_only_note is not None:
+                note, self._read_only_note = self._read_only_note, None
+                self._note(note)
+            return result
 
     def _drop_connection(self) -> None:
         con = getattr(self._local, "con", None)
@@ -326,7 +334,7 @@ class SQLiteCache:
             self._drop_connection()
             self.read_only = True
             self._generation += 1
-        self._note(
+        self._read_only_note = (
             f"response cache {self.path} is read-only ({reason}): it is used for lookups only and "
             "new responses are not stored"
         )
@@ -356,7 +364,7 @@ class SQLiteCache:
 
     def _note(self, message: str) -> None:
         self.notes.append(message)
-        warnings.warn(message, CacheWarning, stacklevel=4)
+        warnings.warn(message, CacheWarning, stacklevel=5)
 
     # ------------------------------------------------------------------ API
     def get(self, key: str) -> str | None:
@@ -542,19 +550,20 @@ class TieredCache:
         memory_only = (
             "continuing with the in-memory cache only for the rest of the run (new responses are not shared)"
         )
+        failure = str(exc).rstrip(". ")
         if factory is None:
-            message = f"{exc}; {memory_only}"
+            message = f"{failure}; {memory_only}"
         else:
             try:
                 replacement = factory()
                 replacement.put_many(self.front.items())
             except CacheUnavailable as fallback_error:
-                message = f"{exc}; the fallback failed too ({fallback_error}); {memory_only}"
+                message = f"{failure}; the fallback failed too ({fallback_error}); {memory_only}"
             else:
                 self.back = replacement
                 self.name = f"{self.front.name}+{replacement.name}"
                 message = (
-                    f"{exc}; continuing with the disk cache in {replacement.directory} "
+                    f"{failure}; continuing with the disk cache in {replacement.directory} "
                     f"(this run's {len(self.front)} responses so far were copied there)"
                 )
         self._notes.append(message)
@@ -629,6 +638,9 @@ def open_cache(
     except CacheUnavailable as exc:
         if fallback is None:
             raise
-        warnings.warn(f"{exc}; falling back to the disk cache in {fallback_dir}", CacheWarning, stacklevel=2)
+        failure = str(exc).rstrip(". ")
+        warnings.warn(
+            f"{failure}; falling back to the disk cache in {fallback_dir}", CacheWarning, stacklevel=2
+        )
         return TieredCache(front, fallback())
     return TieredCache(front, back, fallback)

@@ -59,6 +59,7 @@ __all__ = [
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 _MESSAGE_CHARS = 200  # of a server's error message, after redaction
+_ERROR_BODY_BYTES = 64 * 1024  # of an error response: enough for its message, the rest is dropped
 
 
 class RequestFailed(EngineError):
@@ -223,6 +224,8 @@ class OpenAIModel(TextModel):
         with self._lock:
             if self._loop is not None:
                 return self._loop
+            key = self._read_key()  # before the loop starts: a bad key leaves no thread behind
+            self._secret = key
             loop = asyncio.new_event_loop()
             ready = threading.Event()
 
@@ -234,8 +237,6 @@ class OpenAIModel(TextModel):
             self._thread = threading.Thread(target=run, name="causal-eval-openai", daemon=True)
             self._thread.start()
             ready.wait()
-            key = os.environ.get(self.api_key_env)
-            self._secret = key or None
             headers = {"Accept-Encoding": "identity"}  # compressed bodies could not be capped as sent
             if key:
                 headers["Authorization"] = f"Bearer {key}"
@@ -252,6 +253,19 @@ class OpenAIModel(TextModel):
             asyncio.run_coroutine_threadsafe(setup(), loop).result()
             self._loop = loop
             return loop
+
+    def _read_key(self) -> str | None:
+        """The key from ``$api_key_env``, without the surrounding whitespace a ``.env`` file or a
+        copy-paste leaves; one an HTTP header cannot carry is refused naming the variable only."""
+        key = (os.environ.get(self.api_key_env) or "").strip()
+        if not key:
+            return None
+        if not key.isascii() or not key.isprintable():
+            raise EngineError(
+                f"openai model: ${self.api_key_env} holds characters an HTTP header cannot carry "
+                "(non-ASCII or control characters); check how it was set"
+            )
+        return key
 
     def close(self) -> None:
         """Close connections and stop the client's event loop (it restarts on next use)."""
@@ -283,8 +297,12 @@ class OpenAIModel(TextModel):
         """One POST: the status, the ``Retry-After`` header and the body (capped, decoded)."""
         assert self._client is not None
         async with self._client.stream("POST", "/chat/completions", json=body) as response:
-            data = await _read_capped(response, self.max_response_bytes)
-            return response.status_code, response.headers.get("Retry-After"), data
+            status = response.status_code
+            if status == 200:
+                data = await _read_capped(response, self.max_response_bytes)
+            else:  # only its message matters: a huge error body is cut, and the status still told
+                data = await _read_capped(response, min(self.max_response_bytes, _ERROR_BODY_BYTES), cut=True)
+            return status, response.headers.get("Retry-After"), data
 
     async def _one(self, prompt: str) -> str:
         assert self._client is not None and self._sem is not None
@@ -390,14 +408,15 @@ def _too_large(cap: int, detail: str) -> ResponseTooLarge:
     )
 
 
-async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+async def _read_capped(response: httpx.Response, cap: int, *, cut: bool = False) -> bytes:
     """The response body, read chunk by chunk and given up as soon as it exceeds ``cap`` bytes
-    (after decompression: a gzip or deflate body is inflated at most ``cap + 1`` bytes at a time)."""
+    (after decompression: a gzip or deflate body is inflated at most ``cap + 1`` bytes at a time).
+    ``cut``: return the first ``cap`` bytes instead of raising :class:`ResponseTooLarge`."""
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("", "identity"):
         decoder = None
         declared = response.headers.get("Content-Length", "").strip()
-        if declared.isdigit() and int(declared) > cap:
+        if declared.isdigit() and int(declared) > cap and not cut:
             raise _too_large(cap, f"of {format_bytes(int(declared))} (Content-Length) exceeds")
     elif encoding in ("gzip", "x-gzip", "deflate"):
         decoder = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib framing
@@ -418,6 +437,8 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
                         raise _MalformedBody(f"bad {encoding} data: {exc}") from None
                     data = decoder.unconsumed_tail
             if len(body) > cap:
+                if cut:
+                    return bytes(body[:cap])
                 raise _too_large(cap, "exceeds")
     finally:  # stopping early: close the stream's generator now, not at garbage collection
         aclose = getattr(chunks, "aclose", None)
@@ -429,5 +450,7 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
         except zlib.error as exc:
             raise _MalformedBody(f"bad {encoding} data: {exc}") from None
         if len(body) > cap:
+            if cut:
+                return bytes(body[:cap])
             raise _too_large(cap, "exceeds")
     return bytes(body)

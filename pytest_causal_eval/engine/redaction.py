@@ -4,7 +4,8 @@ A model server may echo what it was sent (``HTTP 401: Incorrect API key provided
 and a response may carry a token. :func:`redact` removes, before anything reaches a message, a
 file, a cache or an exception:
 
-* every configured secret (e.g. the API key), verbatim and percent-encoded, when it has at least
+* every configured secret (e.g. the API key), verbatim, percent-encoded (either way) and
+  JSON-escaped, when it has at least
   :data:`MIN_SECRET_LENGTH` characters (shorter values such as ``EMPTY`` or ``none``, common for
   local servers, are not secrets and would mangle ordinary words);
 * ``Bearer``/``Basic``/``Token`` credentials, ``sk-...`` style keys, ``api_key=...``/``"api-key":
@@ -16,9 +17,10 @@ what was wrong.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 __all__ = ["MIN_SECRET_LENGTH", "REDACTED", "redact"]
 
@@ -42,7 +44,8 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in secrets:
         if not secret or len(secret) < MIN_SECRET_LENGTH:
             continue
-        for form in {secret, quote(secret, safe="")}:
+        forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json.dumps(secret)[1:-1]}
+        for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, REDACTED)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)

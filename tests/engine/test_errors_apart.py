@@ -64,6 +64,9 @@ def test_cli_reports_errors_apart(
     assert main([*argv, "--max-error-rate", "0.5", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["accuracy"] == 1.0 and data["error_rate"] == 0.2 and data["errors"] == 20
+    assert main([*argv, "--model-arg", "every=1", "--max-error-rate", "1"]) == 0  # nothing answered
+    out = capsys.readouterr().out
+    assert "accuracy   n/a: no question was answered" in out and "Wilson" not in out
 
 
 def test_the_suites_gate_the_error_rate_not_accuracy(

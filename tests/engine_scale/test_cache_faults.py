@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import warnings
 from collections.abc import Callable, Sequence
@@ -156,3 +158,17 @@ def test_any_cache_that_raises_mid_run_is_dropped_with_one_warning(tmp_path: Pat
         result = Evaluator(Saboteur(lambda: None), batch_size=10, cache=Flaky()).run(QS, output_jsonl=out)
     assert len(_cache_warnings(list(caught))) == 1
     assert result.n == 200 and result.accuracy == 1.0 and len(out.read_text().splitlines()) == 200
+
+
+def test_redis_that_stops_answering_mid_run_is_given_up_after_its_timeout(doomed_redis: RedisServer) -> None:
+    cache = open_cache(doomed_redis.url)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stop = Saboteur(lambda: os.kill(doomed_redis.proc.pid, signal.SIGSTOP), at=2)
+            result = Evaluator(stop, batch_size=50, cache=cache).run(QS)
+    finally:
+        os.kill(doomed_redis.proc.pid, signal.SIGCONT)
+    (message,) = _cache_warnings(caught)
+    assert "Timeout" in message and "in-memory cache only" in message
+    assert result.n == 200 and result.accuracy == 1.0

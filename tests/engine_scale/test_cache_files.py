@@ -112,3 +112,18 @@ def test_a_cache_path_that_cannot_be_opened_is_not_moved_aside(tmp_path: Path) -
         SQLiteCache(tmp_path)
     assert (tmp_path / SQLiteCache.FILENAME / "keep.txt").read_text() == "mine"
     assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+@pytest.mark.usefixtures("restore_write_bits")
+def test_a_read_only_file_that_is_no_database_is_reported_and_left_alone(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / SQLiteCache.FILENAME).write_bytes(b"not a database " * 300)
+    (broken / SQLiteCache.FILENAME).chmod(0o444)
+    broken.chmod(0o555)
+    before = _digests(broken)
+    done = _cli(*EVALUATE, "-n", "10", "--cache", str(broken), read_only_user=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "responses.sqlite3 is not a usable database: file is not a database" in done.stderr
+    assert "warning" not in done.stderr  # no "read-only, used for lookups" for a file that cannot be read
+    assert _digests(broken) == before

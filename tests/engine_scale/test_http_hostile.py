@@ -8,6 +8,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -18,20 +19,21 @@ from .scripted_server import Reply, Request, ScriptedServer, completion, error, 
 
 QS = generate("association", 20, seed=8)
 # Not shaped like an "sk-" key: only the configured value itself can be recognised.
-KEY = "Zq4xT9mW2rV8pL6nK3jH7gF5dS1aQ0eRtYu"
+KEY = "Zq4xT9mW2rV8pL6nK3jH7gF5dS1aQ0eRtYu/+="
 MIB = 1 << 20
 
 
 def _echo_key_401(style: str) -> ScriptedServer:
     def reply(request: Request) -> Reply:
         sent = request.authorization  # "Bearer <key>"
-        shown = {"bearer": sent, "raw": sent.removeprefix("Bearer "), "long": "x " * 80 + sent}[style]
+        raw = sent.removeprefix("Bearer ")
+        shown = {"bearer": sent, "raw": raw, "long": "x " * 80 + sent, "quoted": quote(raw)}[style]
         return Reply(401, error(f"Incorrect API key provided: {shown}. You can find your API key at ..."))
 
     return ScriptedServer(reply)
 
 
-@pytest.mark.parametrize("style", ["bearer", "raw", "long"])
+@pytest.mark.parametrize("style", ["bearer", "raw", "long", "quoted"])
 def test_a_key_echoed_by_the_server_reaches_no_output(
     style: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,6 +59,7 @@ def test_a_key_echoed_by_the_server_reaches_no_output(
     written += [p.read_bytes().decode("latin-1") for p in cache.iterdir()]
     for text in written:
         assert KEY not in text and KEY[:5] not in text  # not even the part before a cut
+        assert quote(KEY) not in text
 
 
 def test_a_key_in_a_response_is_not_cached_or_written(
@@ -228,3 +231,47 @@ def test_a_body_dripped_byte_by_byte_times_out_as_a_whole() -> None:
         finally:
             model.close()
     assert result.errors == 1 and server.sent < 200  # gave up long before the drip ended
+
+
+def test_a_key_with_stray_whitespace_is_cleaned_and_an_unsendable_one_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with ScriptedServer(lambda _: Reply(200, completion("yes"))) as server:
+        monkeypatch.setenv("H15_KEY", f"  {KEY}\r\n")  # a .env file written on Windows
+        model = create_model("openai", base_url=server.base_url, model_name="m", api_key_env="H15_KEY")
+        try:
+            assert model.generate(QS[:1]) == ["yes"]
+        finally:
+            model.close()
+        assert server.requests[0].authorization == f"Bearer {KEY}"
+        monkeypatch.setenv("H15_KEY", KEY + "\u00e9")
+        model = create_model("openai", base_url=server.base_url, model_name="m", api_key_env="H15_KEY")
+        try:
+            result = Evaluator(model, max_error_rate=1.0).run(QS[:2])
+        finally:
+            model.close()
+    assert result.errors == 2 and len(server.requests) == 1  # refused before sending anything
+    with pytest.raises(EngineError, match=r"\$H15_KEY holds characters an HTTP header cannot carry") as info:
+        model.generate(QS[:1])
+    assert KEY not in str(info.value)
+
+
+def test_a_huge_error_body_still_tells_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    def reply(request: Request) -> Reply:
+        return Reply(401, _huge_completion(64 * MIB))
+
+    with ScriptedServer(reply) as server:
+        model = create_model("openai", base_url=server.base_url, model_name="m")
+        try:
+            peak, exc = _peak_while(lambda: model.generate(QS[:1]))
+        finally:
+            model.close()
+    assert isinstance(exc, PartialFailure)
+    assert str(exc.errors[0]).startswith("HTTP 401 (check $OPENAI_API_KEY); not retried")
+    assert peak < 4 * MIB
+
+
+def test_credentials_in_the_base_url_stay_out_of_names() -> None:
+    model = create_model("openai", base_url="http://alice:hunter2pass@127.0.0.1:9/v1", model_name="m")
+    assert "hunter2pass" not in model.fingerprint and "hunter2pass" not in repr(model)
+    assert "http://***@127.0.0.1:9/v1" in model.fingerprint
