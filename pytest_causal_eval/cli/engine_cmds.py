@@ -213,6 +213,8 @@ def _open_cache(args: argparse.Namespace) -> Any:
         if args.cache_ttl is not None or args.cache_fallback:
             raise CLIError("--cache-ttl and --cache-fallback need --cache")
         return None
+    if args.cache == "memory" and args.cache_fallback:
+        raise CLIError("--cache-fallback applies to a disk or Redis cache, not --cache memory")
     return open_cache(args.cache, ttl=args.cache_ttl, fallback_dir=args.cache_fallback)
 
 

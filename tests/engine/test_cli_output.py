@@ -44,3 +44,10 @@ def test_folded_clusters_are_said(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     text = capsys.readouterr().out
     assert "buckets" not in text and "over 100 clusters" in text
+
+
+def test_a_fallback_for_the_memory_cache_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*TASK, "--cache", "memory", "--cache-fallback", str(tmp_path)]) == 2
+    assert "--cache-fallback applies to a disk or Redis cache" in capsys.readouterr().err
