@@ -87,13 +87,16 @@ DEFAULTS: dict[str, Any] = {
     "difficulty": "medium",
     "client": None,
 }
-#: Gate settings for the metrics ``EngineHandle.measure`` records: accuracy may drop 2 points; the
-#: bounds of its interval are informational. Use as ``@pytest.mark.causal_eval(metric_thresholds=...)``.
+#: Gate settings for the metrics ``EngineHandle.measure`` records: accuracy (over the answered
+#: questions) may drop 2 points and the error rate (failed model calls over all questions) may rise
+#: 2 points; the bounds of the accuracy interval are informational. Use as
+#: ``@pytest.mark.causal_eval(metric_thresholds=...)``.
 # Latency percentiles are recorded and reported but not gated: the time of the whole evaluation is,
 # and per-question percentiles at the microsecond scale mostly measure the scheduler; gating four
 # more quantities per measurement would multiply the false alarms on a shared machine.
 EVAL_THRESHOLDS: dict[str, str] = {
     "accuracy": "2pts",
+    "error_rate": "2pts",
     "accuracy_ci_low": "off",
     "accuracy_ci_high": "off",
     "latency_p50": "off",
@@ -216,8 +219,11 @@ class EngineHandle:
         """Measure ``run(n)`` with ``causal_bench`` and record what an evaluation benchmark reports.
 
         Sets ``bench.items = n`` (the plugin derives questions/s), records per-question latency
-        percentiles over every round (``latency_p50/p90/p95/p99``, lower is better), ``accuracy`` and
-        its Wilson interval (``accuracy_ci_low``/``accuracy_ci_high``; see :data:`EVAL_THRESHOLDS`).
+        percentiles over every round (``latency_p50/p90/p95/p99``, lower is better), ``error_rate``
+        (the share of questions whose model call failed, lower is better), and ``accuracy`` over the
+        answered questions with its Wilson interval (``accuracy_ci_low``/``accuracy_ci_high``; see
+        :data:`EVAL_THRESHOLDS`): an outage shows as a higher error rate, not as lower accuracy.
+        When no question was answered, accuracy is not recorded (there is nothing to measure).
         ``rounds``: exactly that many rounds (pedantic mode) when measuring, for long runs.
         Returns the last round's result.
         """
@@ -235,10 +241,12 @@ class EngineHandle:
             samples = [float(v) for r in results if (v := getattr(r.latency, attr, None)) is not None]
             if samples:
                 bench.record(metric, _median(samples), unit="s", better="lower", samples=samples)
-        bench.record("accuracy", last.accuracy, better="higher")
-        low, high = last.wilson
-        bench.record("accuracy_ci_low", low, better="higher")
-        bench.record("accuracy_ci_high", high, better="higher")
+        bench.record("error_rate", last.error_rate, better="lower")
+        if last.answered:
+            bench.record("accuracy", last.accuracy, better="higher")
+            low, high = last.wilson
+            bench.record("accuracy_ci_low", low, better="higher")
+            bench.record("accuracy_ci_high", high, better="higher")
         return last
 
     def evaluate(self, questions: Iterator[Question] | list[Question], n: int | None = None) -> EvalResult:

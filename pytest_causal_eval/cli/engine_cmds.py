@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import CLIError
@@ -98,12 +100,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ev.add_argument("--cache-ttl", type=float, help="cache entry lifetime in seconds (default: forever)")
     ev.add_argument(
-        "--cache-fallback", metavar="DIR", help="if the Redis cache does not answer, warn and use SQLite here"
+        "--cache-fallback",
+        metavar="DIR",
+        help="if the cache cannot be used, at start or mid-run (Redis went away), warn and use SQLite here",
     )
     ev.add_argument("--base-url", help="--model openai: the server's base URL, e.g. http://127.0.0.1:8000/v1")
     ev.add_argument("--model-name", help="--model openai: the model id to request")
+    ev.add_argument(
+        "--max-response-bytes",
+        type=int,
+        metavar="N",
+        help="--model openai: fail a question whose response body is larger than N bytes (default 4 MiB)",
+    )
     ev.add_argument("--extraction", choices=["strict", "flexible"], default="flexible")
-    ev.add_argument("--max-error-rate", type=float, default=0.1, help="abort above this failure rate")
+    ev.add_argument(
+        "--max-error-rate",
+        type=float,
+        default=0.1,
+        help="abort when more than this fraction of questions fail (errors are counted apart from accuracy)",
+    )
     ev.add_argument("--bootstrap", type=int, default=1000, help="cluster bootstrap replicates")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.add_argument("--output-jsonl", help="write one JSON record per question to this file")
@@ -174,32 +189,59 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
                 options[key] = value
             elif key not in options:
                 raise CLIError(f"--model openai needs --{flag.replace('_', '-')}")
-    elif args.base_url or args.model_name:
-        raise CLIError("--base-url and --model-name apply to --model openai only")
+        if args.max_response_bytes is not None:
+            if args.max_response_bytes < 1:
+                raise CLIError(
+                    f"--max-response-bytes must be a positive number of bytes, got {args.max_response_bytes}"
+                )
+            options["max_response_bytes"] = args.max_response_bytes
+    elif args.base_url or args.model_name or args.max_response_bytes is not None:
+        raise CLIError("--base-url, --model-name and --max-response-bytes apply to --model openai only")
     if args.model == "replay" and options.get("match") == "order" and args.dataset:
         options.setdefault("dataset", args.dataset)  # the i-th recording answers the i-th question
     return options
 
 
-def _open_cache(args: argparse.Namespace) -> Any:
-    import warnings
+@contextlib.contextmanager
+def _cache_warnings_to_stderr() -> Iterator[None]:
+    """Print each cache warning as ``causal-eval: warning: ...`` when it happens (a cache that
+    fails mid-run is said once, and the run goes on)."""
+    from ..engine.cache import CacheWarning
 
-    from ..engine.cache import CacheWarning, open_cache
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CacheWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *rest: Any, **kw: Any) -> None:
+            if issubclass(category, CacheWarning):
+                print(f"causal-eval: warning: {message}", file=sys.stderr, flush=True)
+            else:
+                shown(message, category, *rest, **kw)
+
+        warnings.showwarning = show
+        yield
+
+
+def _open_cache(args: argparse.Namespace) -> Any:
+    from ..engine.cache import open_cache
 
     if not args.cache:
         if args.cache_ttl is not None or args.cache_fallback:
             raise CLIError("--cache-ttl and --cache-fallback need --cache")
         return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CacheWarning)
-        cache = open_cache(args.cache, ttl=args.cache_ttl, fallback_dir=args.cache_fallback)
-    for w in caught:
-        print(f"causal-eval: warning: {w.message}", file=sys.stderr)
-    return cache
+    if args.cache == "memory" and args.cache_fallback:
+        raise CLIError("--cache-fallback applies to a disk or Redis cache, not --cache memory")
+    return open_cache(args.cache, ttl=args.cache_ttl, fallback_dir=args.cache_fallback)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    with _cache_warnings_to_stderr():
+        return _evaluate_run(args)
+
+
+def _evaluate_run(args: argparse.Namespace) -> int:
     from ..engine import EngineError, Evaluator, create_model
+    from ..engine.redaction import redact
 
     if args.n is not None and args.n < 0:
         raise CLIError("-n must be non-negative")
@@ -231,7 +273,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
         result = evaluator.run(questions, n, output_jsonl=args.output_jsonl)
     except EngineError as exc:
-        raise CLIError(str(exc)) from None
+        raise CLIError(redact(str(exc))) from None
     finally:
         if sys.stderr.isatty():
             print("", file=sys.stderr)
@@ -254,13 +296,28 @@ def _pct(x: float) -> str:
 def _render(result: EvalResult, args: argparse.Namespace) -> str:
     source = f"task {args.task}" if args.task else f"dataset {args.dataset}"
     o = result.overall
+    if result.clusters_folded:
+        buckets = result.settings.get("max_clusters", result.clusters)
+        over = (
+            f" over {result.clusters} buckets (more than {buckets} clusters: folded into {buckets} buckets"
+            " by hash, so the interval is slightly conservative)"
+        )
+    else:
+        over = f" over {result.clusters} clusters"
     lines = [
         f"model {result.model} ({result.fingerprint}) on {source}",
-        f"questions  {o.n}   correct {o.correct}   unparsed {o.unparsed}   errors {o.errors}",
+        f"questions  {o.n}   answered {o.answered}   correct {o.correct}   unparsed {o.unparsed}"
+        f"   errors {o.errors} ({_pct(o.error_rate).strip()} error rate)",
         f"accuracy   {_pct(o.accuracy)}   Wilson 95% [{_pct(o.wilson[0])}, {_pct(o.wilson[1])}]"
-        f"   cluster bootstrap 95% [{_pct(result.bootstrap[0])}, {_pct(result.bootstrap[1])}]"
-        f" over {result.clusters} clusters",
+        f"   cluster bootstrap 95% [{_pct(result.bootstrap[0])}, {_pct(result.bootstrap[1])}]{over}"
+        if o.answered
+        else "accuracy   n/a: no question was answered (every model call failed)",
     ]
+    if o.errors and o.answered:
+        lines.append(
+            f"           accuracy is over the {o.answered} answered questions; the {o.errors} errors"
+            " (failed model calls) are counted apart"
+        )
     for key, groups in result.breakdowns.items():
         if not groups:
             continue
@@ -278,7 +335,7 @@ def _render(result: EvalResult, args: argparse.Namespace) -> str:
         f"throughput {result.throughput:,.0f} questions/s   elapsed {result.elapsed_s:.3f}s"
         f"   model time {result.model_time_s:.3f}s in {result.batches} batches"
     )
-    if result.cache_hits or result.cache_misses:
+    if result.settings.get("cache") is not None:
         lines.append(f"cache      {result.cache_hits} hits   {result.cache_misses} misses")
     lines.append(
         f"latency    p50 {1000 * lat.p50:.3f} ms   p90 {1000 * lat.p90:.3f} ms   p99 {1000 * lat.p99:.3f} ms"

@@ -11,9 +11,13 @@ Extension points for other executors and caching:
 * :class:`ResponseCache` - ``get``/``put`` keyed by :func:`cache_key` (model fingerprint +
   prompt + generation settings). The evaluator consults it before the executor runs a batch and
   sends only the misses to the model (``get_many``/``put_many`` are used when a cache has them).
-  Hits and misses are counted in the result.
+  Hits and misses are counted in the result. A cache is an optimisation: one that raises mid-run
+  is reported once (:class:`~.cache.CacheWarning`) and the run goes on without it; every result
+  computed so far is kept.
 * Per-question failures: a model may raise :class:`~.failures.PartialFailure` to report that some
   questions of a batch failed; those are recorded as errors and the other answers are kept.
+  Errors are counted apart (count and rate); accuracy is computed on the answered questions.
+  Error texts pass through :func:`~.redaction.redact` before they are written or raised.
 
 Memory stays flat in the number of questions: scoring keeps running counts, latency uses a
 fixed-size reservoir, and per-question records go straight to a JSONL writer when requested.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +42,7 @@ from .failures import PartialFailure
 from .models import Model
 from .quantiles import LatencyStats, LatencySummary
 from .question import Question
+from .redaction import redact
 from .scoring import GroupStats, Scoreboard
 from .writers import JsonlWriter
 
@@ -128,23 +134,67 @@ class _Pending:
     missing: list[int]
 
 
-def _cache_get(cache: ResponseCache, keys: list[str]) -> list[str | None]:
-    get_many = getattr(cache, "get_many", None)
-    if get_many is not None:
-        values: list[str | None] = list(get_many(keys))
-        return values
-    return [cache.get(k) for k in keys]
+class _CacheGuard:
+    """The run's view of its cache: batched when the cache can, and given up (with one warning)
+    when it raises, so a failing cache costs hits, never results."""
 
+    def __init__(self, cache: ResponseCache | None) -> None:
+        self.cache = cache
+        self.own = cache
+        self._given = len(self._cache_notes())  # what the cache said before this run
+        self._notes: list[str] = []
 
-def _cache_put(cache: ResponseCache, items: list[tuple[str, str]]) -> None:
-    if not items:
-        return
-    put_many = getattr(cache, "put_many", None)
-    if put_many is not None:
-        put_many(items)
-        return
-    for key, value in items:
-        cache.put(key, value)
+    def _cache_notes(self) -> list[str]:
+        notes = getattr(self.own, "notes", None)
+        return list(notes) if isinstance(notes, list) else []
+
+    @property
+    def notes(self) -> list[str]:
+        """The warnings given during this run: the cache's own (fallback, read-only) and ours."""
+        return [*self._cache_notes()[self._given :], *self._notes]
+
+    def _failed(self, action: str, exc: Exception) -> None:
+        from .cache import CacheWarning
+
+        name = getattr(self.cache, "name", type(self.cache).__name__)
+        message = redact(
+            f"response cache {name} failed to {action} ({type(exc).__name__}: {exc}); "
+            "continuing without a cache for the rest of the run"
+        )
+        self.cache = None
+        self._notes.append(message)
+        warnings.warn(message, CacheWarning, stacklevel=4)
+
+    def get(self, keys: list[str]) -> list[str | None]:
+        cache = self.cache
+        if cache is None:
+            return [None] * len(keys)
+        try:
+            get_many = getattr(cache, "get_many", None)
+            values: list[str | None] = (
+                list(get_many(keys)) if get_many is not None else [cache.get(k) for k in keys]
+            )
+        except Exception as exc:  # any cache failure: the model answers instead
+            self._failed("read", exc)
+            return [None] * len(keys)
+        if len(values) != len(keys):
+            self._failed("read", ModelOutputError(f"{len(values)} values for {len(keys)} keys"))
+            return [None] * len(keys)
+        return [v if isinstance(v, str) else None for v in values]
+
+    def put(self, items: list[tuple[str, str]]) -> None:
+        cache = self.cache
+        if cache is None or not items:
+            return
+        try:
+            put_many = getattr(cache, "put_many", None)
+            if put_many is not None:
+                put_many(items)
+            else:
+                for key, value in items:
+                    cache.put(key, value)
+        except Exception as exc:  # any cache failure: the answers are scored all the same
+            self._failed("store", exc)
 
 
 @dataclass(frozen=True)
@@ -166,14 +216,27 @@ class EvalResult:
     cache_hits: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     cache_misses: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
+        """Questions evaluated, answered or not."""
         return self.overall.n
 
     @property
+    def answered(self) -> int:
+        """Questions that got a response (all but the errors)."""
+        return self.overall.answered
+
+    @property
     def accuracy(self) -> float:
+        """Accuracy over the answered questions (errors are counted apart: :attr:`error_rate`)."""
         return self.overall.accuracy
+
+    @property
+    def error_rate(self) -> float:
+        """Fraction of all questions whose model call failed."""
+        return self.overall.error_rate
 
     @property
     def wilson(self) -> tuple[float, float]:
@@ -212,6 +275,7 @@ class EvalResult:
             "failed_batches": self.failed_batches,
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
+            "notes": list(self.notes),
             "settings": self.settings,
         }
 
@@ -303,17 +367,18 @@ class Evaluator:
             if owned is not None:
                 owned.close()
 
-    def _misses(self, stream: Iterable[Question], pending: deque[_Pending]) -> Iterator[list[Question]]:
+    def _misses(
+        self, stream: Iterable[Question], pending: deque[_Pending], cache: _CacheGuard
+    ) -> Iterator[list[Question]]:
         """The questions the model must answer, batch by batch; cached answers wait in ``pending``."""
-        cache = self.cache
         fingerprint = self.model.fingerprint
         for batch in batched(stream, self.batch_size):
-            if cache is None:
+            if cache.cache is None:
                 pending.append(_Pending(batch, None, [None] * len(batch), list(range(len(batch)))))
                 yield batch
                 continue
             keys = [cache_key(fingerprint, q.prompt, self.generation_settings) for q in batch]
-            found = _cache_get(cache, keys)
+            found = cache.get(keys)
             missing = [i for i, v in enumerate(found) if v is None]
             pending.append(_Pending(batch, keys, found, missing))
             yield [batch[i] for i in missing]
@@ -328,17 +393,19 @@ class Evaluator:
         batches = failed = hits = misses = 0
         last_error: str | None = None
         pending: deque[_Pending] = deque()
+        cache = _CacheGuard(self.cache)
         start = time.perf_counter()
         try:
-            for outcome in executor.map_batches(self.model, self._misses(stream, pending)):
+            for outcome in executor.map_batches(self.model, self._misses(stream, pending, cache)):
                 record = pending.popleft()
                 batch = record.batch
                 batches += 1
                 model_time += outcome.latency_s
                 latency.add(outcome.latency_s, len(batch))
-                hits += len(batch) - len(record.missing)
-                misses += len(record.missing)
-                responses, errors = self._merge(record, outcome)
+                if record.keys is not None:  # the cache was asked (none configured: neither count)
+                    hits += len(batch) - len(record.missing)
+                    misses += len(record.missing)
+                responses, errors = self._merge(record, outcome, cache)
                 if outcome.error is not None:
                     failed += 1
                 for i, q in enumerate(batch):
@@ -400,6 +467,7 @@ class Evaluator:
             failed_batches=failed,
             cache_hits=hits,
             cache_misses=misses,
+            notes=tuple(cache.notes),
             settings={
                 "batch_size": self.batch_size,
                 "executor": getattr(executor, "name", type(executor).__name__),
@@ -407,12 +475,18 @@ class Evaluator:
                 "extraction": self.extraction,
                 "max_error_rate": self.max_error_rate,
                 "bootstrap_reps": self.bootstrap_reps,
+                "max_clusters": self.max_clusters,
                 "seed": self.seed,
                 "generation": self.generation_settings,
+                "cache": None
+                if self.cache is None
+                else getattr(self.cache, "name", type(self.cache).__name__),
             },
         )
 
-    def _merge(self, record: _Pending, outcome: BatchOutcome) -> tuple[list[str | None], list[str | None]]:
+    def _merge(
+        self, record: _Pending, outcome: BatchOutcome, cache: _CacheGuard
+    ) -> tuple[list[str | None], list[str | None]]:
         """Per-question responses (None on failure) and error texts; fresh answers go to the cache."""
         responses: list[str | None] = list(record.found)
         errors: list[str | None] = [None] * len(responses)
@@ -422,9 +496,9 @@ class Evaluator:
             fresh = outcome.error.responses
             for i, err in zip(missing, outcome.error.errors, strict=True):
                 if err is not None:
-                    errors[i] = f"{type(err).__name__}: {err}"
+                    errors[i] = redact(f"{type(err).__name__}: {err}")
         elif outcome.error is not None:
-            text = f"{type(outcome.error).__name__}: {outcome.error}"
+            text = redact(f"{type(outcome.error).__name__}: {outcome.error}")
             fresh = [None] * len(missing)
             for i in missing:
                 errors[i] = text
@@ -445,8 +519,7 @@ class Evaluator:
             responses[i] = value
             if value is not None and record.keys is not None:
                 to_cache.append((record.keys[i], value))
-        if self.cache is not None:
-            _cache_put(self.cache, to_cache)
+        cache.put(to_cache)
         return responses, errors
 
     def _check_errors(self, board: Scoreboard, last_error: str | None) -> None:

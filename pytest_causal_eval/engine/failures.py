@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .redaction import redact
+
 __all__ = ["PartialFailure"]
 
 
@@ -23,7 +25,7 @@ class PartialFailure(Exception):
         self.errors: list[BaseException | None] = list(errors)
         failed = [e for e in self.errors if e is not None]
         first = f"; first: {type(failed[0]).__name__}: {failed[0]}" if failed else ""
-        super().__init__(f"{len(failed)} of {len(self.errors)} questions failed{first}")
+        super().__init__(redact(f"{len(failed)} of {len(self.errors)} questions failed{first}"))
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable for process and Ray executors
         return (type(self), (self.responses, self.errors))

@@ -5,6 +5,11 @@ key and per cluster), so memory does not grow with the number of questions. Per-
 are exact up to ``max_clusters`` distinct clusters; beyond that clusters are folded into
 ``max_clusters`` buckets by a stable hash of their id, which keeps every cluster's questions in
 one bucket, so the bucket bootstrap stays valid (if slightly conservative).
+
+A question whose model call failed (an *error*: timeout, HTTP failure) says nothing about the
+model's reasoning, so accuracy, its Wilson interval and the cluster bootstrap are computed over the
+*answered* questions (those that got a response; an unparseable response counts as not correct).
+Errors are counted apart, with their rate over all questions.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ class Tally:
 
     @property
     def answered(self) -> int:
+        """Questions that got a response (readable or not): all but the errors."""
+        return self.n - self.errors
+
+    @property
+    def parsed(self) -> int:
         """Questions the model answered in a readable way."""
         return self.n - self.unparsed - self.errors
 
@@ -102,7 +112,11 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class GroupStats:
-    """Accuracy of a group: over all questions (unparsed and errors count as not correct)."""
+    """Accuracy of a group over its answered questions (an unparsed response counts as not correct;
+    errors are left out and counted apart: ``error_rate`` is ``errors / n``).
+
+    ``accuracy`` is 0.0 and ``wilson`` is ``(0, 1)`` when nothing was answered (``answered == 0``).
+    """
 
     n: int
     correct: int
@@ -111,6 +125,8 @@ class GroupStats:
     accuracy: float
     wilson: tuple[float, float]
     parsed_accuracy: float | None
+    answered: int = 0
+    error_rate: float = 0.0
 
     @classmethod
     def from_tally(cls, t: Tally) -> GroupStats:
@@ -119,17 +135,21 @@ class GroupStats:
             correct=t.correct,
             unparsed=t.unparsed,
             errors=t.errors,
-            accuracy=t.correct / t.n if t.n else 0.0,
-            wilson=wilson_interval(t.correct, t.n),
-            parsed_accuracy=t.correct / t.answered if t.answered else None,
+            accuracy=t.correct / t.answered if t.answered else 0.0,
+            wilson=wilson_interval(t.correct, t.answered),
+            parsed_accuracy=t.correct / t.parsed if t.parsed else None,
+            answered=t.answered,
+            error_rate=t.errors / t.n if t.n else 0.0,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
+            "answered": self.answered,
             "correct": self.correct,
             "unparsed": self.unparsed,
             "errors": self.errors,
+            "error_rate": self.error_rate,
             "accuracy": self.accuracy,
             "wilson_95": list(self.wilson),
             "parsed_accuracy": self.parsed_accuracy,
@@ -160,7 +180,8 @@ class Scoreboard:
             if tally is None:
                 tally = group[name] = Tally()
             tally.add(correct=correct, unparsed=unparsed, error=error)
-        self._add_cluster(cluster, int(correct))
+        if not error:  # the bootstrap resamples answered questions only, like the accuracy
+            self._add_cluster(cluster, int(correct))
 
     def _bucket(self, cluster: str) -> int:
         return zlib.crc32(cluster.encode("utf-8")) % self.max_clusters
@@ -192,6 +213,7 @@ class Scoreboard:
 
     @property
     def n_clusters(self) -> int:
+        """Clusters with answered questions (non-empty buckets once folded)."""
         if self._buckets is not None:
             return int((self._buckets[:, 0] > 0).sum())
         return len(self._clusters)

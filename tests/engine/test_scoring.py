@@ -46,7 +46,7 @@ def test_scoreboard_counts_unparsed_apart_and_breakdowns() -> None:
     board.add({"task": "t", "rung": 2, "graph": "fork"}, "m2", correct=False, unparsed=False, error=True)
     board.add({"task": "t", "rung": 2, "graph": "fork"}, "m2", correct=False, unparsed=False, error=False)
     t = board.total
-    assert (t.n, t.correct, t.unparsed, t.errors, t.answered) == (4, 1, 1, 1, 2)
+    assert (t.n, t.correct, t.unparsed, t.errors, t.answered, t.parsed) == (4, 1, 1, 1, 3, 2)
     br = board.breakdowns()
     assert br["rung"]["1"].n == 2 and br["rung"]["1"].correct == 1 and br["rung"]["1"].unparsed == 1
     assert br["graph"]["fork"].errors == 1
