@@ -99,7 +99,7 @@ def test_two_choice_dataset_from_two_columns(tmp_path: Path, capsys: pytest.Capt
             "--output-jsonl", str(per_question)]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "questions  4   correct 2   unparsed 0   errors 0" in out
+    assert "questions  4   answered 4   correct 2   unparsed 0   errors 0 (0.00% error rate)" in out
     records = [json.loads(line) for line in per_question.read_text().splitlines()]
     assert [r["parsed"] for r in records] == [p["hypothesis2"] for p in PAIRS]
     assert [r["correct"] for r in records] == [False, True, False, True]
