@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,6 +321,8 @@ def read_results(path: Path) -> RunResults:
     """A results file (``--causal-eval-json``) from disk; ``ResultsFormatError`` naming the file and the
     problem for anything that is not one (unreadable, not UTF-8, not JSON, wrong structure)."""
     try:
+        if stat.S_ISCHR(os.stat(path).st_mode):  # /dev/zero would be read forever
+            raise ResultsFormatError(f"results file {path} is a device, not a file")
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ResultsFormatError(

@@ -78,7 +78,12 @@ class Fingerprint:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
-        return cls(hard=dict(data.get("hard") or {}), soft=dict(data.get("soft") or {}))
+        return cls(hard=_object(data.get("hard")), soft=_object(data.get("soft")))
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A part of a block read from a file: a dict, or empty when the file holds something else there."""
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _slug(text: str) -> str:
@@ -86,12 +91,13 @@ def _slug(text: str) -> str:
 
 
 def fingerprint_from_environment(env: Mapping[str, Any]) -> Fingerprint:
-    """Fingerprint from an environment block (as in a results file or ``live_environment()``)."""
-    py = env.get("python") or {}
-    plat = env.get("platform") or {}
-    cpu = env.get("cpu") or {}
-    packages = env.get("packages") or {}
-    gpu = env.get("gpu") or {}
+    """Fingerprint from an environment block (as in a results file or ``live_environment()``); a part
+    that is not an object (a hand-edited file) counts as unknown."""
+    py = _object(env.get("python"))
+    plat = _object(env.get("platform"))
+    cpu = _object(env.get("cpu"))
+    packages = _object(env.get("packages"))
+    gpu = _object(env.get("gpu"))
     version = str(py.get("version", ""))
     minor = ".".join(version.split(".")[:2])
     hard: dict[str, Any] = {

@@ -152,7 +152,7 @@ def _kept_by_key(paths: list[Path]) -> dict[str, _Kept]:
     out: dict[str, _Kept] = {}
     for path in paths:
         results = load_results(path)
-        key, _ = results_machine(results)
+        key = results_machine(results)[0] if results.extra.get("machine") or results.environment else ""
         kept = out.setdefault(key, _Kept())
         kept.files.append(str(path))
         kept.ids.update(m.id for m in results.measurements)
@@ -198,6 +198,17 @@ def run_prune(args: argparse.Namespace) -> int:
     if machine is not None and machine not in set(store.keys()):
         raise CLIError(f"--machine: no baseline for {args.machine!r} in {args.dir}")
     kept_by_key = _kept_by_key(list(args.not_in)) if args.not_in else {}
+    unknown = kept_by_key.pop("", None)
+    if unknown is not None and not (machine is not None and args.force):
+        raise CLIError(
+            f"{', '.join(unknown.files)}: the results do not say which machine they were measured on (no "
+            "recorded machine key, no environment block), so they cannot tell which baseline is stale; "
+            "pass --machine KEY --force to prune that key's baseline by them"
+        )
+    if unknown is not None and machine is not None:
+        kept_by_key.setdefault(machine, _Kept()).files.extend(unknown.files)
+        kept_by_key[machine].ids |= unknown.ids
+        kept_by_key[machine].unsharded = True
     if args.not_in:
         keys = sorted(kept_by_key)
         if machine is not None:

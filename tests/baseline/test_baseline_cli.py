@@ -277,7 +277,11 @@ def test_prune_not_in_an_empty_results_file_of_no_machine_is_refused(
     (tmp_path / "e.json").write_text('{"schema_version":1,"measurements":[]}')
     monkeypatch.chdir(tmp_path)
     assert main(["baselines", "prune", "--dir", "b", "--not-in", "e.json"]) == 2
-    assert "no baseline in b for machine key" in capsys.readouterr().err
+    assert "e.json: the results do not say which machine they were measured on" in capsys.readouterr().err
+    # a results file of a machine without a baseline here prunes nothing
+    other = run_file(tmp_path / "o.json", key="m3")
+    assert main(["baselines", "prune", "--dir", "b", "--not-in", str(other)]) == 2
+    assert f"no baseline in b for machine key m3, the one {other} was measured on" in capsys.readouterr().err
     assert ids_of(store, "m1") == ["t.py::a", "t.py::b", "t.py::c"]
     assert ids_of(store, "m2") == ["t.py::a", "t.py::z"]
 
@@ -461,3 +465,17 @@ def test_a_binary_file_is_a_usage_error_naming_it(
     assert f"causal-eval: error: results file {binary} is not UTF-8 text (byte 0xff at offset 0)" in err
     assert "Traceback" not in err
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "rep").exists()
+
+
+def test_a_hand_edited_environment_or_a_device_is_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = run_file(tmp_path / "a.json")
+    doc = json.loads(a.read_text())
+    doc["environment"]["python"] = "3.11"  # a string where an object belongs
+    doc["extra"] = {"machine": {"key": "m1", "hard": {"os": "linux"}, "soft": [1]}}
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps(doc))
+    assert main(["compare", str(a), str(odd), "--allow-different-machines"]) == 0
+    assert main(["compare", str(a), "/dev/zero"]) == 2  # would be read forever
+    assert "results file /dev/zero is a device, not a file" in capsys.readouterr().err
