@@ -441,9 +441,10 @@ class BaselineGate:
                 f"{FORCE_FLAG}: {outcome.path} now holds this machine's fingerprint (it had "
                 f"{describe_differences(outcome.replaced_machine)}, stored vs this machine)"
             )
-        replaced = sorted(written & set(self.baseline.quarantined) if self.baseline else set())
+        replaced = len(written & set(self.baseline.quarantined)) if self.baseline else 0
         if replaced:
-            self.notes.append(f"replaced {len(replaced)} baseline entr(y/ies) that held a bad number")
+            entries = "entry that" if replaced == 1 else "entries that"
+            self.notes.append(f"replaced {replaced} baseline {entries} held a bad number")
         left = {k: v for k, v in outcome.quarantined.items() if k not in written}
         if left:
             self.errors.extend(_quarantine_errors(outcome.path, left, "kept as it is, not used for gating"))

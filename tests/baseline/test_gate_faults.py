@@ -252,7 +252,7 @@ def test_a_bad_entry_is_named_never_gated_and_the_rest_still_gates(
     # the next save replaces the bad entry it measured and keeps the others as they were
     monkeypatch.delenv("FAKE_SLOWDOWN")
     saved = gate.runpytest(*ARGS, "--causal-eval-save")
-    saved.stdout.fnmatch_lines(["note: replaced 1 baseline entr(y/ies) that held a bad number"])
+    saved.stdout.fnmatch_lines(["note: replaced 1 baseline entry that held a bad number"])
     assert "causal-eval: error" not in saved.stdout.str()
 
 
