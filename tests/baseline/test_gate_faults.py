@@ -14,9 +14,15 @@ ARGS = (
     "no:cacheprovider",
     "--causal-eval",
     "--causal-eval-max-time",
-    "200ms",
+    "50ms",
     "--causal-eval-warmup",
     "off",
+    "--causal-eval-history",
+    "off",
+    "--causal-eval-health-sample",
+    "off",
+    "--causal-eval-profile-on-regression",
+    "no",
 )
 TOP = "*-- causal-eval verdicts --*"
 
