@@ -1,6 +1,9 @@
 """Atomic file writes: a temporary file in the same directory, fsync, then ``os.replace``.
 
-A reader sees the old file or the new one, never half of one, even after Ctrl-C or a crash.
+A reader sees the old file or the new one, never half of one, even after Ctrl-C or a crash. A
+symbolic link is written through (its target is replaced, the link stays a link). A process killed
+mid-write leaves its temporary (``.<name>.XXXXXXXX.tmp``) behind; ``remove_stale_temporaries``
+deletes those of one file, for a caller that holds the lock every writer of that file takes.
 """
 
 from __future__ import annotations
@@ -8,15 +11,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["remove_stale_temporaries", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+
+_RANDOM = "[a-z0-9_]{8}"  # tempfile's random part of a name
+
+
+def _target(path: Path) -> Path:
+    """The file a write to ``path`` must replace: ``path`` itself, or the file a symlink points to."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
+    path = _target(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -45,3 +56,24 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Stable formatting: sorted keys, two-space indent, trailing newline."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporaries an interrupted ``write_*_atomic`` of ``path`` left behind; returns them.
+
+    Only for a caller holding the lock every writer of ``path`` takes: a temporary of a write in
+    progress elsewhere would be deleted too.
+    """
+    target = _target(Path(path))
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.{_RANDOM}\.tmp$")
+    removed: list[Path] = []
+    try:
+        candidates = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        if pattern.match(candidate.name) and candidate.is_file() and not candidate.is_symlink():
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed

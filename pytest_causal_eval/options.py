@@ -339,6 +339,16 @@ def _parse(spec: OptionSpec, raw: str, where: str) -> Any:
 
 
 def _cross_check(settings: Settings) -> None:
+    save_from = settings.sources.get("save", "default")
+    if settings.get("save") and not settings.enabled:
+        raise pytest.UsageError(
+            f"{'ini option ' if save_from == 'causal_eval_save' else ''}{save_from} needs --causal-eval "
+            "(or the ini option causal_eval = true): a baseline is saved from the measurements of this run"
+        )
+    if settings.get("force_save") and not settings.get("save"):
+        force_from = settings.sources.get("force_save", "default")
+        where = f"ini option {force_from}" if force_from == "causal_eval_force_save" else force_from
+        raise pytest.UsageError(f"{where} only applies with --causal-eval-save")
     if (
         settings.get("min_time") is not None
         and settings.get("max_time") is not None

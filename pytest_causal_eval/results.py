@@ -1,18 +1,26 @@
 """The result model: one ``Measurement`` per named measurement, gathered into ``RunResults``.
 
 The JSON form is versioned by ``schema_version``; ``pytest_causal_eval/schema/results-v1.json``
-is its JSON Schema. Loading checks the version and the required fields and raises
-``ResultsFormatError`` naming what is wrong.
+is its JSON Schema. Loading checks the version, the structure and every number the gate reads
+(``measurement_problem``, the same bounds as the schema, see ``numbers``): a file whose structure
+is wrong raises ``ResultsFormatError`` naming what is wrong; a measurement with a bad number (a
+``NaN``, ``true`` or negative time, ``1e400``) is *quarantined*: left out of ``measurements`` and
+listed in ``quarantined`` with the field, so the rest of the file can still be used and the caller
+says what was left out. ``read_results`` reads a file (any byte content) into either.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_causal_eval import numbers
 from pytest_causal_eval.stats.summary import Summary, summarize
 
 __all__ = [
@@ -22,6 +30,8 @@ __all__ = [
     "Metric",
     "ResultsFormatError",
     "RunResults",
+    "measurement_problem",
+    "read_results",
     "results_schema_path",
 ]
 
@@ -52,6 +62,13 @@ class Metric:
             raise TypeError(f"metric {self.name!r}: value must be a number, got {type(self.value).__name__}")
         if not math.isfinite(float(self.value)):
             raise ValueError(f"metric {self.name!r}: value must be finite, got {self.value!r}")
+        expected = numbers.check(self.value, "value")
+        if expected is not None:
+            raise ValueError(f"metric {self.name!r}: value must be {expected}, got {self.value!r}")
+        for i, v in enumerate(self.samples or []):
+            expected = numbers.check(v, "value")
+            if expected is not None:
+                raise ValueError(f"metric {self.name!r}: samples[{i}] must be {expected}, got {v!r}")
         self.value = float(self.value)
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,13 +194,18 @@ class Measurement:
 
 @dataclass
 class RunResults:
-    """All measurements of one run plus the environment they were taken in."""
+    """All measurements of one run plus the environment they were taken in.
+
+    ``quarantined`` (loading only, never written): measurement id -> the bad field of a measurement
+    left out of ``measurements`` (see ``measurement_problem``).
+    """
 
     measurements: list[Measurement] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     tool_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    quarantined: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -204,8 +226,12 @@ class RunResults:
         if not isinstance(version, int) or isinstance(version, bool):
             raise ResultsFormatError("missing or non-integer 'schema_version'")
         if version > RESULTS_SCHEMA_VERSION:
+            writer = data.get("tool_version")
+            by = (
+                f"written by pytest-causal-eval {writer}" if isinstance(writer, str) and writer else "written"
+            )
             raise ResultsFormatError(
-                f"schema_version {version} is newer than this pytest-causal-eval understands "
+                f"schema_version {version} ({by}) is newer than this pytest-causal-eval understands "
                 f"({RESULTS_SCHEMA_VERSION}); upgrade pytest-causal-eval"
             )
         if version < 1:
@@ -216,13 +242,108 @@ class RunResults:
         env = data.get("environment") or {}
         if not isinstance(env, Mapping):
             raise ResultsFormatError("'environment' must be an object")
+        extra = data.get("extra") or {}
+        if not isinstance(extra, Mapping):
+            raise ResultsFormatError("'extra' must be an object")
+        measurements: list[Measurement] = []
+        quarantined: dict[str, str] = {}
+        seen: set[str] = set()
+        for i, item in enumerate(raw):
+            if not isinstance(item, Mapping):
+                raise ResultsFormatError(f"measurements[{i}] must be an object, got {type(item).__name__}")
+            mid = _req(item, "id", f"measurements[{i}]")
+            if not isinstance(mid, str) or not mid:
+                raise ResultsFormatError(f"measurements[{i}]: 'id' must be a non-empty string, got {mid!r}")
+            if mid in seen:
+                raise ResultsFormatError(
+                    f"measurement id {mid!r} appears more than once; ids are unique within a run"
+                )
+            seen.add(mid)
+            bad = measurement_problem(item)
+            if bad is not None:
+                quarantined[mid] = bad
+                continue
+            measurements.append(Measurement.from_dict(item))
         return cls(
-            measurements=[Measurement.from_dict(m) for m in raw],
+            measurements=measurements,
             environment=dict(env),
             created=str(data.get("created", "")),
             tool_version=str(data.get("tool_version", "")),
-            extra=dict(data.get("extra") or {}),
+            extra=dict(extra),
+            quarantined=quarantined,
         )
+
+
+def measurement_problem(data: Mapping[str, Any]) -> str | None:
+    """The first bad number of a stored measurement, naming the field; None when every number the
+    gate, the reports or sharding read is good (times positive and finite, counts whole, metric
+    values finite; no booleans). Structure (types of objects, ``better``) is checked by ``from_dict``."""
+    checks: list[tuple[str, Any, numbers.Kind]] = []
+    lists: tuple[tuple[str, numbers.Kind], ...] = (("samples", "time"), ("cpu_samples", "time_or_zero"))
+    for name, kind in lists:
+        values = data.get(name)
+        if values is None:
+            continue
+        if not isinstance(values, list):
+            return numbers.problem(name, values, f"a list of {numbers.EXPECTED[kind]}")
+        checks.extend((f"{name}[{i}]", v, kind) for i, v in enumerate(values))
+    scalars: tuple[tuple[str, numbers.Kind], ...] = (
+        ("iterations", "count"),
+        ("warmup_rounds", "count"),
+        ("duration", "time_or_zero"),
+    )
+    for name, kind in scalars:
+        if name in data:
+            checks.append((name, data[name], kind))
+    if data.get("items") is not None:
+        checks.append(("items", data["items"], "positive_count"))
+    calibration = data.get("calibration")
+    if isinstance(calibration, Mapping):
+        checks.extend((f"calibration.{k}", v, "value") for k, v in calibration.items())
+    metrics = data.get("metrics")
+    if isinstance(metrics, Mapping):
+        for name, metric in metrics.items():
+            if not isinstance(metric, Mapping):
+                continue  # a structural problem: from_dict names it
+            checks.append((f"metrics.{name}.value", metric.get("value"), "value"))
+            samples = metric.get("samples")
+            if samples is not None and not isinstance(samples, list):
+                return numbers.problem(f"metrics.{name}.samples", samples, "a list of numbers or null")
+            checks.extend((f"metrics.{name}.samples[{i}]", v, "value") for i, v in enumerate(samples or []))
+    for where, value, kind in checks:
+        expected = numbers.check(value, kind)
+        if expected is not None:
+            return numbers.problem(where, value, expected)
+    return None
+
+
+def read_results(path: Path) -> RunResults:
+    """A results file (``--causal-eval-json``) from disk; ``ResultsFormatError`` naming the file and the
+    problem for anything that is not one (unreadable, not UTF-8, not JSON, wrong structure)."""
+    try:
+        if stat.S_ISCHR(os.stat(path).st_mode):  # /dev/zero would be read forever
+            raise ResultsFormatError(f"results file {path} is a device, not a file")
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultsFormatError(
+            f"results file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); expected a results file written by --causal-eval-json"
+        ) from None
+    except OSError as exc:
+        raise ResultsFormatError(f"cannot read results file {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsFormatError(
+            f"results file {path} is not valid JSON (line {exc.lineno}: {exc.msg}); "
+            "expected a results file written by --causal-eval-json"
+        ) from None
+    except RecursionError:
+        raise ResultsFormatError(f"results file {path} is not a results file (nested too deeply)") from None
+    try:
+        return RunResults.from_dict(data)
+    except ResultsFormatError as exc:
+        raise ResultsFormatError(f"results file {path}: {exc}") from None
 
 
 def results_schema_path() -> Path:

@@ -1,7 +1,8 @@
 """Merging the results files of several shards (or runs) into one (pure: no I/O).
 
-Refused: files measured on different machine keys (``baseline.machine`` computes each key from the
-file's environment block; the message names both keys and the hard keys that differ), and the same
+Refused: files measured on different machine keys (``baseline.machine.results_machine``: the key the
+plugin recorded, the one it compares and saves under; the message names both keys and the hard keys
+that differ), and the same
 measurement id in two files (two shards that overlapped, or the same shard uploaded twice) unless
 duplicates are allowed, in which case their rounds are pooled and the worst verdict is kept.
 """
@@ -17,13 +18,13 @@ from pytest_causal_eval.ab.pooling import pool_measurements
 from pytest_causal_eval.baseline.machine import (
     Fingerprint,
     describe_differences,
-    fingerprint_from_environment,
     hard_differences,
+    results_machine,
 )
 from pytest_causal_eval.report.verdicts import ORDER
 from pytest_causal_eval.results import Measurement, RunResults
 
-__all__ = ["MergeError", "Merged", "machine_key", "merge_results"]
+__all__ = ["MergeError", "Merged", "machine_key", "merge_results", "shard_of"]
 
 
 class MergeError(ValueError):
@@ -37,19 +38,19 @@ class Merged:
 
 
 def fingerprint(results: RunResults) -> Fingerprint:
-    return fingerprint_from_environment(results.environment)
+    return results_machine(results)[1]
 
 
 def machine_key(results: RunResults) -> str:
-    return fingerprint(results).key
+    return results_machine(results)[0]
 
 
-def _shard(results: RunResults) -> tuple[int, int] | None:
+def shard_of(results: RunResults) -> tuple[int, int] | None:
     shard = results.extra.get("shard")
     if isinstance(shard, Mapping):
         try:
             return int(shard["index"]), int(shard["total"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None
     return None
 
@@ -67,7 +68,7 @@ def _worst_verdict(runs: Sequence[Measurement]) -> Mapping[str, Any] | None:
 
 
 def _shard_notes(inputs: Sequence[tuple[str, RunResults]]) -> list[str]:
-    shards = [(name, s) for name, r in inputs if (s := _shard(r)) is not None]
+    shards = [(name, s) for name, r in inputs if (s := shard_of(r)) is not None]
     if not shards:
         return []
     notes: list[str] = []
@@ -91,14 +92,14 @@ def merge_results(inputs: Sequence[tuple[str, RunResults]], allow_duplicates: bo
     if not inputs:
         raise MergeError("nothing to merge")
     first_name, first = inputs[0]
-    first_fp = fingerprint(first)
+    first_key, first_fp = results_machine(first)
     for name, results in inputs[1:]:
-        fp = fingerprint(results)
-        if fp.key != first_fp.key:
+        key, fp = results_machine(results)
+        if key != first_key:
             diffs = hard_differences(first_fp, fp)
             detail = f" ({describe_differences(diffs)})" if diffs else ""
             raise MergeError(
-                f"machine keys differ: {first_name} was measured on {first_fp.key}, {name} on {fp.key}"
+                f"machine keys differ: {first_name} was measured on {first_key}, {name} on {key}"
                 f"{detail}; merge only results from the same kind of machine"
             )
     by_id: dict[str, list[tuple[str, Measurement]]] = {}
@@ -131,7 +132,7 @@ def merge_results(inputs: Sequence[tuple[str, RunResults]], allow_duplicates: bo
         {
             "file": name,
             "measurements": len(r.measurements),
-            "shard": f"{s[0]}/{s[1]}" if (s := _shard(r)) is not None else None,
+            "shard": f"{s[0]}/{s[1]}" if (s := shard_of(r)) is not None else None,
         }
         for name, r in inputs
     ]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_causal_eval.ab.shard import Shard, assign_balanced, assign_hashed, durations_by_test
-from pytest_causal_eval.results import ResultsFormatError, RunResults
+from pytest_causal_eval.results import ResultsFormatError, RunResults, read_results
 
 __all__ = ["SHARD_PLUGIN_NAME", "ShardPlugin", "load_durations"]
 
@@ -18,19 +17,12 @@ DURATIONS_FLAG = "--causal-eval-shard-durations"
 
 
 def load_durations(path: Path) -> dict[str, float]:
-    """Per-test durations from a results file; a ``pytest.UsageError`` naming the file otherwise."""
+    """Per-test durations from a results file; a ``pytest.UsageError`` naming the file otherwise.
+    A measurement with a bad number is left out (its test gets the median duration, as a new one)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        results = RunResults.from_dict(data)
-    except OSError as exc:
-        raise pytest.UsageError(f"{DURATIONS_FLAG}: cannot read {path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise pytest.UsageError(
-            f"{DURATIONS_FLAG}: {path} is not valid JSON (line {exc.lineno}: {exc.msg}); "
-            "expected a results file written by --causal-eval-json"
-        ) from None
+        results = read_results(Path(path))
     except ResultsFormatError as exc:
-        raise pytest.UsageError(f"{DURATIONS_FLAG}: {path} is not a usable results file: {exc}") from None
+        raise pytest.UsageError(f"{DURATIONS_FLAG}: {exc}") from None
     return durations_by_test(results)
 
 

@@ -1,7 +1,8 @@
 """Baselines and the regression gate: options, marker keys, and wiring the gate plugin.
 
-Options: ``--causal-eval-baselines DIR``, ``--causal-eval-save``, ``--causal-eval-machine KEY``,
-``--causal-eval-threshold PCT``, ``--causal-eval-strict`` and ``--causal-eval-remeasure N``
+Options: ``--causal-eval-baselines DIR``, ``--causal-eval-save``, ``--causal-eval-force-save``,
+``--causal-eval-machine KEY``, ``--causal-eval-threshold PCT``, ``--causal-eval-strict`` and
+``--causal-eval-remeasure N``
 (the Markdown verdicts, ``--causal-eval-markdown``, are written by the report feature).
 Marker keys: ``threshold`` and ``metric_thresholds``.
 """
@@ -24,6 +25,9 @@ __all__ = ["GATE_PLUGIN_NAME", "MARKER_KEYS", "OPTIONS", "configure"]
 
 GATE_PLUGIN_NAME = "causal_eval_baseline"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# A key names files: <key>.json, its temporaries and <key>.json.unreadableN must fit a file name
+# (255 bytes on most filesystems).
+MAX_KEY_LENGTH = 128
 
 
 def parse_dir_path(text: str) -> Path:
@@ -40,6 +44,11 @@ def parse_machine_key(text: str) -> str:
         raise ValueError(
             f"expected a machine key such as linux-x86_64-py3.11-8c-3f2a9c1b "
             f"(letters, digits, '.', '_', '-'), got {text!r}"
+        )
+    if len(value) > MAX_KEY_LENGTH:
+        raise ValueError(
+            f"a machine key names a file and may have at most {MAX_KEY_LENGTH} characters, "
+            f"got {len(value)} ({value[:24]}...)"
         )
     return value
 
@@ -71,7 +80,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "save",
-        "Write or update this machine's baseline from this run's passing measurements (no comparing).",
+        "Write or update this machine's baseline from this run's passing measurements (no comparing; "
+        "needs --causal-eval).",
+        False,
+        parse_bool,
+        is_flag=True,
+    ),
+    OptionSpec(
+        "force_save",
+        "With --causal-eval-save: save even into a baseline file recorded on another machine (it takes "
+        "this machine's fingerprint; its other entries are kept).",
         False,
         parse_bool,
         is_flag=True,
@@ -92,7 +110,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "strict",
-        "Fail inconclusive comparisons (too noisy to decide) instead of warning.",
+        "Fail inconclusive comparisons (too noisy to decide) instead of warning, and a run whose "
+        "baseline could not be used (unreadable, another machine's) or saved.",
         False,
         parse_bool,
         is_flag=True,

@@ -7,11 +7,19 @@ Re-measuring: when the time comparison is inconclusive, the workload kept by ``c
 and timer, up to ``--causal-eval-remeasure`` extra passes, the new rounds are pooled with the old,
 and the comparison is repeated. Still undecided: the verdict is inconclusive (a warning; a failure
 with ``--causal-eval-strict``), never a guess.
+
+A gate that is off must not look green. *Faults* (the baseline file cannot be read or is of a newer
+schema, an entry holds a bad number, the save failed or was interrupted) are errors; *warnings*
+(no baseline of this machine, only other machines'; a file recorded on another machine) are not
+faults: a new runner type is normal. Both are said in the header and again at the top of the
+verdict summary. Faults fail the session under CI (``CI=true``) or ``--causal-eval-strict``;
+warnings under ``--causal-eval-strict`` only.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,15 +37,34 @@ from pytest_causal_eval.baseline.machine import (
     live_environment,
     soft_differences,
 )
-from pytest_causal_eval.baseline.schema import entry_from_measurement, gpu_identity, session_record
-from pytest_causal_eval.baseline.store import BaselineFile, BaselineFileError, BaselineStore
+from pytest_causal_eval.baseline.schema import (
+    entry_from_measurement,
+    entry_problem,
+    gpu_identity,
+    session_record,
+)
+from pytest_causal_eval.baseline.store import (
+    BaselineFile,
+    BaselineFileError,
+    BaselineStore,
+    MachineMismatchError,
+    SaveOutcome,
+    TooNewError,
+)
 from pytest_causal_eval.profiling.stored import restore_profile
 from pytest_causal_eval.results import Measurement, Metric, RunResults
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
 from pytest_causal_eval.stats.noise import noise_profile
 
-__all__ = ["BaselineGate", "baseline_measurement", "code_identity"]
+__all__ = ["BaselineGate", "baseline_measurement", "code_identity", "in_ci"]
+
+FORCE_FLAG = "--causal-eval-force-save"
+
+
+def in_ci() -> bool:
+    """True under a CI service (``CI=true``, as GitHub Actions, GitLab CI and most others set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def code_identity(root: Path, baselines: Path) -> str:
@@ -113,6 +140,7 @@ class BaselineGate:
             directory = config.rootpath / "baselines"
         self.store = BaselineStore(Path(directory))
         self.save = bool(settings.get("save"))
+        self.force_save = bool(settings.get("force_save"))
         self.strict = bool(settings.get("strict"))
         self.extra_passes = int(settings.get("remeasure", 2))
         self.threshold: Threshold = settings.get("threshold") or Threshold("relative", 0.10)
@@ -120,7 +148,8 @@ class BaselineGate:
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
         self.baseline: BaselineFile | None = None
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # faults: fail the session under CI or --causal-eval-strict
+        self.warnings: list[str] = []  # another machine's baseline: fail it under --causal-eval-strict
         self.notes: list[str] = []
         self.saved: str | None = None
         self.pytest_session: pytest.Session | None = None
@@ -131,6 +160,9 @@ class BaselineGate:
     def _load(self) -> None:
         try:
             loaded = self.store.load(self.key)
+        except TooNewError as exc:
+            self.errors.append(f"{exc}; comparing without it (it is left untouched)")
+            return
         except BaselineFileError as exc:
             self.errors.append(
                 f"{exc}; comparing without it"
@@ -140,9 +172,9 @@ class BaselineGate:
         if loaded is None:
             others = [k for k in list(self.store.keys()) if k != self.key]
             if others and not self.save:
-                self.notes.append(
-                    f"no baseline for machine key {self.key} in {self.store.directory}; "
-                    f"baselines exist for {', '.join(others)}"
+                self.warnings.append(
+                    f"no baseline for this machine (key {self.key}) in {self.store.directory}: nothing was "
+                    f"compared; baselines exist for {', '.join(others)}"
                     + self._describe_other(others[0])
                     + f" (--causal-eval-machine {others[0]} compares against it anyway)"
                 )
@@ -151,7 +183,7 @@ class BaselineGate:
         hard = hard_differences(self.fingerprint, theirs)
         if hard and not self.save:
             if self.chosen_key is None:
-                self.errors.append(
+                self.warnings.append(
                     f"refusing to compare with {loaded.path}: it was recorded on a different machine "
                     f"({describe_differences(hard)}); pass --causal-eval-machine {loaded.key} to compare "
                     "anyway"
@@ -163,6 +195,8 @@ class BaselineGate:
             self.notes.append(
                 f"machine differs in soft keys (results may shift): {describe_differences(soft)}"
             )
+        if loaded.quarantined and not self.save:
+            self.errors.extend(_quarantine_errors(loaded.path, loaded.quarantined, "not used for gating"))
         self.baseline = loaded
 
     def _describe_other(self, key: str) -> str:
@@ -215,6 +249,13 @@ class BaselineGate:
             self._record_noise(measurement)
             if not self.save and self.baseline is None and not self.errors:
                 measurement.extra["verdict"] = verdict_record(measurement, [], None)
+            return None
+        if measurement.id in self.baseline.quarantined:
+            self._record_noise(measurement)
+            record = verdict_record(measurement, [], self.baseline.key)
+            problem = self.baseline.quarantined[measurement.id]
+            record["message"] = f"not compared: its baseline entry holds a bad number ({problem})"
+            measurement.extra["verdict"] = record
             return None
         entry = self.baseline.measurements.get(measurement.id)
         refused = _gpu_mismatch(measurement, entry)
@@ -308,6 +349,7 @@ class BaselineGate:
         elif self.save:
             lines.append(f"causal-eval baseline: saving to {self.store.path_for(self.key)}")
         lines.extend(f"causal-eval: error: {e}" for e in self.errors)
+        lines.extend(f"causal-eval: warning: {w}" for w in self.warnings)
         return lines
 
     def pytest_causal_eval_session_results(self, config: pytest.Config, results: RunResults) -> None:
@@ -315,6 +357,7 @@ class BaselineGate:
         results.extra["baseline"] = {
             "file": str(self.baseline.path) if self.baseline else None,
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
             "notes": list(self.notes),
             "inconclusive": sorted(
                 m.id
@@ -328,32 +371,83 @@ class BaselineGate:
                 self.notes.append("the run was interrupted: the baseline was not saved (it is unchanged)")
             else:
                 self._save(results)
+                results.extra["baseline"]["errors"] = list(self.errors)
+                results.extra["baseline"]["notes"] = list(self.notes)
         self._report(results)
 
     def _save(self, results: RunResults) -> None:
+        path = self.store.path_for(self.key)
+        before = _identity(path)
+        try:
+            self._save_entries(results)
+        except KeyboardInterrupt:
+            done = _identity(path) != before
+            self.errors.append(
+                "the save was interrupted (Ctrl-C): "
+                + (f"{path} was written before the interrupt" if done else f"{path} is unchanged")
+            )
+            if self.pytest_session is not None:
+                self.pytest_session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+    def _save_entries(self, results: RunResults) -> None:
         now = _now()
         code = code_identity(self.config.rootpath, self.store.directory)
-        entries = {
-            m.id: entry_from_measurement(m, now, __version__)
-            for m in results.measurements
-            if m.extra.get("passed") is True
-        }
-        for entry in entries.values():
+        entries: dict[str, dict[str, Any]] = {}
+        for m in results.measurements:
+            if m.extra.get("passed") is not True:
+                continue
+            entry = entry_from_measurement(m, now, __version__)
             time_block = entry.get("time")
             if isinstance(time_block, dict):
                 time_block["sessions"] = [session_record(time_block["summary"]["median"], code, now)]
+            problem = entry_problem(entry)
+            if problem is not None:
+                self.errors.append(f"{m.id}: not saved: {problem}")
+                continue
+            entries[m.id] = entry
         skipped = sum(1 for m in results.measurements if m.extra.get("passed") is not True)
         machine = {**self.fingerprint.to_dict(), "key": self.key}
+        target = self.store.path_for(self.key)
         try:
-            path, moved = self.store.save_entries(self.key, machine, entries)
-        except Exception as exc:  # filelock timeout, permissions, a full disk: say so, lose nothing
-            self.errors.append(f"could not save the baseline to {self.store.path_for(self.key)}: {exc}")
+            outcome = self.store.save_entries(self.key, machine, entries, force=self.force_save)
+        except MachineMismatchError as exc:
+            self.errors.append(
+                f"could not save the baseline: {exc}; pass {FORCE_FLAG} to save anyway (the file then "
+                "takes this machine's fingerprint; its other entries are kept)"
+            )
             return
-        self.saved = f"baseline saved: {len(entries)} measurement(s) to {path}"
+        except TooNewError as exc:
+            self.errors.append(f"could not save the baseline: {exc}; nothing was changed")
+            return
+        except Exception as exc:  # a lock timeout, permissions, a full disk: say so, lose nothing
+            detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            self.errors.append(f"could not save the baseline to {target}: {detail}")
+            return
+        self._saved(outcome, len(entries), skipped, set(entries))
+
+    def _saved(self, outcome: SaveOutcome, count: int, skipped: int, written: set[str]) -> None:
+        self.saved = f"baseline saved: {count} measurement(s) to {outcome.path}"
         if skipped:
             self.saved += f" ({skipped} failing measurement(s) not saved)"
-        if moved is not None:
-            self.notes.append(f"the unreadable baseline file was kept as {moved}")
+        if outcome.moved is not None:
+            self.notes.append(f"the unreadable baseline file was kept as {outcome.moved}")
+        if outcome.stale_temporaries:
+            self.notes.append(
+                f"removed {len(outcome.stale_temporaries)} temporary file(s) an interrupted save left in "
+                f"{outcome.path.parent}"
+            )
+        if outcome.replaced_machine:
+            self.notes.append(
+                f"{FORCE_FLAG}: {outcome.path} now holds this machine's fingerprint (it had "
+                f"{describe_differences(outcome.replaced_machine)}, stored vs this machine)"
+            )
+        replaced = len(written & set(self.baseline.quarantined)) if self.baseline else 0
+        if replaced:
+            entries = "entry that" if replaced == 1 else "entries that"
+            self.notes.append(f"replaced {replaced} baseline {entries} held a bad number")
+        left = {k: v for k, v in outcome.quarantined.items() if k not in written}
+        if left:
+            self.errors.extend(_quarantine_errors(outcome.path, left, "kept as it is, not used for gating"))
 
     def _report(self, results: RunResults) -> None:
         from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
@@ -362,8 +456,22 @@ class BaselineGate:
         columns = shutil.get_terminal_size((80, 24)).columns
         self.rows_lines = render_summary(rows, width=columns)
         session = self.pytest_session
-        if any(r.verdict == "regressed" for r in rows) and session is not None and session.exitstatus == 0:
+        if session is None or session.exitstatus != 0:
+            return
+        if any(r.verdict == "regressed" for r in rows) or self._failing_reason():
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _failing_reason(self) -> str:
+        """Why the gate's problems fail the session ('' when they do not)."""
+        if self.errors and (self.strict or in_ci()):
+            return (
+                "the baseline gate did not run as asked ("
+                + ("--causal-eval-strict" if self.strict else "CI=true")
+                + "): the session fails"
+            )
+        if self.warnings and self.strict:
+            return "no baseline of this machine was compared (--causal-eval-strict): the session fails"
+        return ""
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.session.is_worker:
@@ -372,13 +480,35 @@ class BaselineGate:
         lines.extend(f"note: {n}" for n in self.notes)
         if self.saved:
             lines.append(self.saved)
-        if not lines and not self.errors:
+        if not lines and not self.errors and not self.warnings:
             return
         terminalreporter.write_sep("-", "causal-eval verdicts")
-        for line in lines:
-            terminalreporter.write_line(line)
+        # what switched the gate (partly) off comes first: it must not scroll past unnoticed
         for error in self.errors:
             terminalreporter.write_line(f"causal-eval: error: {error}", red=True)
+        for warning in self.warnings:
+            terminalreporter.write_line(f"causal-eval: warning: {warning}", yellow=True)
+        reason = self._failing_reason()
+        if reason:
+            terminalreporter.write_line(f"causal-eval: {reason}", red=True)
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` is now (inode, modification time), None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _quarantine_errors(path: Path, quarantined: Mapping[str, str], consequence: str) -> list[str]:
+    return [
+        f"baseline file {path}: measurement {mid!r}: {problem}; {consequence}"
+        for mid, problem in sorted(quarantined.items())
+    ]
 
 
 def _unit(measurement: Measurement, c: Comparison) -> str:

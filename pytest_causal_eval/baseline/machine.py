@@ -5,6 +5,12 @@ architecture, OS, Python implementation and minor version, torch version, CUDA/c
 when a GPU is used, thread settings) and *soft* keys (a difference only deserves a warning: CPU
 frequency, load, memory). The key is a readable slug plus a short hash of the hard keys, e.g.
 ``linux-x86_64-py3.11-8c-3f2a9c1b``.
+
+``Fingerprint.key`` is the one place a key is computed. The plugin fingerprints the live process
+(``live_environment``) and records the fingerprint and key in the results (``extra["machine"]``);
+everything that reads a results file (merge, compare, report, history, prune) asks
+``results_machine`` for its key, which takes the recorded one and computes it from the environment
+block only for a file that lacks it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pytest_causal_eval.environment.fingerprint import THREAD_VARIABLES
+
+if TYPE_CHECKING:
+    from pytest_causal_eval.results import RunResults
 
 __all__ = [
     "THREAD_VARIABLES",
@@ -25,16 +36,10 @@ __all__ = [
     "fingerprint_from_environment",
     "hard_differences",
     "live_environment",
+    "results_machine",
     "soft_differences",
 ]
 
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
 HARD_KEYS = (
     "cpu_model",
     "logical_cores",
@@ -73,7 +78,12 @@ class Fingerprint:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
-        return cls(hard=dict(data.get("hard") or {}), soft=dict(data.get("soft") or {}))
+        return cls(hard=_object(data.get("hard")), soft=_object(data.get("soft")))
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A part of a block read from a file: a dict, or empty when the file holds something else there."""
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _slug(text: str) -> str:
@@ -81,12 +91,13 @@ def _slug(text: str) -> str:
 
 
 def fingerprint_from_environment(env: Mapping[str, Any]) -> Fingerprint:
-    """Fingerprint from an environment block (as in a results file or ``live_environment()``)."""
-    py = env.get("python") or {}
-    plat = env.get("platform") or {}
-    cpu = env.get("cpu") or {}
-    packages = env.get("packages") or {}
-    gpu = env.get("gpu") or {}
+    """Fingerprint from an environment block (as in a results file or ``live_environment()``); a part
+    that is not an object (a hand-edited file) counts as unknown."""
+    py = _object(env.get("python"))
+    plat = _object(env.get("platform"))
+    cpu = _object(env.get("cpu"))
+    packages = _object(env.get("packages"))
+    gpu = _object(env.get("gpu"))
     version = str(py.get("version", ""))
     minor = ".".join(version.split(".")[:2])
     hard: dict[str, Any] = {
@@ -116,6 +127,19 @@ def fingerprint_from_environment(env: Mapping[str, Any]) -> Fingerprint:
     if isinstance(health, Mapping) and health.get("load_avg_1m") is not None:
         soft["load_avg_1m"] = health.get("load_avg_1m")
     return Fingerprint(hard={k: v for k, v in hard.items() if v is not None}, soft=soft)
+
+
+def results_machine(results: RunResults) -> tuple[str, Fingerprint]:
+    """The machine key and fingerprint a results file was measured on: the ones the plugin recorded
+    (``extra["machine"]``: the key may have been chosen with ``--causal-eval-machine``), else computed
+    from its environment block."""
+    recorded = results.extra.get("machine")
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("hard"), Mapping):
+        fingerprint = Fingerprint.from_dict(recorded)
+        key = recorded.get("key")
+        return (key if isinstance(key, str) and key else fingerprint.key), fingerprint
+    fingerprint = fingerprint_from_environment(results.environment)
+    return fingerprint.key, fingerprint
 
 
 def hard_differences(a: Fingerprint, b: Fingerprint) -> dict[str, tuple[Any, Any]]:

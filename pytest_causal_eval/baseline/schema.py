@@ -5,6 +5,7 @@ Version 1 (current)::
     {
       "schema_version": 1,
       "tool": "pytest-causal-eval",
+      "tool_version": "<the plugin version that last wrote the file>",
       "machine": {"key": "...", "hard": {...}, "soft": {...}},
       "measurements": {
         "<measurement id>": {
@@ -23,6 +24,14 @@ Version 0 (a plausible older layout, pytest-benchmark-like) is migrated on load:
         {"fullname": "<id>", "stats": {"median", "iqr", "rounds", ...}, "data": [...],
          "metrics": {"<name>": <value>}, "saved": "<iso date>"}]}
 
+``pytest_causal_eval/schema/baseline-v1.json`` is its JSON Schema. Loading checks the structure
+(``validate``: a file that fails is unusable) and then every entry's numbers (``entry_problem``: the
+bounds of ``numbers``, as in the schema); an entry with a bad number (``NaN``, ``true``, a negative
+or zero time, a median ``"fast"``) is quarantined: never gated on, kept as it is in the file on the
+next save (a save that measured it replaces it), and named with its field. A document whose
+``schema_version`` is newer than this plugin's is refused with ``SchemaTooNewError``, naming the
+version of the plugin that wrote it (top-level ``tool_version``).
+
 Samples are bounded (``MAX_SAMPLES`` per quantity, evenly subsampled, deterministic) and rounded to
 six significant digits so that re-saving the same numbers does not churn the file.
 
@@ -39,8 +48,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from pytest_causal_eval import numbers
 from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.summary import pooled_log_sd, summarize
@@ -51,9 +62,12 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "BaselineFormatError",
+    "SchemaTooNewError",
+    "baseline_schema_path",
     "dumps_stable",
     "empty_document",
     "entry_from_measurement",
+    "entry_problem",
     "even_subsample",
     "gpu_identity",
     "merge_sessions",
@@ -70,6 +84,24 @@ MAX_SESSIONS = 20
 
 class BaselineFormatError(ValueError):
     """A baseline document that cannot be used; the message names the problem (the caller the file)."""
+
+
+class SchemaTooNewError(BaselineFormatError):
+    """A document of a newer schema: readable by a newer plugin only, and never to be overwritten."""
+
+    def __init__(self, version: int, writer: str) -> None:
+        by = f"written by pytest-causal-eval {writer}" if writer else "written by a newer pytest-causal-eval"
+        super().__init__(
+            f"schema_version {version} ({by}) is newer than this pytest-causal-eval understands "
+            f"({SCHEMA_VERSION}); upgrade pytest-causal-eval"
+        )
+        self.version = version
+        self.writer = writer
+
+
+def baseline_schema_path() -> Path:
+    """The JSON Schema of the current baseline format (the checks here implement it)."""
+    return Path(__file__).resolve().parent.parent / "schema" / f"baseline-v{SCHEMA_VERSION}.json"
 
 
 def even_subsample(values: Sequence[float], limit: int = MAX_SAMPLES) -> list[float]:
@@ -146,7 +178,7 @@ def merge_sessions(old: Any, new: Sequence[Mapping[str, Any]]) -> list[dict[str,
 
 def _is_session(value: Any) -> bool:
     median = value.get("median") if isinstance(value, Mapping) else None
-    return isinstance(median, (int, float)) and median > 0
+    return numbers.check(median, "time") is None
 
 
 def session_floor(sessions: Any) -> tuple[float, int, int] | None:
@@ -181,6 +213,20 @@ def empty_document(machine: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def writer_version(doc: Mapping[str, Any]) -> str:
+    """The plugin version that wrote a document: its ``tool_version``, else the newest entry's."""
+    top = doc.get("tool_version")
+    if isinstance(top, str) and top:
+        return top
+    entries = doc.get("measurements")
+    found = {
+        str(e["tool_version"])
+        for e in (entries.values() if isinstance(entries, Mapping) else [])
+        if isinstance(e, Mapping) and isinstance(e.get("tool_version"), str) and e["tool_version"]
+    }
+    return ", ".join(sorted(found))
+
+
 def _migrate_v0(doc: dict[str, Any]) -> dict[str, Any]:
     benchmarks = doc.get("benchmarks")
     if not isinstance(benchmarks, list):
@@ -190,45 +236,56 @@ def _migrate_v0(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(bench, Mapping) or not isinstance(bench.get("fullname"), str):
             raise BaselineFormatError(f"version 0 layout: benchmarks[{i}] lacks a 'fullname'")
         mid = bench["fullname"]
-        stats = bench.get("stats") or {}
-        data = [float(v) for v in bench.get("data") or []]
-        time_block: dict[str, Any] | None = None
-        if data:
-            summary = summarize(data).to_dict()
-            time_block = {"unit": "s", "iterations": int(stats.get("iterations", 1)), "rounds": len(data)}
-            time_block["summary"] = summary
-            time_block["samples"] = even_subsample(data)
-        elif "median" in stats:
-            time_block = {
-                "unit": "s",
-                "iterations": int(stats.get("iterations", 1)),
-                "rounds": int(stats.get("rounds", 0)),
-                "summary": {k: float(v) for k, v in stats.items() if isinstance(v, (int, float))},
-                "samples": [],
-            }
-        metrics = {
-            str(k): {"value": float(v), "unit": "", "better": "lower", "samples": None}
-            for k, v in (bench.get("metrics") or {}).items()
-        }
-        saved = str(bench.get("saved") or doc.get("saved") or "")
-        measurements[mid] = {
-            "id": mid,
-            "test_id": str(bench.get("test_id") or mid),
-            "name": str(bench.get("name") or ""),
-            "params": {},
-            "first_seen": saved,
-            "last_seen": saved,
-            "tool_version": "",
-            "time": time_block,
-            "metrics": metrics,
-            "noise": {},
-        }
+        try:
+            measurements[mid] = _v0_entry(doc, bench)
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise BaselineFormatError(f"version 0 layout: benchmarks[{i}] ({mid!r}): {exc}") from None
     key = str(doc.get("machine_key") or "")
     return {
         "schema_version": 1,
         "tool": "pytest-causal-eval",
         "machine": {"key": key, "hard": {}, "soft": {}},
         "measurements": measurements,
+    }
+
+
+def _v0_entry(doc: Mapping[str, Any], bench: Mapping[str, Any]) -> dict[str, Any]:
+    mid = bench["fullname"]
+    stats = bench.get("stats") or {}
+    data = [float(v) for v in bench.get("data") or []]
+    time_block: dict[str, Any] | None = None
+    if data:
+        summary = summarize(data).to_dict()
+        time_block = {"unit": "s", "iterations": int(stats.get("iterations", 1)), "rounds": len(data)}
+        time_block["summary"] = summary
+        time_block["samples"] = even_subsample(data)
+    elif "median" in stats:
+        time_block = {
+            "unit": "s",
+            "iterations": int(stats.get("iterations", 1)),
+            "rounds": int(stats.get("rounds", 0)),
+            "summary": {
+                k: v for k, v in stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            },
+            "samples": [],
+        }
+        time_block["summary"]["median"] = stats["median"]  # a bad median is named when the entry is checked
+    metrics = {
+        str(k): {"value": v, "unit": "", "better": "lower", "samples": None}
+        for k, v in (bench.get("metrics") or {}).items()
+    }
+    saved = str(bench.get("saved") or doc.get("saved") or "")
+    return {
+        "id": mid,
+        "test_id": str(bench.get("test_id") or mid),
+        "name": str(bench.get("name") or ""),
+        "params": {},
+        "first_seen": saved,
+        "last_seen": saved,
+        "tool_version": "",
+        "time": time_block,
+        "metrics": metrics,
+        "noise": {},
     }
 
 
@@ -255,10 +312,7 @@ def migrate(doc: Any) -> dict[str, Any]:
     current: dict[str, Any] = doc
     version = _version_of(current)
     if version > SCHEMA_VERSION:
-        raise BaselineFormatError(
-            f"schema_version {version} is newer than this pytest-causal-eval understands "
-            f"({SCHEMA_VERSION}); upgrade pytest-causal-eval"
-        )
+        raise SchemaTooNewError(version, writer_version(current))
     while version < SCHEMA_VERSION:
         step = MIGRATIONS.get(version)
         if step is None:
@@ -270,34 +324,75 @@ def migrate(doc: Any) -> dict[str, Any]:
 
 
 def validate(doc: Mapping[str, Any]) -> None:
-    """Check the current-version structure; raise BaselineFormatError naming the first problem."""
+    """Check the current-version structure; raise BaselineFormatError naming the first problem.
+    Entries are checked one by one with ``entry_problem`` (a bad entry does not spoil the file)."""
     machine = doc.get("machine")
     if not isinstance(machine, Mapping):
         raise BaselineFormatError("'machine' must be an object")
+    for part in ("hard", "soft"):
+        if machine.get(part) is not None and not isinstance(machine[part], Mapping):
+            raise BaselineFormatError(f"'machine.{part}' must be an object")
     measurements = doc.get("measurements")
     if not isinstance(measurements, Mapping):
         raise BaselineFormatError("'measurements' must be an object")
-    for mid, entry in measurements.items():
-        if not isinstance(entry, Mapping):
-            raise BaselineFormatError(f"measurement {mid!r} must be an object")
-        time_block = entry.get("time")
-        if time_block is not None:
-            if not isinstance(time_block, Mapping) or not isinstance(time_block.get("summary"), Mapping):
-                raise BaselineFormatError(f"measurement {mid!r}: 'time' needs a 'summary' object")
-            if "median" not in time_block["summary"]:
-                raise BaselineFormatError(f"measurement {mid!r}: time summary lacks 'median'")
-            if not all(isinstance(v, (int, float)) for v in time_block.get("samples") or []):
-                raise BaselineFormatError(f"measurement {mid!r}: time samples must be numbers")
-        metrics = entry.get("metrics") or {}
-        if not isinstance(metrics, Mapping):
-            raise BaselineFormatError(f"measurement {mid!r}: 'metrics' must be an object")
-        for name, metric in metrics.items():
-            if not isinstance(metric, Mapping) or not isinstance(metric.get("value"), (int, float)):
-                raise BaselineFormatError(f"measurement {mid!r}: metric {name!r} needs a numeric 'value'")
-            if metric.get("better", "lower") not in ("lower", "higher"):
-                raise BaselineFormatError(
-                    f"measurement {mid!r}: metric {name!r}: better must be lower|higher"
-                )
+
+
+def _objects(entry: Mapping[str, Any]) -> str | None:
+    for name in ("params", "noise", "gpu", "metrics"):
+        value = entry.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            return numbers.problem(name, value, "an object")
+    return None
+
+
+def entry_problem(entry: Any) -> str | None:
+    """The first problem of one stored entry, naming the field (``time.summary.median is 'fast':
+    expected a positive number of seconds ...``); None when the gate can use every number in it."""
+    if not isinstance(entry, Mapping):
+        return f"the entry is {numbers.shown(entry)}: expected an object"
+    shape = _objects(entry)
+    if shape is not None:
+        return shape
+    checks: list[tuple[str, Any, numbers.Kind]] = []
+    time_block = entry.get("time")
+    if time_block is not None:
+        if not isinstance(time_block, Mapping):
+            return numbers.problem("time", time_block, "an object or null")
+        summary = time_block.get("summary")
+        if not isinstance(summary, Mapping):
+            return numbers.problem("time.summary", summary, "an object with the median")
+        if "median" not in summary:
+            return "time.summary.median is missing: expected a positive number of seconds"
+        kinds: dict[str, numbers.Kind] = {"median": "time", "iqr": "time_or_zero"}
+        checks.extend((f"time.summary.{k}", v, kinds.get(k, "value")) for k, v in summary.items())
+        for key in ("rounds", "iterations"):
+            if key in time_block:
+                checks.append((f"time.{key}", time_block[key], "count"))
+        for key in ("samples", "sessions"):
+            if time_block.get(key) is not None and not isinstance(time_block[key], list):
+                return numbers.problem(f"time.{key}", time_block[key], "a list")
+        checks.extend(
+            (f"time.samples[{i}]", v, "time") for i, v in enumerate(time_block.get("samples") or [])
+        )
+        for i, session in enumerate(time_block.get("sessions") or []):
+            if not isinstance(session, Mapping):
+                return numbers.problem(f"time.sessions[{i}]", session, "an object")
+            checks.append((f"time.sessions[{i}].median", session.get("median"), "time"))
+    for name, metric in (entry.get("metrics") or {}).items():
+        if not isinstance(metric, Mapping):
+            return numbers.problem(f"metrics.{name}", metric, "an object with a value")
+        if metric.get("better", "lower") not in ("lower", "higher"):
+            return numbers.problem(f"metrics.{name}.better", metric.get("better"), "'lower' or 'higher'")
+        checks.append((f"metrics.{name}.value", metric.get("value"), "value"))
+        samples = metric.get("samples")
+        if samples is not None and not isinstance(samples, list):
+            return numbers.problem(f"metrics.{name}.samples", samples, "a list or null")
+        checks.extend((f"metrics.{name}.samples[{i}]", v, "value") for i, v in enumerate(samples or []))
+    for where, value, kind in checks:
+        expected = numbers.check(value, kind)
+        if expected is not None:
+            return numbers.problem(where, value, expected)
+    return None
 
 
 def dumps_stable(doc: Mapping[str, Any]) -> str:

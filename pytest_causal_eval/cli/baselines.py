@@ -1,10 +1,19 @@
-"""``causal-eval baselines show|prune``: inspect and tidy the baseline directory."""
+"""``causal-eval baselines show|prune``: inspect and tidy the baseline directory.
+
+``prune --not-in RESULTS`` removes the entries a results file does not hold, from the baseline of the
+machine key the results were measured on only (``baseline.machine.results_machine``), and refuses
+(unless ``--force``) when the results hold none of that file's measurements (an empty run, another
+suite) or only some shards of a sharded run: their absence says nothing about staleness.
+``--dry-run`` lists what would be removed. Exit status 2 for a usage error or a file that cannot be
+read or written; nothing is removed then.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +38,11 @@ def register(subparsers: Any) -> None:
     prune.add_argument(
         "--dir", type=Path, default=Path("baselines"), help="baseline directory (default baselines)"
     )
-    prune.add_argument("--machine", metavar="KEY", help="only this machine key (default: every file)")
+    prune.add_argument(
+        "--machine",
+        metavar="KEY",
+        help="only this machine key (default: every file; with --not-in, the results' machine key)",
+    )
     prune.add_argument(
         "--older-than", type=float, metavar="DAYS", help="remove entries not seen for DAYS days"
     )
@@ -39,7 +52,17 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="RESULTS.json",
-        help="remove entries absent from these results files (--causal-eval-json); repeatable",
+        help="remove entries absent from these results files (--causal-eval-json), from the baseline of "
+        "the machine they were measured on only; repeatable (e.g. every shard's file)",
+    )
+    prune.add_argument(
+        "--invalid", action="store_true", help="remove entries that hold a bad number (quarantined on load)"
+    )
+    prune.add_argument(
+        "--force",
+        action="store_true",
+        help="prune even when the --not-in results hold none of the file's measurements, only some "
+        "shards, or another machine's key than --machine",
     )
     prune.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     prune.set_defaults(func=run_prune)
@@ -77,9 +100,15 @@ def run_show(args: argparse.Namespace) -> int:
         seen = sorted(str(e.get("last_seen") or "") for e in entries.values())
         hard = baseline.machine.get("hard") or {}
         described = ", ".join(f"{k}={v}" for k, v in sorted(hard.items()) if v not in (None, {}, ""))
-        print(f"{key}: {len(entries)} measurement(s), last saved {seen[-1] if seen else '-'}")
+        bad = len(baseline.quarantined)
+        print(
+            f"{key}: {len(entries)} measurement(s), last saved {seen[-1] if seen else '-'}"
+            + (f"; {bad} holding a bad number (not used for gating)" if bad else "")
+        )
         if described:
             print(f"  machine: {described}")
+        if bad:
+            status = 2
         if args.key:
             for mid, entry in sorted(entries.items()):
                 time_block = entry.get("time") or {}
@@ -92,6 +121,8 @@ def run_show(args: argparse.Namespace) -> int:
                     f"last seen {entry.get('last_seen') or '-'}"
                     + (f"; metrics: {metrics}" if metrics else "")
                 )
+            for mid, problem in sorted(baseline.quarantined.items()):
+                print(f"  {mid}: bad entry: {problem} (causal-eval baselines prune --invalid removes it)")
     return status
 
 
@@ -103,47 +134,157 @@ def _parse_time(text: str) -> _dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.timezone.utc)
 
 
-def run_prune(args: argparse.Namespace) -> int:
-    from pytest_causal_eval.baseline.store import BaselineFileError
+@dataclass
+class _Kept:
+    """What the --not-in results of one machine key hold."""
+
+    files: list[str] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    shards: set[tuple[int, int]] = field(default_factory=set)  # (index, total) of sharded files
+    unsharded: bool = False
+
+
+def _kept_by_key(paths: list[Path]) -> dict[str, _Kept]:
+    from pytest_causal_eval.ab.merge import shard_of
+    from pytest_causal_eval.baseline.machine import results_machine
     from pytest_causal_eval.cli.compare import load_results
 
-    if args.older_than is None and not args.not_in:
-        raise CLIError("prune needs --older-than DAYS and/or --not-in RESULTS.json")
-    if args.older_than is not None and args.older_than < 0:
-        raise CLIError(f"--older-than: expected a number of days >= 0, got {args.older_than}")
+    out: dict[str, _Kept] = {}
+    for path in paths:
+        results = load_results(path)
+        key = results_machine(results)[0] if results.extra.get("machine") or results.environment else ""
+        kept = out.setdefault(key, _Kept())
+        kept.files.append(str(path))
+        kept.ids.update(m.id for m in results.measurements)
+        kept.ids.update(results.quarantined)  # present, though unusable: not stale
+        shard = shard_of(results)
+        if shard is not None and shard[1] > 1:
+            kept.shards.add(shard)
+        else:
+            kept.unsharded = True
+    return out
+
+
+def _coverage_problem(kept: _Kept, entries: Mapping[str, Any], path: Path) -> str:
+    """Why the results cannot tell which of ``entries`` are stale ('' when they can)."""
+    files = ", ".join(kept.files)
+    if entries and not kept.ids & set(entries):
+        return (
+            f"{files} hold(s) none of the {len(entries)} measurement(s) in {path} (an empty run, another "
+            "suite, a -k selection?): absence from it says nothing"
+        )
+    if kept.shards and not kept.unsharded:
+        total = max(t for _, t in kept.shards)
+        missing = sorted(set(range(1, total + 1)) - {i for i, t in kept.shards if t == total})
+        if missing:
+            shown = ", ".join(f"{i}/{total}" for i in missing)
+            return (
+                f"{files} hold(s) only some shards of a sharded run (missing {shown}): the other shards' "
+                "measurements would look stale; pass every shard's file (or `causal-eval merge` them)"
+            )
+    return ""
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    from pytest_causal_eval.baseline.schema import entry_problem
+    from pytest_causal_eval.baseline.store import BaselineFileError, TooNewError
+
+    if args.older_than is None and not args.not_in and not args.invalid:
+        raise CLIError("prune needs --older-than DAYS, --not-in RESULTS.json and/or --invalid")
+    if args.older_than is not None and not 0 <= args.older_than < 1e6:
+        raise CLIError(f"--older-than: expected a number of days from 0 to 999999, got {args.older_than}")
     store = _store(args.dir)
-    keep: set[str] | None = None
-    for path in args.not_in:
-        ids = {m.id for m in load_results(path).measurements}
-        keep = ids if keep is None else keep | ids
+    machine = args.machine.removesuffix(".json") if args.machine else None
+    if machine is not None and machine not in set(store.keys()):
+        raise CLIError(f"--machine: no baseline for {args.machine!r} in {args.dir}")
+    kept_by_key = _kept_by_key(list(args.not_in)) if args.not_in else {}
+    unknown = kept_by_key.pop("", None)
+    if unknown is not None and not (machine is not None and args.force):
+        raise CLIError(
+            f"{', '.join(unknown.files)}: the results do not say which machine they were measured on (no "
+            "recorded machine key, no environment block), so they cannot tell which baseline is stale; "
+            "pass --machine KEY --force to prune that key's baseline by them"
+        )
+    if unknown is not None and machine is not None:
+        kept_by_key.setdefault(machine, _Kept()).files.extend(unknown.files)
+        kept_by_key[machine].ids |= unknown.ids
+        kept_by_key[machine].unsharded = True
+    if args.not_in:
+        keys = sorted(kept_by_key)
+        if machine is not None:
+            if machine not in kept_by_key and not args.force:
+                raise CLIError(
+                    f"--machine {machine}: the --not-in results were measured on {', '.join(keys)}; they "
+                    "say nothing about another machine's baseline (--force prunes it anyway)"
+                )
+            if machine not in kept_by_key:
+                merged = _Kept(files=[f for k in kept_by_key.values() for f in k.files], unsharded=True)
+                for k in kept_by_key.values():
+                    merged.ids |= k.ids
+                kept_by_key = {machine: merged}
+            keys = [machine]
+        missing = [k for k in keys if k not in set(store.keys())]
+        if missing:
+            files = ", ".join(f for k in missing for f in kept_by_key[k].files)
+            raise CLIError(
+                f"no baseline in {args.dir} for machine key {', '.join(missing)}, the one {files} was "
+                "measured on; nothing to prune"
+            )
+    else:
+        keys = [machine] if machine else store.keys()
     cutoff = (
         _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=args.older_than)
         if args.older_than is not None
         else None
     )
 
-    def stale(mid: str, entry: Mapping[str, Any]) -> bool:
-        if keep is not None and mid not in keep:
-            return True
-        if cutoff is not None:
-            seen = _parse_time(str(entry.get("last_seen") or ""))
-            return seen is None or seen < cutoff
-        return False
+    def stale_for(key: str) -> Any:
+        kept = kept_by_key.get(key)
 
-    keys = [args.machine.removesuffix(".json")] if args.machine else store.keys()
-    if args.machine and keys[0] not in set(store.keys()):
-        raise CLIError(f"--machine: no baseline for {args.machine!r} in {args.dir}")
-    total = 0
+        def stale(mid: str, entry: Mapping[str, Any]) -> bool:
+            if kept is not None and mid not in kept.ids:
+                return True
+            if args.invalid and entry_problem(entry) is not None:
+                return True
+            if cutoff is not None:
+                seen = _parse_time(str(entry.get("last_seen") or "")) if isinstance(entry, Mapping) else None
+                return seen is None or seen < cutoff
+            return False
+
+        return stale
+
+    plans: dict[str, list[str]] = {}
     for key in keys:
         try:
-            if args.dry_run:
-                baseline = store.load(key)
-                entries = baseline.measurements if baseline is not None else {}
-                removed = [mid for mid, e in sorted(entries.items()) if stale(mid, e)]
-            else:
-                removed = store.remove_entries(key, stale)
+            baseline = store.load(key)
+        except TooNewError as exc:
+            raise CLIError(f"{exc}; nothing was changed") from None
         except BaselineFileError as exc:
             raise CLIError(f"{exc}; fix or delete it first") from None
+        entries = (baseline.document.get("measurements") or {}) if baseline is not None else {}
+        kept = kept_by_key.get(key)
+        if kept is not None and not args.force:
+            problem = _coverage_problem(kept, entries, store.path_for(key))
+            if problem:
+                raise CLIError(
+                    f"refusing to prune with --not-in: {problem}; nothing removed (--force prunes anyway)"
+                )
+        plans[key] = [mid for mid, e in sorted(entries.items()) if stale_for(key)(mid, e)]
+    total = 0
+    for key in keys:
+        if args.dry_run:
+            removed = plans[key]
+        else:
+            try:
+                removed = store.remove_entries(key, stale_for(key)) if plans[key] else []
+            except TooNewError as exc:
+                raise CLIError(f"{exc}; nothing was changed") from None
+            except BaselineFileError as exc:
+                raise CLIError(f"{exc}; fix or delete it first") from None
+            except OSError as exc:
+                raise CLIError(
+                    f"cannot write {store.path_for(key)}: {exc.strerror or exc}; nothing was removed from it"
+                ) from None
         total += len(removed)
         for mid in removed:
             print(f"{'would remove' if args.dry_run else 'removed'} {key}: {mid}")

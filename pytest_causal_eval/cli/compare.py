@@ -1,14 +1,16 @@
 """``causal-eval compare A.json B.json``: judge run B against run A with the gate's statistics.
 
 Exit status: 0 nothing regressed, 1 something regressed (or was inconclusive with ``--strict``),
-2 a usage error (unreadable file, different machines).
+2 a usage error (unreadable file, different machines, a measurement id twice in one file), or
+nothing regressed but a measurement could not be compared because a file holds a bad number for it
+(named with the file and the field; the other measurements are still judged).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,29 +42,27 @@ def register(subparsers: Any) -> None:
 
 
 def load_results(path: Path) -> Any:
-    from pytest_causal_eval.results import ResultsFormatError, RunResults
+    """A results file, or a ``CLIError`` (exit 2) naming the file and what is wrong with it."""
+    from pytest_causal_eval.results import ResultsFormatError, read_results
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CLIError(f"cannot read results file {path}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CLIError(f"results file {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    try:
-        return RunResults.from_dict(data)
+        return read_results(path)
     except ResultsFormatError as exc:
-        raise CLIError(f"results file {path}: {exc}") from None
+        raise CLIError(str(exc)) from None
+
+
+def quarantine_lines(path: Path, results: Any, consequence: str) -> list[str]:
+    """One line per measurement of ``results`` left out for a bad number: file, measurement, field."""
+    return [
+        f"results file {path}: measurement {mid!r}: {problem}; {consequence}"
+        for mid, problem in sorted(results.quarantined.items())
+    ]
 
 
 def _fingerprint(results: Any) -> Any:
-    from pytest_causal_eval.baseline.machine import Fingerprint, fingerprint_from_environment
+    from pytest_causal_eval.baseline.machine import results_machine
 
-    machine = results.extra.get("machine")
-    if isinstance(machine, dict) and isinstance(machine.get("hard"), dict):
-        return Fingerprint.from_dict(machine)
-    return fingerprint_from_environment(results.environment)
+    return results_machine(results)[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,8 +91,16 @@ def run(args: argparse.Namespace) -> int:
             "pass --allow-different-machines to compare anyway"
         )
     base_by_id = {m.id: m for m in base.measurements}
+    errors = [
+        *quarantine_lines(args.baseline, base, "not used as a baseline"),
+        *quarantine_lines(args.candidate, cand, "not judged"),
+    ]
     lines: list[str] = []
     for m in cand.measurements:
+        if m.id in base.quarantined:
+            m.extra["verdict"] = verdict_record(m, [], str(args.baseline))
+            m.extra["verdict"]["message"] = f"not compared: its baseline in {args.baseline} has a bad number"
+            continue
         old = base_by_id.get(m.id)
         entry = entry_from_measurement(old, "", "", max_samples=10**9) if old is not None else None
         config = config_from_record(m.extra.get("thresholds"), override)
@@ -107,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 unit = m.metrics[c.metric].unit if c.metric in m.metrics else "s"
                 lines.append(f"{m.id}: {c.verdict}: {format_comparison(c, unit)}")
     rows = verdict_rows(cand.measurements)
-    missing = sorted(set(base_by_id) - {m.id for m in cand.measurements})
+    missing = sorted(set(base_by_id) - {m.id for m in cand.measurements} - set(cand.quarantined))
     notes = (
         [f"{len(missing)} measurement(s) of {args.baseline} are not in {args.candidate}"] if missing else []
     )
@@ -120,15 +128,17 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     for note in notes:
         print(f"note: {note}")
+    for error in errors:
+        print(f"causal-eval: error: {error}", file=sys.stderr)
     if args.markdown is not None:
         from pytest_causal_eval.atomicio import write_text_atomic
 
         try:
-            write_text_atomic(args.markdown, render_markdown(rows, notes=notes))
+            write_text_atomic(args.markdown, render_markdown(rows, notes=[*errors, *notes]))
         except OSError as exc:
             raise CLIError(f"--markdown: cannot write {args.markdown}: {exc.strerror or exc}") from None
     if any(r.verdict == "regressed" for r in rows):
         return 1
     if args.strict and any(r.verdict == "inconclusive" for r in rows):
         return 1
-    return 0
+    return 2 if errors else 0

@@ -1,10 +1,13 @@
 """``causal-eval merge RESULTS... -o OUT.json``: join the results files of a sharded suite.
 
-Refuses files from different machine keys (naming the keys) and measurement ids that appear in
-more than one file (unless ``--allow-duplicates``, which pools their rounds). Notes missing shards.
+Refuses files from different machine keys (naming the keys), measurement ids that appear in
+more than one file (unless ``--allow-duplicates``, which pools their rounds), and a file with a bad
+number in a measurement (a NaN, a negative time: named with the file and the field; merging would
+drop the measurement or write a file that is not JSON). Notes missing shards.
 
 Exit status: 0 merged and nothing regressed; 1 merged, and a shard's verdicts include a regression;
-2 a usage error (unreadable file, different machines, duplicate ids).
+2 a usage error (unreadable file, different machines, duplicate ids, a bad number); nothing is
+written then.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.ab.merge import MergeError, merge_results
     from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
-    from pytest_causal_eval.cli.compare import load_results
+    from pytest_causal_eval.cli.compare import load_results, quarantine_lines
+    from pytest_causal_eval.numbers import non_finite_path
     from pytest_causal_eval.report.markdown import render_markdown
     from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 
@@ -52,13 +56,26 @@ def run(args: argparse.Namespace) -> int:
     if len(resolved) != len(args.inputs):
         raise CLIError("the same results file is given twice")
     inputs = [(str(path), load_results(path)) for path in args.inputs]
+    bad = [
+        line
+        for path, (_, results) in zip(args.inputs, inputs, strict=True)
+        for line in quarantine_lines(path, results, "fix or remove it before merging")
+    ]
+    if bad:
+        raise CLIError("; ".join(bad[:3]) + (f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""))
     try:
         merged = merge_results(inputs, allow_duplicates=args.allow_duplicates)
     except MergeError as exc:
         raise CLIError(str(exc)) from None
+    document = merged.results.to_dict()
+    where = non_finite_path(document)
+    if where is not None:
+        raise CLIError(
+            f"the merged results would hold a number that is not JSON (NaN or Infinity) at {where}"
+        )
     rows = verdict_rows(merged.results.measurements)
     try:
-        write_json_atomic(output, merged.results.to_dict())
+        write_json_atomic(output, document)
         if markdown_path is not None:
             title = f"causal-eval: merged results of {len(inputs)} file(s)"
             write_text_atomic(markdown_path, render_markdown(rows, title=title, notes=merged.notes))

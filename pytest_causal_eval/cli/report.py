@@ -1,8 +1,13 @@
-"""``causal-eval report RESULTS.json -o DIR``: the HTML report of a results file (--causal-eval-json)."""
+"""``causal-eval report RESULTS.json -o DIR``: the HTML report of a results file (--causal-eval-json).
+
+Exit status: 0 written; 2 a usage error (unreadable file, not a results file), or written without
+the measurements that hold a bad number (each named with the file and the field).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +60,7 @@ def _baseline(directory: Path | None, results: Any) -> tuple[dict[str, dict[str,
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from pytest_causal_eval.cli.compare import load_results
+    from pytest_causal_eval.cli.compare import load_results, quarantine_lines
     from pytest_causal_eval.report.output import write_html_report
 
     results = load_results(args.results)
@@ -70,6 +75,8 @@ def run_report(args: argparse.Namespace) -> int:
     entries, baseline_file, notes = _baseline(args.baselines, results)
     recorded = results.extra.get("baseline")
     errors = [str(e) for e in recorded.get("errors") or []] if isinstance(recorded, dict) else []
+    bad = quarantine_lines(args.results, results, "left out of the report")
+    errors.extend(bad)
     try:
         path = write_html_report(
             results,
@@ -83,4 +90,6 @@ def run_report(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CLIError(f"-o: cannot write the report under {out}: {exc.strerror or exc}") from None
     print(f"report: {path} ({len(results.measurements)} benchmark(s))")
-    return 0
+    for line in bad:
+        print(f"causal-eval: error: {line}", file=sys.stderr)
+    return 2 if bad else 0

@@ -10,9 +10,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["collect_environment", "cpu_model", "git_info", "git_output", "package_versions"]
+__all__ = [
+    "THREAD_VARIABLES",
+    "collect_environment",
+    "cpu_model",
+    "git_info",
+    "git_output",
+    "package_versions",
+]
 
 TRACKED_PACKAGES = ("pytest", "numpy", "torch", "pytest-causal-eval", "pytest-xdist")
+# Thread settings inherited by child processes and BLAS: a hard key of the machine fingerprint.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 def cpu_model() -> str:
@@ -100,5 +115,6 @@ def collect_environment(rootdir: Path | None = None) -> dict[str, Any]:
             "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         },
         "packages": package_versions(),
+        "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
         "git": git_info(rootdir),
     }

@@ -56,14 +56,11 @@ class SeriesPoint:
 
 
 def machine_key_of(results: RunResults) -> tuple[str, dict[str, Any]]:
-    """The machine key and fingerprint of a run: the gate's when it recorded one, else computed."""
-    machine = results.extra.get("machine")
-    if isinstance(machine, Mapping) and machine.get("key"):
-        return str(machine["key"]), dict(machine)
-    from pytest_causal_eval.baseline.machine import fingerprint_from_environment
+    """The machine key and fingerprint of a run (``baseline.machine.results_machine``)."""
+    from pytest_causal_eval.baseline.machine import results_machine
 
-    fingerprint = fingerprint_from_environment(results.environment)
-    return fingerprint.key, fingerprint.to_dict()
+    key, fingerprint = results_machine(results)
+    return key, {**fingerprint.to_dict(), "key": key}
 
 
 def run_record(results: RunResults) -> RunRecord:

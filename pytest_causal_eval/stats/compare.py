@@ -252,7 +252,7 @@ def compare(
     verdict = _decide(w, wl, wh, bad, good)
 
     if log:
-        change, ci_low, ci_high = math.expm1(point), math.expm1(lo), math.expm1(hi)
+        change, ci_low, ci_high = _expm1(point), _expm1(lo), _expm1(hi)
     elif relative and not relative_undefined:
         scale = abs(baseline.center)
         change, ci_low, ci_high = point / scale, lo / scale, hi / scale
@@ -273,6 +273,14 @@ def compare(
         n_baseline=max(baseline.n, len(baseline.samples)),
         n_candidate=max(candidate.n, len(candidate.samples)),
     )
+
+
+def _expm1(x: float) -> float:
+    """``exp(x) - 1``, infinite (not an OverflowError) for a ratio beyond a float's range."""
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf
 
 
 def _decide(w: float, wl: float, wh: float, bad: float, good: float) -> Verdict:

@@ -135,3 +135,56 @@ def test_merge_refuses_to_overwrite_an_input(tmp_path: Path, capsys: pytest.Capt
     a = write(tmp_path / "a.json", results(["t1"]))
     assert main(["merge", a, "-o", a]) == 2
     assert "is also an input" in capsys.readouterr().err
+
+
+def test_merge_uses_the_key_the_plugin_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The plugin's key comes from the live process (thread variables included); merge computed
+    another one from the environment block for the same machine."""
+    from pytest_causal_eval.baseline.gatekeeper import live_environment
+    from pytest_causal_eval.baseline.machine import fingerprint_from_environment
+    from pytest_causal_eval.environment.fingerprint import collect_environment
+
+    live = fingerprint_from_environment(live_environment())
+    recorded = {**live.to_dict(), "key": live.key}
+    shards = []
+    for index, mid in ((1, "t1"), (2, "t2")):
+        r = RunResults(
+            measurements=[Measurement(id=mid, test_id=mid, samples=[1.0, 1.1, 0.9])],
+            environment=collect_environment(),
+            extra={"machine": recorded, "shard": {"index": index, "total": 2}},
+        )
+        shards.append(write(tmp_path / f"s{index}.json", r))
+    out = tmp_path / "m.json"
+    assert main(["merge", *shards, "-o", str(out)]) == 0
+    merged = RunResults.from_dict(json.loads(out.read_text()))
+    assert machine_key(merged) == live.key
+    # a file without the recorded fingerprint (older, or hand-made) gets the same key from its environment
+    del merged.extra["machine"]
+    assert machine_key(merged) == live.key
+
+
+def test_merge_refuses_bad_numbers_naming_file_measurement_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write(tmp_path / "a.json", results(["t1", "t2"]))
+    doc = results(["t1"]).to_dict()
+    doc["measurements"][0]["samples"][1] = float("nan")
+    nan = tmp_path / "nan.json"
+    nan.write_text(json.dumps(doc))
+    out = tmp_path / "m.json"
+    assert main(["merge", a, str(nan), "-o", str(out), "--allow-duplicates"]) == 2
+    err = capsys.readouterr().err
+    assert f"results file {nan}: measurement 't1': samples[1] is nan" in err
+    assert not out.exists()
+
+
+def test_merge_never_writes_nan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = results(["t1"]).to_dict()
+    doc["measurements"][0]["extra"]["verdict"] = {"verdict": "inconclusive", "change": float("nan")}
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(doc))
+    b = write(tmp_path / "b.json", results(["t1"]))
+    out = tmp_path / "m.json"
+    assert main(["merge", str(a), b, "-o", str(out), "--allow-duplicates"]) == 2
+    assert "not JSON (NaN or Infinity) at measurements[0].extra.verdict.change" in capsys.readouterr().err
+    assert not out.exists()

@@ -138,11 +138,19 @@ def test_shards_balanced_by_recorded_durations(pytester: pytest.Pytester) -> Non
         (("--causal-eval-shard", "half"), "--causal-eval-shard: expected K/N such as 1/4*"),
         (
             ("--causal-eval-shard", "1/2", "--causal-eval-shard-durations", "missing.json"),
-            "--causal-eval-shard-durations: cannot read missing.json: No such file or directory",
+            "--causal-eval-shard-durations: cannot read results file missing.json: No such file or directory",
         ),
         (
             ("--causal-eval-shard", "1/2", "--causal-eval-shard-durations", "bad.json"),
-            "--causal-eval-shard-durations: bad.json is not valid JSON*",
+            "--causal-eval-shard-durations: results file bad.json is not valid JSON*",
+        ),
+        (
+            ("--causal-eval-shard", "1/2", "--causal-eval-shard-durations", "binary.json"),
+            "--causal-eval-shard-durations: results file binary.json is not UTF-8 text (byte 0xff at *",
+        ),
+        (
+            ("--causal-eval-shard", "1/2", "--causal-eval-shard-durations", "dup.json"),
+            "--causal-eval-shard-durations: results file dup.json: measurement id 'x' appears more than*",
         ),
         (
             ("--causal-eval-shard-durations", "bad.json"),
@@ -153,9 +161,35 @@ def test_shards_balanced_by_recorded_durations(pytester: pytest.Pytester) -> Non
 def test_shard_usage_errors(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:
     pytester.makepyfile(test_mod=TESTS)
     (pytester.path / "bad.json").write_text("{nope")
+    (pytester.path / "binary.json").write_bytes(b"\xff\xfe\x00\x81binary")
+    dup = RunResults(measurements=[Measurement(id="x", test_id="x")] * 2)
+    (pytester.path / "dup.json").write_text(json.dumps(dup.to_dict()))
     result = pytester.runpytest(*BASE, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_bad_durations_are_left_out_not_used(pytester: pytest.Pytester) -> None:
+    """A NaN or negative duration must not decide the balance: its test counts as unknown."""
+    pytester.makepyfile(test_mod=TESTS)
+    durations = {IDS[0]: 10.0, IDS[1]: 9.0, IDS[2]: 1.0}
+    data = RunResults(
+        measurements=[Measurement(id=t, test_id=t, duration=d) for t, d in durations.items()]
+    ).to_dict()
+    data["measurements"][2]["duration"] = float("nan")
+    (pytester.path / "prev.json").write_text(json.dumps(data))
+    args = (
+        "--causal-eval-shard",
+        "1/2",
+        "--causal-eval-shard-durations",
+        "prev.json",
+        "--collect-only",
+        "-q",
+    )
+    result = pytester.runpytest(*BASE, *args)
+    assert result.ret == 0
+    known = {IDS[0]: 10.0, IDS[1]: 9.0}
+    assert selected(result) == {t for t, s in assign_balanced(IDS, known, 2).items() if s == 1}
 
 
 def test_sharding_is_inert_when_the_plugin_is_off(pytester: pytest.Pytester) -> None:

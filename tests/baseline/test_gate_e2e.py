@@ -213,7 +213,7 @@ def test_bad_marker_and_option_values(project: pytest.Pytester) -> None:
 
 
 def test_inert_without_the_flag(project: pytest.Pytester) -> None:
-    result = project.runpytest("-p", "no:cacheprovider", "--causal-eval-save")
+    result = project.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
     assert not (project.path / "baselines").exists()
 

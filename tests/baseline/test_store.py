@@ -24,7 +24,13 @@ from pytest_causal_eval.baseline.schema import (
     even_subsample,
     migrate,
 )
-from pytest_causal_eval.baseline.store import BaselineFileError, BaselineStore, read_baseline
+from pytest_causal_eval.baseline.store import (
+    BaselineFileError,
+    BaselineStore,
+    MachineMismatchError,
+    TooNewError,
+    read_baseline,
+)
 from pytest_causal_eval.results import Measurement, Metric
 
 MACHINE = {"key": "k", "hard": {"os": "linux"}, "soft": {}}
@@ -112,7 +118,9 @@ def test_v0_to_v1_migration() -> None:
         ('{"schema_version": -3, "machine": {}, "measurements": {}}', "unknown schema_version"),
         ('{"hello": 1}', "not a pytest-causal-eval baseline"),
         ("[1, 2]", "JSON object"),
-        ('{"schema_version": 1, "machine": {}, "measurements": {"a": {"time": {"summary": {}}}}}', "median"),
+        ('{"schema_version": 1, "machine": [], "measurements": {}}', "'machine' must be an object"),
+        ('{"schema_version": 1, "machine": {}, "measurements": []}', "'measurements' must be an object"),
+        ("[" * 100_000, "nested too deeply"),
     ],
 )
 def test_bad_files_name_the_file_and_problem(tmp_path: Path, text: str, problem: str) -> None:
@@ -122,6 +130,18 @@ def test_bad_files_name_the_file_and_problem(tmp_path: Path, text: str, problem:
         read_baseline(path)
     assert str(path) in str(info.value)
     assert problem in str(info.value)
+
+
+def test_an_entry_without_a_median_is_quarantined_not_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    path.write_text(
+        '{"schema_version": 1, "machine": {}, "measurements": {"a": {"time": {"summary": {}}}, "b": {}}}'
+    )
+    loaded = read_baseline(path)
+    assert loaded.quarantined == {
+        "a": "time.summary.median is missing: expected a positive number of seconds"
+    }
+    assert list(loaded.measurements) == ["b"]
 
 
 def test_save_merges_and_keeps_unrun_entries(tmp_path: Path) -> None:
@@ -147,7 +167,7 @@ def test_unreadable_file_is_moved_aside_only_when_saving(tmp_path: Path) -> None
     with pytest.raises(BaselineFileError):
         store.load("k")
     assert path.read_text() == "{truncated"
-    _, moved = store.save_entries("k", MACHINE, {"a": entry_from_measurement(measurement("a"), "t", "v")})
+    moved = store.save_entries("k", MACHINE, {"a": entry_from_measurement(measurement("a"), "t", "v")}).moved
     assert moved is not None and moved.read_text() == "{truncated"
     assert store.load("k") is not None
 
@@ -172,6 +192,95 @@ def test_interrupted_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pyte
         store.save_entries("k", MACHINE, {"b": entry_from_measurement(measurement("b"), "t", "v")})
     assert store.path_for("k").read_text() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_newer_schema_is_never_written_nor_moved(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.path_for("k")
+    newer = {"schema_version": 2, "tool_version": "0.9.0", "machine": MACHINE, "measurements": {"x": {}}}
+    path.write_text(json.dumps(newer))
+    with pytest.raises(TooNewError) as info:
+        store.save_entries("k", MACHINE, {"a": entry_from_measurement(measurement("a"), "t", "v")})
+    assert "schema_version 2 (written by pytest-causal-eval 0.9.0) is newer" in str(info.value)
+    assert json.loads(path.read_text()) == newer
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json"]
+    with pytest.raises(TooNewError):
+        store.remove_entries("k", lambda mid, entry: True)
+    assert json.loads(path.read_text()) == newer
+
+
+def test_the_writer_version_is_stored_and_named_when_only_entries_carry_it(tmp_path: Path) -> None:
+    from pytest_causal_eval import __version__
+
+    store = BaselineStore(tmp_path)
+    store.save_entries("k", MACHINE, {"a": entry_from_measurement(measurement("a"), "t", "v")})
+    doc = json.loads(store.path_for("k").read_text())
+    assert doc["tool_version"] == __version__
+    del doc["tool_version"]
+    doc["schema_version"] = 5
+    doc["measurements"]["a"]["tool_version"] = "1.4.2"
+    store.path_for("k").write_text(json.dumps(doc))
+    with pytest.raises(TooNewError, match=r"schema_version 5 \(written by pytest-causal-eval 1.4.2\)"):
+        store.load("k")
+
+
+def test_saving_into_another_machines_file_is_refused_unless_forced(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    theirs = {"key": "k", "hard": {"os": "linux", "cpu_model": "Other CPU", "python": "CPython-3.12"}}
+    store.save_entries("k", theirs, {"x": entry_from_measurement(measurement("x"), "t", "v")})
+    before = store.path_for("k").read_text()
+    ours = {"key": "k", "hard": {"os": "linux", "cpu_model": "Xeon", "python": "CPython-3.12"}}
+    with pytest.raises(MachineMismatchError) as info:
+        store.save_entries("k", ours, {"a": entry_from_measurement(measurement("a"), "t", "v")})
+    assert info.value.differences == {"cpu_model": ("Other CPU", "Xeon")}
+    assert "stored vs this machine: cpu_model: 'Other CPU' vs 'Xeon'" in str(info.value)
+    assert store.path_for("k").read_text() == before
+    outcome = store.save_entries(
+        "k", ours, {"a": entry_from_measurement(measurement("a"), "t", "v")}, force=True
+    )
+    assert outcome.replaced_machine == {"cpu_model": ("Other CPU", "Xeon")}
+    loaded = store.load("k")
+    assert loaded is not None and loaded.machine["hard"]["cpu_model"] == "Xeon"
+    assert sorted(loaded.measurements) == ["a", "x"]
+
+
+def test_a_symlinked_baseline_is_written_through(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    store = BaselineStore(tmp_path / "baselines")
+    store.save_entries("k", MACHINE, {"a": entry_from_measurement(measurement("a"), "t", "v")})
+    shared.mkdir()
+    real = shared / "k.json"
+    store.path_for("k").rename(real)
+    store.path_for("k").symlink_to(real)
+    store.save_entries("k", MACHINE, {"b": entry_from_measurement(measurement("b"), "t", "v")})
+    assert store.path_for("k").is_symlink()
+    assert sorted(json.loads(real.read_text())["measurements"]) == ["a", "b"]
+    assert [p.name for p in shared.iterdir()] == ["k.json"]  # no temporary left beside the target
+
+
+def test_a_killed_saves_temporaries_are_removed_by_the_next_save(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    store.save_entries("k", MACHINE, {"a": entry_from_measurement(measurement("a"), "t", "v")})
+    stale = tmp_path / ".k.json.x1y2z3_4.tmp"  # what tempfile names a write of k.json
+    stale.write_bytes(b"{half a fi")
+    unrelated = [
+        tmp_path / ".other.json.x1y2z3_4.tmp",
+        tmp_path / "k.json.x1y2z3_4.tmp",
+        tmp_path / "notes.tmp",
+    ]
+    for path in unrelated:
+        path.write_text("keep me")
+    outcome = store.save_entries("k", MACHINE, {"b": entry_from_measurement(measurement("b"), "t", "v")})
+    assert outcome.stale_temporaries == [stale] and not stale.exists()
+    assert all(p.read_text() == "keep me" for p in unrelated)
+
+
+def test_saving_leaves_no_lock_file_in_the_baseline_directory(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    (tmp_path / "k.json.lock").write_bytes(b"")  # left by an older version
+    store.save_entries("k", MACHINE, {"a": entry_from_measurement(measurement("a"), "t", "v")})
+    store.remove_entries("k", lambda mid, entry: mid == "a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json"]
 
 
 def _save_many(directory: str, prefix: str, count: int) -> None:
