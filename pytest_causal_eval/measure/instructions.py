@@ -1,0 +1,221 @@
+"""Counting the instructions of a workload's calls, inside a process that runs under callgrind.
+
+The process is started by the launcher (``measure.valgrind_launch``) as
+``valgrind --tool=callgrind --instr-atstart=no --collect-atstart=yes --callgrind-out-file=DIR/callgrind.out.%p``
+with ``DIR`` in the environment. ``InstructionCounter.count`` then, for one measurement:
+
+1. calls the workload once, uncounted (warm-up: first-call effects such as lazy imports, caches and
+   the interpreter's specialisation stay out of the count);
+2. runs a full garbage collection, so the collector's thresholds start from zero and its passes fall at
+   the same points of every run;
+3. switches instrumentation on (``START_INSTRUMENTATION``: for every thread, so threads the workload
+   starts are counted; ``TOGGLE_COLLECT`` would switch only the calling thread's collection),
+   zeroes the counters, makes the calls, dumps the counters to a numbered file named after the
+   measurement (``DUMP_STATS_AT``), switches instrumentation off again;
+4. reads that file back (callgrind writes it before the request returns) and returns the totals.
+
+Child processes are not counted: callgrind follows only this process (``--trace-children=no``), and a
+forked child's costs go to its own files, which are not read.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import itertools
+import os
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pytest_causal_eval.measure.callgrind import CallgrindProfile, estimated_cycles, read_callgrind
+from pytest_causal_eval.measure.valgrind import (
+    CALLGRIND_DUMP_STATS_AT,
+    CALLGRIND_START_INSTRUMENTATION,
+    CALLGRIND_STOP_INSTRUMENTATION,
+    CALLGRIND_ZERO_STATS,
+    ClientRequests,
+    callgrind,
+)
+
+__all__ = [
+    "ENV_OUT_DIR",
+    "OUT_FILE_PREFIX",
+    "CountTimeoutError",
+    "InstructionCount",
+    "InstructionCounter",
+    "NotUnderCallgrindError",
+]
+
+ENV_OUT_DIR = "CAUSAL_EVAL_CALLGRIND_DIR"  # where callgrind writes; set by the launcher
+OUT_FILE_PREFIX = "callgrind.out"  # --callgrind-out-file=DIR/callgrind.out.%p
+
+_UNSAFE_LABEL = re.compile(r"[\x00-\x1f]")
+
+
+class NotUnderCallgrindError(RuntimeError):
+    """Counting was asked for in a process that valgrind's callgrind is not running."""
+
+
+class CountTimeoutError(TimeoutError):
+    """The counted calls did not finish within the time limit."""
+
+
+@dataclass(frozen=True)
+class InstructionCount:
+    """The counts of one measurement: ``calls`` calls of the workload."""
+
+    label: str
+    calls: int
+    totals: Mapping[str, int]  # every callgrind event over all the calls
+    profile: CallgrindProfile
+    path: Path
+
+    @property
+    def instructions(self) -> int:
+        return self.totals.get("Ir", 0)
+
+    @property
+    def per_call(self) -> float:
+        """Instructions executed per call."""
+        return self.instructions / self.calls
+
+    def event_per_call(self, event: str) -> float | None:
+        value = self.totals.get(event)
+        return None if value is None else value / self.calls
+
+    @property
+    def estimated_cycles_per_call(self) -> float | None:
+        """iai-callgrind's cycle estimate per call; None without ``--cache-sim=yes``."""
+        cycles = estimated_cycles(self.totals)
+        return None if cycles is None else cycles / self.calls
+
+
+@contextmanager
+def _time_limit(seconds: float | None, label: str) -> Iterator[None]:
+    """Raise ``CountTimeoutError`` in the main thread after ``seconds`` (SIGALRM; main thread only).
+
+    The alarm is a real-time timer, so it bounds a workload slowed down by valgrind without adding
+    instructions to the count unless it fires. Workloads stuck in C code that never returns to the
+    interpreter are bounded only by the launcher's overall time limit.
+    """
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise CountTimeoutError(
+            f"{label}: the counted calls did not finish within {seconds:g} s under valgrind "
+            "(counted code runs 50-100x slower than native)"
+        )
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class InstructionCounter:
+    """Counts instructions of workload calls; one per process (dump files are numbered per process)."""
+
+    def __init__(self, out_dir: Path, requests: ClientRequests | None = None) -> None:
+        self.requests = requests or callgrind()
+        if not self.requests.running_on_valgrind():
+            raise NotUnderCallgrindError(
+                "instruction counting needs the process to run under valgrind --tool=callgrind; "
+                "the plugin starts it that way in --causal-eval-mode=instructions"
+            )
+        self.out_dir = out_dir
+        self.pid = os.getpid()
+        self._dumps = itertools.count(1)
+        self._labels = itertools.count(1)
+        self._start = self.requests.prepared(0, CALLGRIND_START_INSTRUMENTATION)
+        self._stop = self.requests.prepared(0, CALLGRIND_STOP_INSTRUMENTATION)
+        self._zero = self.requests.prepared(0, CALLGRIND_ZERO_STATS)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> InstructionCounter:
+        env = os.environ if environ is None else environ
+        out_dir = env.get(ENV_OUT_DIR)
+        if not out_dir:
+            raise NotUnderCallgrindError(
+                f"instruction counting: {ENV_OUT_DIR} is not set; the process was not started by "
+                "the plugin's callgrind launcher"
+            )
+        return cls(Path(out_dir))
+
+    def dump_path(self, number: int) -> Path:
+        return self.out_dir / f"{OUT_FILE_PREFIX}.{self.pid}.{number}"
+
+    def count(
+        self,
+        fn: Callable[[], Any],
+        calls: int = 1,
+        *,
+        label: str = "",
+        warmup: int = 1,
+        collect_garbage: bool = True,
+        time_limit: float | None = None,
+    ) -> InstructionCount:
+        """Count ``calls`` calls of ``fn`` after ``warmup`` uncounted ones."""
+        if calls < 1:
+            raise ValueError(f"calls must be at least 1, got {calls}")
+        if os.getpid() != self.pid:
+            raise RuntimeError("an InstructionCounter cannot be used in a forked child process")
+        for _ in range(warmup):
+            fn()
+        name = f"causal-eval #{next(self._labels)} {_UNSAFE_LABEL.sub(' ', label)}".strip()
+        dump_name = ctypes.create_string_buffer(name.encode("utf-8"))
+        dump = self.requests.prepared(0, CALLGRIND_DUMP_STATS_AT, ctypes.addressof(dump_name))
+        loop = range(calls)
+        start, stop, zero = self._start, self._stop, self._zero
+        if collect_garbage:
+            gc.collect()
+        with _time_limit(time_limit, label or "instruction count"):
+            start()
+            try:
+                zero()
+                for _ in loop:
+                    fn()
+                dump()
+            finally:
+                stop()
+        path = self._find_dump(name)
+        profile = read_callgrind(path)
+        return InstructionCount(label=label, calls=calls, totals=dict(profile.totals), profile=profile, path=path)
+
+    def _find_dump(self, name: str) -> Path:
+        """The file our DUMP_STATS_AT wrote: normally the next number; else found by its name."""
+        expected = self.dump_path(next(self._dumps))
+        if expected.exists() and _trigger_of(expected) == name:
+            return expected
+        # Someone else dumped too (torch's collect_callgrind, a library's own client request).
+        for path in sorted(self.out_dir.glob(f"{OUT_FILE_PREFIX}.{self.pid}.*")):
+            if _trigger_of(path) == name:
+                number = path.name.rsplit(".", 1)[-1]
+                if number.isdigit():
+                    self._dumps = itertools.count(int(number) + 1)
+                return path
+        raise RuntimeError(
+            f"callgrind wrote no dump named {name!r} in {self.out_dir}: is the process running under "
+            "valgrind --tool=callgrind with --callgrind-out-file pointing there?"
+        )
+
+
+def _trigger_of(path: Path) -> str | None:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("desc: Trigger: Client Request: "):
+                return line[len("desc: Trigger: Client Request: ") :].rstrip("\n")
+            if line.startswith(("fn=", "ob=", "fl=", "totals:")):
+                return None
+    return None
