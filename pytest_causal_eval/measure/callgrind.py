@@ -9,7 +9,7 @@ Pure and deterministic: text in, a ``CallgrindProfile`` out, functions in a stab
   itself left out so a recursion is not counted twice) and how often it was called.
 
 Name compression ``fn=(12) name`` / ``fn=(12)`` is resolved per id space (objects: ob/cob; files:
-fl/fi/fe/cfi/cfl; functions: fn/cfn). Positions (``line`` or ``instr line``, absolute, ``+n``, ``-n``
+fl/fi/fe/cfi/cfl/jfi; functions: fn/cfn/jfn). Positions (``line`` or ``instr line``, absolute, ``+n``, ``-n``
 or ``*``) are skipped, not kept: the per-function view is what the plugin needs.
 
 Functions callgrind separates by recursion depth (``f'2``) stay separate entries; ``base_name``
@@ -48,8 +48,10 @@ _SPACE_OF = {
     "fe": "fl",
     "cfi": "fl",
     "cfl": "fl",
+    "jfi": "fl",
     "fn": "fn",
     "cfn": "fn",
+    "jfn": "fn",
 }
 
 
@@ -276,6 +278,7 @@ class _Reader:
         elif spec == "cfn":
             self.cfn = text
         # fi= / fe=: inlined code from another file, still cost of the current function.
+        # jfi= / jfn=: the target of the next jump= / jcnd= (--collect-jumps); no cost of their own.
 
     def calls_spec(self, value: str, lineno: int) -> None:
         if self.fn is None:

@@ -1,8 +1,8 @@
 """Counting the instructions of a workload's calls, inside a process that runs under callgrind.
 
-The process is started by the launcher (``measure.valgrind_launch``) as
-``valgrind --tool=callgrind --instr-atstart=no --collect-atstart=yes --callgrind-out-file=DIR/callgrind.out.%p``
-with ``DIR`` in the environment. ``InstructionCounter.count`` then, for one measurement:
+The process is started by the launcher (``measure.valgrind_launch``) as ``valgrind --tool=callgrind
+--instr-atstart=no --collect-atstart=yes --callgrind-out-file=DIR/callgrind.out.%p`` with ``DIR`` in
+the environment. ``InstructionCounter.count`` then, for one measurement:
 
 1. calls the workload once, uncounted (warm-up: first-call effects such as lazy imports, caches and
    the interpreter's specialisation stay out of the count);
@@ -29,7 +29,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -51,6 +51,7 @@ __all__ = [
     "InstructionCount",
     "InstructionCounter",
     "NotUnderCallgrindError",
+    "gc_state",
 ]
 
 ENV_OUT_DIR = "CAUSAL_EVAL_CALLGRIND_DIR"  # where callgrind writes; set by the launcher
@@ -69,17 +70,29 @@ class CountTimeoutError(TimeoutError):
 
 @dataclass(frozen=True)
 class InstructionCount:
-    """The counts of one measurement: ``calls`` calls of the workload."""
+    """The counts of one measurement: ``calls`` calls of the workload.
+
+    ``totals`` is what callgrind counted between zeroing and dumping; ``overhead`` the part of it
+    that counting costs by itself (the client-request calls and the ``for`` loop around the calls,
+    measured on a callable that does nothing), zero when not subtracted. ``net`` is the difference,
+    event by event, never below zero; the per-call figures are based on it.
+    """
 
     label: str
     calls: int
-    totals: Mapping[str, int]  # every callgrind event over all the calls
+    totals: Mapping[str, int]
     profile: CallgrindProfile
     path: Path
+    overhead: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def net(self) -> dict[str, int]:
+        return {e: max(0, v - self.overhead.get(e, 0)) for e, v in self.totals.items()}
 
     @property
     def instructions(self) -> int:
-        return self.totals.get("Ir", 0)
+        """Instructions of all the calls, counting overhead subtracted."""
+        return self.net.get("Ir", 0)
 
     @property
     def per_call(self) -> float:
@@ -87,14 +100,23 @@ class InstructionCount:
         return self.instructions / self.calls
 
     def event_per_call(self, event: str) -> float | None:
-        value = self.totals.get(event)
+        value = self.net.get(event)
         return None if value is None else value / self.calls
 
     @property
     def estimated_cycles_per_call(self) -> float | None:
         """iai-callgrind's cycle estimate per call; None without ``--cache-sim=yes``."""
-        cycles = estimated_cycles(self.totals)
+        cycles = estimated_cycles(self.net)
         return None if cycles is None else cycles / self.calls
+
+
+def gc_state() -> dict[str, object]:
+    """The garbage collector's state, to record beside counts (its passes are counted work)."""
+    return {
+        "enabled": gc.isenabled(),
+        "thresholds": list(gc.get_threshold()),
+        "frozen": gc.get_freeze_count(),
+    }
 
 
 @contextmanager
@@ -141,6 +163,7 @@ class InstructionCounter:
         self._start = self.requests.prepared(0, CALLGRIND_START_INSTRUMENTATION)
         self._stop = self.requests.prepared(0, CALLGRIND_STOP_INSTRUMENTATION)
         self._zero = self.requests.prepared(0, CALLGRIND_ZERO_STATS)
+        self._overhead: tuple[dict[str, int], dict[str, int]] | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> InstructionCounter:
@@ -165,8 +188,36 @@ class InstructionCounter:
         warmup: int = 1,
         collect_garbage: bool = True,
         time_limit: float | None = None,
+        subtract_overhead: bool = True,
     ) -> InstructionCount:
         """Count ``calls`` calls of ``fn`` after ``warmup`` uncounted ones."""
+        overhead = self.overhead(calls) if subtract_overhead else {}
+        counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit)
+        return replace(counted, overhead=overhead)
+
+    def overhead(self, calls: int) -> dict[str, int]:
+        """What counting ``calls`` calls costs by itself, per event: fixed part + ``calls`` x loop part.
+
+        Measured once per process on a callable that does nothing, with one and with two calls.
+        """
+        if self._overhead is None:
+            one = self._count(_nothing, 1, "counting overhead (1 call)", 1, True, None).totals
+            two = self._count(_nothing, 2, "counting overhead (2 calls)", 1, True, None).totals
+            per_call = {e: max(0, two[e] - one[e]) for e in one}
+            fixed = {e: max(0, one[e] - per_call[e]) for e in one}
+            self._overhead = (fixed, per_call)
+        fixed, per_call = self._overhead
+        return {e: fixed[e] + calls * per_call[e] for e in fixed}
+
+    def _count(
+        self,
+        fn: Callable[[], Any],
+        calls: int,
+        label: str,
+        warmup: int,
+        collect_garbage: bool,
+        time_limit: float | None,
+    ) -> InstructionCount:
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
         if os.getpid() != self.pid:
@@ -191,7 +242,9 @@ class InstructionCounter:
                 stop()
         path = self._find_dump(name)
         profile = read_callgrind(path)
-        return InstructionCount(label=label, calls=calls, totals=dict(profile.totals), profile=profile, path=path)
+        return InstructionCount(
+            label=label, calls=calls, totals=dict(profile.totals), profile=profile, path=path
+        )
 
     def _find_dump(self, name: str) -> Path:
         """The file our DUMP_STATS_AT wrote: normally the next number; else found by its name."""
@@ -209,6 +262,10 @@ class InstructionCounter:
             f"callgrind wrote no dump named {name!r} in {self.out_dir}: is the process running under "
             "valgrind --tool=callgrind with --callgrind-out-file pointing there?"
         )
+
+
+def _nothing() -> None:
+    return None
 
 
 def _trigger_of(path: Path) -> str | None:
