@@ -18,9 +18,10 @@ strips the suffix for display.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "CallgrindProfile",
     "FunctionCost",
     "FunctionKey",
+    "PerfMap",
     "estimated_cycles",
+    "name_python_frames",
     "parse_callgrind",
     "read_callgrind",
 ]
@@ -38,6 +41,7 @@ CACHE_SIM_EVENTS = ("Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "D
 # The weights of iai-callgrind (after Itamar Turner-Trauring): an L1 hit costs 1, an LL hit 5, RAM 35.
 L1_HIT_CYCLES, LL_HIT_CYCLES, RAM_CYCLES = 1, 5, 35
 
+_UNNAMED = re.compile(r"^0x([0-9a-fA-F]+)((?:'\d+)?)$")
 _COMPRESSED = re.compile(r"^\((\d+)\)(?:\s(.*))?$")
 _RECURSION_SUFFIX = re.compile(r"'\d+$")
 _SPACE_OF = {
@@ -367,3 +371,65 @@ def parse_callgrind(text: str | Iterable[str]) -> CallgrindProfile:
 def read_callgrind(path: Path | str) -> CallgrindProfile:
     with open(path, encoding="utf-8", errors="replace") as fh:
         return parse_callgrind(fh)
+
+
+@dataclass(frozen=True)
+class PerfMap:
+    """A perf map (``/tmp/perf-PID.map``): ``START SIZE NAME`` lines, addresses in hex.
+
+    CPython 3.12+ writes one when its perf trampoline is active (``-X perf`` or
+    ``sys.activate_stack_trampoline("perf")``): one small trampoline per Python function, named
+    ``py::qualname:filename``. Callgrind sees the trampolines as functions of no object named by
+    their address (``0x...``); the map names them.
+    """
+
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> PerfMap:
+        rows: list[tuple[int, int, str]] = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split(" ", 2)
+            try:
+                start, size, name = int(parts[0], 16), int(parts[1], 16), parts[2]
+            except (IndexError, ValueError):
+                raise CallgrindFormatError(
+                    f"perf map line {lineno}: expected 'START SIZE NAME', got {line!r}"
+                ) from None
+            rows.append((start, start + size, name))
+        rows.sort()
+        return cls(tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows))
+
+    def name_of(self, address: int) -> str | None:
+        i = bisect.bisect_right(self.starts, address) - 1
+        if i >= 0 and address < self.ends[i]:
+            return self.names[i]
+        return None
+
+
+def name_python_frames(profile: CallgrindProfile, perf_map: PerfMap) -> CallgrindProfile:
+    """The profile with unnamed functions that are Python trampolines renamed after the perf map.
+
+    A renamed function's key becomes (``"python"``, its file, ``py::qualname``) so it reads like a
+    frame; callgrind's recursion suffix (``'2``) is kept.
+    """
+    renamed = []
+    for f in profile.functions:
+        m = _UNNAMED.match(f.key.name)
+        name = perf_map.name_of(int(m.group(1), 16)) if m is not None else None
+        if name is None or m is None:
+            renamed.append(f)
+            continue
+        qualname, filename = name, ""
+        if name.startswith("py::"):  # CPython: py::qualname:filename (a qualname has no colon)
+            qualname, _, filename = name[len("py::") :].partition(":")
+            qualname = "py::" + qualname
+        key = FunctionKey("python", filename, qualname + m.group(2))
+        renamed.append(replace(f, key=key))
+    first = profile.events[0]
+    renamed.sort(key=lambda f: (-f.inclusive[first], -f.self_cost[first], f.key))
+    return replace(profile, functions=tuple(renamed))

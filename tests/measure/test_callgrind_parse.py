@@ -11,7 +11,9 @@ from pytest_causal_eval.measure.callgrind import (
     CACHE_SIM_EVENTS,
     CallgrindFormatError,
     FunctionKey,
+    PerfMap,
     estimated_cycles,
+    name_python_frames,
     parse_callgrind,
     read_callgrind,
 )
@@ -192,3 +194,47 @@ def test_totals_fall_back_to_summary_then_to_the_sum() -> None:
 def test_malformed_input_names_the_line(text: str, message: str) -> None:
     with pytest.raises(CallgrindFormatError, match=re.escape(message)):
         parse_callgrind(text)
+
+
+TRAMPOLINES = """\
+events: Ir
+ob=(1) ???
+fl=(1) ???
+fn=(1) 0x000000000547e72c
+0 4
+cfn=(2) 0x000000000547e737'2
+calls=2 0
+0 90
+fn=(2)
+0 90
+fn=(3) 0x0000000000001000
+0 1
+"""
+
+PERF_MAP = """\
+547e72c b py::outer:/src/app.py
+547e737 b py::inner.<locals>.<genexpr>:/src/app.py
+9000 10 [jit] something else
+"""
+
+
+def test_python_trampolines_are_named_from_the_perf_map() -> None:
+    perf_map = PerfMap.parse(PERF_MAP)
+    assert perf_map.name_of(0x547E72C) == "py::outer:/src/app.py"
+    assert perf_map.name_of(0x547E736) == "py::outer:/src/app.py"  # inside its 11 bytes
+    assert perf_map.name_of(0x547E742) is None  # past the last trampoline's end
+    assert perf_map.name_of(0x9005) == "[jit] something else"
+    profile = name_python_frames(parse_callgrind(TRAMPOLINES), perf_map)
+    keys = [f.key for f in profile.functions]
+    assert keys == [
+        FunctionKey("python", "/src/app.py", "py::outer"),
+        FunctionKey("python", "/src/app.py", "py::inner.<locals>.<genexpr>'2"),
+        FunctionKey("???", "???", "0x0000000000001000"),  # not in the map: left as it was
+    ]
+    assert profile.functions[0].inclusive == {"Ir": 94}
+    assert profile.function("py::inner.<locals>.<genexpr>")[0].calls == 2
+
+
+def test_a_malformed_perf_map_names_the_line() -> None:
+    with pytest.raises(CallgrindFormatError, match="perf map line 2"):
+        PerfMap.parse("1000 10 py::f:x.py\nnot a map line\n")
