@@ -7,10 +7,11 @@ private output directory, and runs the same command again as
              --callgrind-out-file=DIR/callgrind.out.%p --log-file=DIR/valgrind.%p.log
              [--cache-sim=yes] REAL_PYTHON ARGS...
 
-with ``PYTHONHASHSEED`` fixed (the user's value when set, else 0) and the directory in the
-environment. Instrumentation is off until the counted calls switch it on, so pytest's start-up,
-collection, imports and fixtures run at about nulgrind speed and are never counted. Standard input,
-output and error are the parent's; the child's exit code is the parent's result.
+with ``PYTHONHASHSEED`` fixed (the user's value when set, else 0), BLAS/OpenMP pools at one thread
+(unless the user set them) and the directory in the environment. Instrumentation is off until the
+counted calls switch it on, so pytest's start-up, collection, imports and fixtures run at about
+nulgrind speed and are never counted. Standard input, output and error are the parent's; the
+child's exit code is the parent's result.
 
 ``REAL_PYTHON`` is the interpreter binary, not a wrapper: valgrind run on a version manager's shim
 script counts the shell and never sees Python.
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_HASH_SEED",
     "ENV_HASH_SEED",
     "ENV_UNDER_CALLGRIND",
+    "PINNED_POOLS",
     "CallgrindLaunch",
     "CallgrindSession",
     "InterpreterNotFoundError",
@@ -49,6 +51,9 @@ __all__ = [
 ENV_UNDER_CALLGRIND = "CAUSAL_EVAL_UNDER_CALLGRIND"  # "1" in the re-run: it must not re-run itself
 ENV_HASH_SEED = "PYTHONHASHSEED"
 DEFAULT_HASH_SEED = "0"
+# Thread pools that spin while they wait count their spinning, which depends on the scheduler: one
+# thread each makes numpy/torch counts repeatable (a user's own setting is kept).
+PINNED_POOLS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 TIMEOUT_EXIT_CODE = 2  # pytest's "interrupted"
 LOG_TAIL_LINES = 30
 
@@ -155,6 +160,8 @@ class CallgrindLaunch:
         env.setdefault(ENV_HASH_SEED, DEFAULT_HASH_SEED)
         if env[ENV_HASH_SEED] == "random":
             env[ENV_HASH_SEED] = DEFAULT_HASH_SEED
+        for name, value in PINNED_POOLS.items():
+            env.setdefault(name, value)
         return env
 
 

@@ -61,6 +61,13 @@ def test_the_environment_fixes_the_hash_seed_and_marks_the_rerun(tmp_path: Path)
     assert launch.environment({"PYTHONHASHSEED": "random"})["PYTHONHASHSEED"] == "0"
 
 
+def test_spinning_thread_pools_are_pinned_unless_the_user_chose(tmp_path: Path) -> None:
+    launch = CallgrindLaunch("/usr/bin/valgrind", "/py", tmp_path)
+    env = launch.environment({})
+    assert (env["OPENBLAS_NUM_THREADS"], env["OMP_NUM_THREADS"], env["MKL_NUM_THREADS"]) == ("1", "1", "1")
+    assert launch.environment({"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"
+
+
 def test_an_elf_interpreter_is_used_as_it_is_named(tmp_path: Path) -> None:
     assert is_elf(REAL_PYTHON)
     link = tmp_path / "venv" / "bin" / "python"
