@@ -28,6 +28,7 @@ __all__ = [
     "CACHE_SIM_EVENTS",
     "CallgrindFormatError",
     "CallgrindProfile",
+    "DumpSummary",
     "FunctionCost",
     "FunctionKey",
     "PerfMap",
@@ -35,6 +36,7 @@ __all__ = [
     "name_python_frames",
     "parse_callgrind",
     "read_callgrind",
+    "read_summary",
 ]
 
 CACHE_SIM_EVENTS = ("Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
@@ -433,3 +435,49 @@ def name_python_frames(profile: CallgrindProfile, perf_map: PerfMap) -> Callgrin
     first = profile.events[0]
     renamed.sort(key=lambda f: (-f.inclusive[first], -f.self_cost[first], f.key))
     return replace(profile, functions=tuple(renamed))
+
+
+@dataclass(frozen=True)
+class DumpSummary:
+    """The header and totals of a callgrind file, read without reading its body."""
+
+    events: tuple[str, ...]
+    totals: Mapping[str, int]
+    trigger: str
+
+
+HEAD_BYTES = 8192
+TAIL_BYTES = 1024
+
+
+def read_summary(path: Path | str) -> DumpSummary:
+    """Events, totals and trigger from the first and last few KiB of the file.
+
+    Cheap and allocation-light (for reading a count back inside the measured process, where every
+    allocation moves the heap the next measurement starts from); falls back to a full read when
+    the file has no ``totals:`` line at its end.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES).decode("utf-8", errors="replace")
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read().decode("utf-8", errors="replace")
+    events: tuple[str, ...] = ()
+    trigger = ""
+    for line in head.splitlines():
+        if line.startswith("events:"):
+            events = tuple(line[len("events:") :].split())
+        elif line.startswith("desc: Trigger:"):
+            trigger = line[len("desc: Trigger:") :].strip()
+        elif line.startswith(("fn=", "ob=", "fl=")):
+            break
+    last = tail.rstrip("\n").rsplit("\n", 1)[-1]
+    if not events or not last.startswith("totals:"):
+        profile = read_callgrind(path)
+        return DumpSummary(profile.events, dict(profile.totals), profile.trigger)
+    values = [int(v) for v in last[len("totals:") :].split()]
+    if len(values) > len(events):
+        raise CallgrindFormatError(f"{path}: totals have {len(values)} counts for {len(events)} events")
+    values += [0] * (len(events) - len(values))
+    return DumpSummary(events, dict(zip(events, values, strict=True)), trigger)

@@ -12,7 +12,8 @@ the environment. ``InstructionCounter.count`` then, for one measurement:
    starts are counted; ``TOGGLE_COLLECT`` would switch only the calling thread's collection),
    zeroes the counters, makes the calls, dumps the counters to a numbered file named after the
    measurement (``DUMP_STATS_AT``), switches instrumentation off again;
-4. reads that file back (callgrind writes it before the request returns) and returns the totals.
+4. reads the totals back from that file (callgrind writes it before the request returns); the
+   per-function profile is parsed only when asked for, after measuring.
 
 Child processes are not counted: callgrind follows only this process (``--trace-children=no``), and a
 forked child's costs go to its own files, which are not read.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import gc
 import itertools
 import os
@@ -43,6 +45,7 @@ from pytest_causal_eval.measure.callgrind import (
     estimated_cycles,
     name_python_frames,
     read_callgrind,
+    read_summary,
 )
 from pytest_causal_eval.measure.valgrind import (
     CALLGRIND_DUMP_STATS_AT,
@@ -84,15 +87,21 @@ class InstructionCount:
     ``totals`` is what callgrind counted between zeroing and dumping; ``overhead`` the part of it
     that counting costs by itself (the client-request calls and the ``for`` loop around the calls,
     measured on a callable that does nothing), zero when not subtracted. ``net`` is the difference,
-    event by event, never below zero; the per-call figures are based on it.
+    event by event, never below zero; the per-call figures are based on it. ``profile`` (per
+    function costs) is read from ``path`` on first use, not while measuring.
     """
 
     label: str
     calls: int
     totals: Mapping[str, int]
-    profile: CallgrindProfile
     path: Path
     overhead: Mapping[str, int] = field(default_factory=dict)
+    perf_map: PerfMap | None = None
+
+    @functools.cached_property
+    def profile(self) -> CallgrindProfile:
+        profile = read_callgrind(self.path)
+        return profile if self.perf_map is None else name_python_frames(profile, self.perf_map)
 
     @property
     def net(self) -> dict[str, int]:
@@ -211,8 +220,7 @@ class InstructionCounter:
         with _perf_trampoline(python_frames) as perf_map:
             counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit)
         if perf_map is not None and perf_map.exists():
-            named = name_python_frames(counted.profile, PerfMap.parse(perf_map.read_text(errors="replace")))
-            counted = replace(counted, profile=named)
+            counted = replace(counted, perf_map=PerfMap.parse(perf_map.read_text(errors="replace")))
         return replace(counted, overhead=overhead)
 
     def overhead(self, calls: int) -> dict[str, int]:
@@ -261,10 +269,7 @@ class InstructionCounter:
             finally:
                 stop()
         path = self._find_dump(name)
-        profile = read_callgrind(path)
-        return InstructionCount(
-            label=label, calls=calls, totals=dict(profile.totals), profile=profile, path=path
-        )
+        return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
 
     def _find_dump(self, name: str) -> Path:
         """The file our DUMP_STATS_AT wrote: normally the next number; else found by its name."""

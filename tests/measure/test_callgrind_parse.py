@@ -16,6 +16,7 @@ from pytest_causal_eval.measure.callgrind import (
     name_python_frames,
     parse_callgrind,
     read_callgrind,
+    read_summary,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -238,3 +239,19 @@ def test_python_trampolines_are_named_from_the_perf_map() -> None:
 def test_a_malformed_perf_map_names_the_line() -> None:
     with pytest.raises(CallgrindFormatError, match="perf map line 2"):
         PerfMap.parse("1000 10 py::f:x.py\nnot a map line\n")
+
+
+@pytest.mark.parametrize("name", ["square_sum", "square_sum_cachesim", "square_sum_jumps"])
+def test_the_summary_read_from_head_and_tail_agrees_with_a_full_read(name: str) -> None:
+    full = read_callgrind(FIXTURES / f"{name}.callgrind")
+    summary = read_summary(FIXTURES / f"{name}.callgrind")
+    assert (summary.events, summary.totals, summary.trigger) == (full.events, full.totals, full.trigger)
+
+
+def test_the_summary_of_a_file_without_totals_falls_back_to_a_full_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.callgrind"
+    path.write_text("events: Ir Dr\nsummary: 5 1\nfn=(1) f\n1 5 1\n")
+    assert read_summary(path).totals == {"Ir": 5, "Dr": 1}
+    path.write_text("events: Ir\nfn=(1) f\n1 5\ntotals: 5 6\n")
+    with pytest.raises(CallgrindFormatError, match="totals have 2 counts for 1 events"):
+        read_summary(path)
