@@ -7,7 +7,7 @@ the environment. ``InstructionCounter.count`` then, for one measurement:
 1. calls the workload once, uncounted (warm-up: first-call effects such as lazy imports, caches and
    the interpreter's specialisation stay out of the count);
 2. runs a full garbage collection, so the collector's thresholds start from zero and its passes fall at
-   the same points of every run;
+   the same points of every run; stretches the GIL switch interval by the slowdown (below);
 3. switches instrumentation on (``START_INSTRUMENTATION``: for every thread, so threads the workload
    starts are counted; ``TOGGLE_COLLECT`` would switch only the calling thread's collection),
    zeroes the counters, makes the calls, dumps the counters to a numbered file named after the
@@ -259,7 +259,7 @@ class InstructionCounter:
         start, stop, zero = self._start, self._stop, self._zero
         if collect_garbage:
             gc.collect()
-        with _time_limit(time_limit, label or "instruction count"):
+        with _time_limit(time_limit, label or "instruction count"), _stretched_switch_interval():
             start()
             try:
                 zero()
@@ -287,6 +287,23 @@ class InstructionCounter:
             f"callgrind wrote no dump named {name!r} in {self.out_dir}: is the process running under "
             "valgrind --tool=callgrind with --callgrind-out-file pointing there?"
         )
+
+
+# The interpreter asks a thread holding the GIL to hand it over after a switch interval of *wall*
+# time (5 ms by default). Counted code runs about 100x slower, so the same interval would force a
+# switch after ~50 us of native work, and where it falls depends on the machine's timing. Stretched
+# by the slowdown, switches come about as often per instruction as they do natively.
+SWITCH_INTERVAL_STRETCH = 100.0
+
+
+@contextmanager
+def _stretched_switch_interval() -> Iterator[None]:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(previous * SWITCH_INTERVAL_STRETCH)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 _perf_maps_to_remove: set[Path] = set()
