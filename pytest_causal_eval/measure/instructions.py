@@ -63,6 +63,7 @@ __all__ = [
     "InstructionCount",
     "InstructionCounter",
     "NotUnderCallgrindError",
+    "alarm_after",
     "gc_state",
 ]
 
@@ -138,7 +139,7 @@ def gc_state() -> dict[str, object]:
 
 
 @contextmanager
-def _time_limit(seconds: float | None, label: str) -> Iterator[None]:
+def alarm_after(seconds: float | None, label: str) -> Iterator[None]:
     """Raise ``CountTimeoutError`` in the main thread after ``seconds`` (SIGALRM; main thread only).
 
     The alarm is a real-time timer, so it bounds a workload slowed down by valgrind without adding
@@ -216,6 +217,8 @@ class InstructionCounter:
         5% on a call-heavy loop), so use it for a profile, not for the count a gate compares.
         On 3.11 the profile has C functions only and the flag does nothing.
         """
+        if calls < 1:
+            raise ValueError(f"calls must be at least 1, got {calls}")
         overhead = self.overhead(calls) if subtract_overhead else {}
         with _perf_trampoline(python_frames) as perf_map:
             counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit)
@@ -250,24 +253,25 @@ class InstructionCounter:
             raise ValueError(f"calls must be at least 1, got {calls}")
         if os.getpid() != self.pid:
             raise RuntimeError("an InstructionCounter cannot be used in a forked child process")
-        for _ in range(warmup):
-            fn()
         name = f"causal-eval #{next(self._labels)} {_UNSAFE_LABEL.sub(' ', label)}".strip()
         dump_name = ctypes.create_string_buffer(name.encode("utf-8"))
         dump = self.requests.prepared(0, CALLGRIND_DUMP_STATS_AT, ctypes.addressof(dump_name))
         loop = range(calls)
         start, stop, zero = self._start, self._stop, self._zero
-        if collect_garbage:
-            gc.collect()
-        with _time_limit(time_limit, label or "instruction count"), _stretched_switch_interval():
-            start()
-            try:
-                zero()
-                for _ in loop:
-                    fn()
-                dump()
-            finally:
-                stop()
+        with alarm_after(time_limit, label or "instruction count"):  # warm-up included: slow too
+            for _ in range(warmup):
+                fn()
+            if collect_garbage:
+                gc.collect()
+            with _stretched_switch_interval():
+                start()
+                try:
+                    zero()
+                    for _ in loop:
+                        fn()
+                    dump()
+                finally:
+                    stop()
         path = self._find_dump(name)
         return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
 
