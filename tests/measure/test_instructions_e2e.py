@@ -1,0 +1,98 @@
+"""Instruction counts of a tiny Python workload under real valgrind (skipped without it, failing in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from pytest_causal_eval.measure.valgrind import UnsupportedPlatformError, current_platform, request_code
+from pytest_causal_eval.measure.valgrind_launch import CallgrindSession
+
+pytestmark = pytest.mark.slow
+
+WORKLOAD = textwrap.dedent(
+    """
+    import json, os, sys, threading
+    from pytest_causal_eval.measure.instructions import ENV_OUT_DIR, InstructionCounter
+
+    def work(n):
+        return sum(i * i % 7 for i in range(n))
+
+    def two_threads():
+        threads = [threading.Thread(target=work, args=(3000,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    counter = InstructionCounter.from_environment()
+    counts = {
+        "work3000": counter.count(lambda: work(3000), calls=2, label="work3000").per_call,
+        "work6000": counter.count(lambda: work(6000), calls=2, label="work6000").per_call,
+        "two_threads": counter.count(two_threads, label="two_threads").per_call,
+        "hash_seed": os.environ["PYTHONHASHSEED"],
+    }
+    with open(os.path.join(os.environ[ENV_OUT_DIR], "counts.json"), "w") as fh:
+        json.dump(counts, fh)
+    sys.exit(3)
+    """
+)
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip locally; fail in CI (``CI=true``), where valgrind is installed."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def needs_valgrind() -> None:
+    try:
+        request_code(current_platform())
+    except UnsupportedPlatformError as exc:
+        pytest.skip(str(exc))
+    if shutil.which("valgrind") is None:
+        unavailable("valgrind is not installed (apt-get install valgrind)")
+
+
+def _run(tmp_path: Path) -> tuple[int, dict[str, Any]]:
+    script = tmp_path / "workload.py"
+    script.write_text(WORKLOAD)
+    with CallgrindSession() as session:
+        rc = session.run([str(script)], cwd=tmp_path, timeout=300)
+        counts: dict[str, Any] = json.loads((session.out_dir / "counts.json").read_text())
+        out_dir = session.out_dir
+    assert not out_dir.exists()  # the private directory goes with the session
+    return rc, counts
+
+
+@pytest.mark.usefixtures("needs_valgrind")
+def test_counts_are_deterministic_and_proportional_to_the_work(tmp_path: Path) -> None:
+    rc1, first = _run(tmp_path)
+    rc2, second = _run(tmp_path)
+    assert rc1 == rc2 == 3  # the child's exit code comes back
+    assert first["hash_seed"] == "0"
+    for name in ("work3000", "work6000", "two_threads"):
+        assert first[name] > 0
+        assert abs(first[name] - second[name]) <= 0.001 * first[name], (name, first[name], second[name])
+    assert 1.9 <= first["work6000"] / first["work3000"] <= 2.1
+    # Threads the workload starts are counted: two threads doing the work count about twice.
+    assert 1.8 <= first["two_threads"] / first["work3000"] <= 2.3
+
+
+@pytest.mark.usefixtures("needs_valgrind")
+def test_a_run_past_its_time_limit_is_stopped_with_a_message(tmp_path: Path) -> None:
+    script = tmp_path / "forever.py"
+    script.write_text("import time\nwhile True:\n    time.sleep(0.1)\n")
+    messages: list[str] = []
+    with CallgrindSession() as session:
+        rc = session.run([str(script)], cwd=tmp_path, timeout=3, report=messages.append)
+    assert rc == 2
+    assert messages and "did not finish within 3 s" in messages[0]

@@ -1,0 +1,79 @@
+"""What can be checked of the counter without valgrind: the arithmetic of a count, the time limit."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from pytest_causal_eval.measure.callgrind import CACHE_SIM_EVENTS
+from pytest_causal_eval.measure.instructions import CountTimeoutError, InstructionCount, alarm_after, gc_state
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_per_call_figures_subtract_the_counting_overhead() -> None:
+    count = InstructionCount(
+        label="w",
+        calls=4,
+        totals={"Ir": 10_400},
+        path=FIXTURES / "square_sum.callgrind",
+        overhead={"Ir": 400},
+    )
+    assert count.instructions == 10_000
+    assert count.per_call == 2_500
+    assert count.event_per_call("Ir") == 2_500 and count.event_per_call("Dr") is None
+    assert count.estimated_cycles_per_call is None  # no cache simulation
+    never_negative = InstructionCount("w", 1, {"Ir": 100}, FIXTURES / "square_sum.callgrind", {"Ir": 150})
+    assert never_negative.per_call == 0
+
+
+def test_estimated_cycles_per_call_uses_the_net_cache_events() -> None:
+    totals = dict(zip(CACHE_SIM_EVENTS, [1000, 300, 100, 20, 10, 5, 4, 3, 2], strict=True))
+    overhead = dict.fromkeys(CACHE_SIM_EVENTS, 0) | {"Ir": 200}
+    count = InstructionCount("w", 2, totals, FIXTURES / "square_sum_cachesim.callgrind", overhead)
+    # net Ir 800: L1 hits 800 + 400 - 35 = 1165, LL hits 35 - 9 = 26, RAM hits 9
+    assert count.estimated_cycles_per_call == (1165 + 5 * 26 + 35 * 9) / 2
+
+
+def test_the_profile_is_read_from_the_dump_on_first_use() -> None:
+    count = InstructionCount("w", 2, {"Ir": 63639}, FIXTURES / "square_sum.callgrind")
+    assert count.profile.total("Ir") == 63639
+    assert count.profile is count.profile  # read once
+    assert count.profile.function("builtin_sum")[0].calls == 2
+
+
+def test_a_count_past_its_time_limit_raises_with_the_label() -> None:
+    with (
+        pytest.raises(
+            CountTimeoutError, match=r"slow workload: the counted calls did not finish within 0.05 s"
+        ),
+        alarm_after(0.05, "slow workload"),
+    ):
+        while True:
+            pass
+
+
+def test_the_time_limit_is_lifted_afterwards_and_ignored_off_the_main_thread() -> None:
+    with alarm_after(10, "quick"):
+        pass
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with alarm_after(0.01, "thread"):  # SIGALRM only reaches the main thread: no limit here
+                threading.Event().wait(0.05)
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert errors == []
+
+
+def test_gc_state_is_recorded() -> None:
+    state = gc_state()
+    assert set(state) == {"enabled", "thresholds", "frozen"}
+    assert isinstance(state["thresholds"], list) and len(state["thresholds"]) == 3
