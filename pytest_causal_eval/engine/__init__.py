@@ -22,22 +22,16 @@ from .cache import (
 )
 from .cladder import answer_question, cladder_groundtruth
 from .errors import DatasetError, EngineError, ErrorRateExceeded, ModelOutputError, UnknownNameError
-from .evaluator import (
-    BatchOutcome,
-    EvalResult,
-    Evaluator,
-    Executor,
-    ResponseCache,
-    SerialExecutor,
-    batched,
-    cache_key,
-    call_model,
-)
+from .evaluator import EvalResult, Evaluator, ResponseCache, batched, cache_key
 from .executors import (
     AsyncExecutor,
+    BatchOutcome,
+    Executor,
     ProcessExecutor,
     RayExecutor,
+    SerialExecutor,
     ThreadExecutor,
+    call_model,
     create_executor,
     executor_names,
 )

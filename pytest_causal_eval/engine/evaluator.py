@@ -2,10 +2,11 @@
 
 Extension points for other executors and caching:
 
-* :class:`Executor` - ``map_batches(model, batches)`` yields one :class:`BatchOutcome` per batch
-  (answers or the error the call raised, and its latency). :class:`SerialExecutor` calls the
-  model in the current thread; thread/process/async executors may run batches concurrently but
-  must yield outcomes in input order.
+* :class:`~.executors.Executor` - ``map_batches(model, batches)`` yields one
+  :class:`~.executors.BatchOutcome` per batch (answers or the error the call raised, and its
+  latency). :class:`~.executors.SerialExecutor` calls the model in the current thread;
+  thread/process/async executors may run batches concurrently but must yield outcomes in input
+  order.
   ``Evaluator(executor="thread", workers=2)`` builds one by name (serial, thread, process,
   async, ray: see :mod:`.executors`) and closes it after the run.
 * :class:`ResponseCache` - ``get``/``put`` keyed by :func:`cache_key` (model fingerprint +
@@ -30,13 +31,14 @@ import json
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from .errors import EngineError, ErrorRateExceeded, ModelOutputError
+from .errors import EngineError, ErrorRateExceeded, ModelOutputError, UnknownNameError
+from .executors import BatchOutcome, Executor, SerialExecutor, create_executor, executor_names
 from .extraction import EXTRACTION_MODES, extract_answer
 from .failures import PartialFailure
 from .models import Model
@@ -46,16 +48,7 @@ from .redaction import redact
 from .scoring import GroupStats, Scoreboard
 from .writers import JsonlWriter
 
-__all__ = [
-    "BatchOutcome",
-    "EvalResult",
-    "Evaluator",
-    "Executor",
-    "ResponseCache",
-    "SerialExecutor",
-    "batched",
-    "cache_key",
-]
+__all__ = ["EvalResult", "Evaluator", "ResponseCache", "batched", "cache_key"]
 
 
 def batched(items: Iterable[Question], size: int) -> Iterator[list[Question]]:
@@ -63,50 +56,6 @@ def batched(items: Iterable[Question], size: int) -> Iterator[list[Question]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    """The result of one model call on one batch: ``answers`` or the ``error`` raised."""
-
-    batch: Sequence[Question]
-    answers: list[str] | None
-    latency_s: float
-    error: BaseException | None = None
-
-
-@runtime_checkable
-class Executor(Protocol):
-    """Runs model calls over a stream of batches; outcomes come back in input order."""
-
-    name: str
-
-    def map_batches(self, model: Model, batches: Iterable[Sequence[Question]]) -> Iterator[BatchOutcome]: ...
-
-
-class SerialExecutor:
-    """Calls the model on one batch at a time, in the calling thread."""
-
-    name = "serial"
-
-    def map_batches(self, model: Model, batches: Iterable[Sequence[Question]]) -> Iterator[BatchOutcome]:
-        for batch in batches:
-            yield call_model(model, batch)
-
-
-def call_model(model: Model, batch: Sequence[Question]) -> BatchOutcome:
-    """One timed model call; an exception is captured into the outcome, not raised.
-
-    An empty batch (every question answered by the cache) does not call the model.
-    """
-    if not batch:
-        return BatchOutcome(batch, [], 0.0)
-    start = time.perf_counter()
-    try:
-        answers = model.generate(batch)
-    except Exception as exc:  # any model failure is recorded and the run goes on
-        return BatchOutcome(batch, None, time.perf_counter() - start, exc)
-    return BatchOutcome(batch, answers, time.perf_counter() - start)
 
 
 @runtime_checkable
@@ -325,11 +274,7 @@ class Evaluator:
         self.executor_name: str | None = None
         self.executor: Executor = SerialExecutor()
         if isinstance(executor, str):
-            from .executors import executor_names
-
             if executor not in executor_names():
-                from .errors import UnknownNameError
-
                 raise UnknownNameError("executor", executor, executor_names())
             self.executor_name = executor
         elif executor is not None:
@@ -357,8 +302,6 @@ class Evaluator:
         executor = self.executor
         owned = None
         if self.executor_name is not None:
-            from .executors import create_executor
-
             owned = create_executor(self.executor_name, workers=self.workers, **self.executor_options)
             executor = owned
         try:

@@ -1,9 +1,12 @@
-"""Executors for the evaluator: serial, thread, process, asyncio and Ray.
+"""Executors for the evaluator: the protocol, and serial, thread, process, asyncio and Ray ones.
 
-Every executor yields exactly one :class:`~.evaluator.BatchOutcome` per input batch, in input
-order, so results do not depend on the executor or the number of workers. Concurrent executors
-keep a bounded window of batches in flight (``window``, default ``2 * workers``): memory stays
-flat however long the question stream is.
+The protocol lives here, beside its implementations (the evaluator only consumes it):
+:class:`Executor` - ``map_batches(model, batches)`` yields exactly one :class:`BatchOutcome` per
+input batch, in input order, so results do not depend on the executor or the number of workers;
+:func:`call_model` is one timed model call with its error captured. :func:`create_executor` builds
+one by name: a :class:`ClosableExecutor` (``workers``, ``close()``, a context manager).
+Concurrent executors keep a bounded window of batches in flight (``window``, default
+``2 * workers``): memory stays flat however long the question stream is.
 
 The process and Ray executors rebuild the model in each worker from its
 :class:`~.models.ModelSpec` (attached by :func:`~.models.create_model`); a model without a spec
@@ -22,24 +25,104 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import EngineError, UnknownNameError
-from .evaluator import BatchOutcome, Executor, SerialExecutor, call_model
 from .models import Model, ModelSpec, model_spec
 from .question import Question
 
 __all__ = [
     "EXECUTORS",
     "AsyncExecutor",
+    "BatchOutcome",
+    "ClosableExecutor",
+    "Executor",
     "ProcessExecutor",
     "RayExecutor",
+    "SerialExecutor",
     "ThreadExecutor",
+    "call_model",
     "create_executor",
     "executor_names",
 ]
 
 
+# --------------------------------------------------------------------------- the protocol
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """The result of one model call on one batch: ``answers`` or the ``error`` raised."""
+
+    batch: Sequence[Question]
+    answers: list[str] | None
+    latency_s: float
+    error: BaseException | None = None
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs model calls over a stream of batches; outcomes come back in input order."""
+
+    name: str
+
+    def map_batches(self, model: Model, batches: Iterable[Sequence[Question]]) -> Iterator[BatchOutcome]: ...
+
+
+_Self = TypeVar("_Self")
+
+
+class ClosableExecutor(Executor, Protocol):
+    """An executor that owns workers: what :func:`create_executor` builds (the caller closes it)."""
+
+    workers: int
+
+    def close(self) -> None: ...
+
+    def __enter__(self: _Self) -> _Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def call_model(model: Model, batch: Sequence[Question]) -> BatchOutcome:
+    """One timed model call; an exception is captured into the outcome, not raised.
+
+    An empty batch (every question answered by the cache) does not call the model.
+    """
+    if not batch:
+        return BatchOutcome(batch, [], 0.0)
+    start = time.perf_counter()
+    try:
+        answers = model.generate(batch)
+    except Exception as exc:  # any model failure is recorded and the run goes on
+        return BatchOutcome(batch, None, time.perf_counter() - start, exc)
+    return BatchOutcome(batch, answers, time.perf_counter() - start)
+
+
+class SerialExecutor:
+    """Calls the model on one batch at a time, in the calling thread (one worker, nothing to close)."""
+
+    name = "serial"
+    workers = 1
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers not in (None, 1):
+            raise EngineError(f"the serial executor runs one worker, got workers={workers}")
+
+    def map_batches(self, model: Model, batches: Iterable[Sequence[Question]]) -> Iterator[BatchOutcome]:
+        for batch in batches:
+            yield call_model(model, batch)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> SerialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- shared by the pools
 def _ordered(
     batches: Iterable[Sequence[Question]],
     submit: Callable[[Sequence[Question]], Future[BatchOutcome]],
@@ -77,6 +160,7 @@ def _default_workers() -> int:
     return max(1, count)
 
 
+# --------------------------------------------------------------------------- threads
 class ThreadExecutor:
     """Batches run on a thread pool: for models that release the GIL (HTTP, torch, numpy)."""
 
@@ -397,19 +481,8 @@ class RayExecutor:
         self.close()
 
 
-class _Serial(SerialExecutor):
-    workers = 1
-
-    def __init__(self, workers: int | None = None) -> None:
-        if workers not in (None, 1):
-            raise EngineError(f"the serial executor runs one worker, got workers={workers}")
-
-    def close(self) -> None:
-        pass
-
-
-EXECUTORS: dict[str, Callable[..., Any]] = {
-    "serial": _Serial,
+EXECUTORS: dict[str, Callable[..., ClosableExecutor]] = {
+    "serial": SerialExecutor,
     "thread": ThreadExecutor,
     "process": ProcessExecutor,
     "async": AsyncExecutor,
@@ -421,8 +494,8 @@ def executor_names() -> list[str]:
     return sorted(EXECUTORS)
 
 
-def create_executor(name: str, workers: int | None = None, **options: Any) -> Any:
-    """An executor by name; it has ``map_batches`` and ``close()`` (and is a context manager)."""
+def create_executor(name: str, workers: int | None = None, **options: Any) -> ClosableExecutor:
+    """An executor by name: ``map_batches``, ``workers``, ``close()``; also a context manager."""
     try:
         factory = EXECUTORS[name]
     except KeyError:
@@ -431,5 +504,4 @@ def create_executor(name: str, workers: int | None = None, **options: Any) -> An
         executor = factory(workers=workers, **options)
     except TypeError as exc:
         raise EngineError(f"bad options for executor {name!r}: {exc}") from None
-    assert isinstance(executor, Executor)
     return executor

@@ -111,6 +111,15 @@ def test_executor_names_and_bad_options() -> None:
         create_executor("serial", workers=2)
 
 
+@pytest.mark.parametrize("name", ["serial", "thread", "process", "async"])
+def test_every_named_executor_is_a_context_manager_with_workers(name: str) -> None:
+    """What ``create_executor`` promises for each name: ``with`` closes it, ``workers`` counts."""
+    with create_executor(name, workers=1) as ex:
+        outcomes = list(ex.map_batches(create_model("oracle"), [QUESTIONS[:3], []]))
+        assert ex.name == name and ex.workers == 1
+    assert [o.answers for o in outcomes] == [[q.answer for q in QUESTIONS[:3]], []]
+
+
 def test_error_rate_abort_stops_a_concurrent_executor() -> None:
     class Failing:
         name = "failing"
