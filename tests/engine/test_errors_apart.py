@@ -9,7 +9,7 @@ import pytest
 
 from pytest_causal_eval.cli import main
 from pytest_causal_eval.engine import Evaluator, Question, Scoreboard, generate, wilson_interval
-from pytest_causal_eval.engine.models import MODELS
+from pytest_causal_eval.engine.models.registry import MODELS
 
 QS = generate("association", 100, seed=4)
 

@@ -14,7 +14,7 @@ from pytest_causal_eval.engine import (
     load_cladder,
     load_dataset,
 )
-from pytest_causal_eval.engine.loaders import detect_format, iter_records
+from pytest_causal_eval.engine.data.loaders import detect_format, iter_records
 
 
 def test_cladder_loader(cladder_dir: Path) -> None:

@@ -92,7 +92,7 @@ def test_text_model_sees_prompts_only() -> None:
     try:
         assert create_model("echo").generate([_q("abc")]) == ["ABC"]
     finally:
-        from pytest_causal_eval.engine.models import MODELS
+        from pytest_causal_eval.engine.models.registry import MODELS
 
         MODELS.pop("echo")
 

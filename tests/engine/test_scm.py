@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from pytest_causal_eval.engine import CausalModel, EngineError, Graph, answer_question, cladder_groundtruth
-from pytest_causal_eval.engine.cladder import solve_question
-from pytest_causal_eval.engine.graphs import FAMILIES, family_graph
+from pytest_causal_eval.engine.causal.cladder import solve_question
+from pytest_causal_eval.engine.causal.graphs import FAMILIES, family_graph
 
 
 def _chain(px: float, pm: list[float], py: list[float]) -> CausalModel:

@@ -17,7 +17,7 @@ from pytest_causal_eval.engine import (
     generate,
     task_names,
 )
-from pytest_causal_eval.engine.sampling import sample_model
+from pytest_causal_eval.engine.causal.sampling import sample_model
 
 ALL_TASKS = ["association", "causal_attribution", "confounding", "counterfactual", "intervention"]
 

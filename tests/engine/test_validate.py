@@ -12,8 +12,8 @@ import pytest
 
 from pytest_causal_eval.cli import main
 from pytest_causal_eval.engine import DatasetError
-from pytest_causal_eval.engine.cladder import CladderQuantities
-from pytest_causal_eval.engine.validation import validate_cladder
+from pytest_causal_eval.engine.causal.cladder import CladderQuantities
+from pytest_causal_eval.engine.causal.validation import validate_cladder
 
 FILES = {"easy": (844, 680), "hard": (844, 680), "non": (1120, 900), "det": (512, 512)}
 

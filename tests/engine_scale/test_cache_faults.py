@@ -23,7 +23,7 @@ from pytest_causal_eval.engine import (
     generate,
     open_cache,
 )
-from pytest_causal_eval.engine.models import MODELS
+from pytest_causal_eval.engine.models.registry import MODELS
 
 from .conftest import RedisServer
 

@@ -18,7 +18,7 @@ from pytest_causal_eval.engine import (
     free_port,
     generate,
 )
-from pytest_causal_eval.engine.openai_model import backoff_delay, retry_after_seconds
+from pytest_causal_eval.engine.models.openai_model import backoff_delay, retry_after_seconds
 
 QS = generate("association", 120, seed=5)
 LOOKUP = {"task": "association", "seed": 5, "n": 100}  # knows the first 100 questions only

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_causal_eval.engine import EngineError, Evaluator, create_model, generate
-from pytest_causal_eval.engine.tokenizer import HashTokenizer
+from pytest_causal_eval.engine.models.tokenizer import HashTokenizer
 
 pytestmark = pytest.mark.usefixtures("torch_available")
 QS = generate("confounding", 64, seed=2)
@@ -20,7 +20,7 @@ def test_tokenizer_is_stable_across_processes() -> None:
     tok = HashTokenizer(1 << 16)
     here = tok.encode(QS[0].prompt)
     code = (
-        "from pytest_causal_eval.engine.tokenizer import HashTokenizer;import sys,json;"
+        "from pytest_causal_eval.engine.models.tokenizer import HashTokenizer;import sys,json;"
         "print(json.dumps(HashTokenizer(1<<16).encode(sys.stdin.read())))"
     )
     other = subprocess.run(
@@ -53,7 +53,7 @@ def test_random_init_is_batch_invariant_and_seeded() -> None:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pytest_causal_eval.engine.training import train_classifier
+    from pytest_causal_eval.engine.models.training import train_classifier
 
     out = tmp_path_factory.mktemp("ckpt") / "model.pt"
     report = train_classifier(out, tasks=["confounding"], n_per_task=1500, heldout_per_task=200, epochs=6)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import DatasetError, EngineError, UnknownNameError
-from .loaders import iter_records
-from .question import Question
+from pytest_causal_eval.engine.data.loaders import iter_records
+from pytest_causal_eval.engine.data.question import Question
+from pytest_causal_eval.engine.errors import DatasetError, EngineError, UnknownNameError
 
 __all__ = [
     "MODELS",
@@ -221,8 +221,8 @@ class ReplayModel(TextModel):
     def _pair_in_order(
         self, records: list[_Recording], dataset: Path, target_field: str, digest: Any
     ) -> None:
-        from .extraction import extract_answer
-        from .loaders import load_dataset
+        from pytest_causal_eval.engine.data.extraction import extract_answer
+        from pytest_causal_eval.engine.data.loaders import load_dataset
 
         questions = list(load_dataset(dataset))
         if len(questions) != len(records):
@@ -353,7 +353,7 @@ class LookupModel(TextModel):
     name = "lookup"
 
     def __init__(self, task: str, seed: int = 0, n: int = 2000, difficulty: str = "medium") -> None:
-        from .tasks import create_task
+        from pytest_causal_eval.engine.causal.tasks import create_task
 
         names = [t.strip() for t in str(task).split(",") if t.strip()]
         if not names:
@@ -405,10 +405,11 @@ class ModelSpec:
 
 
 def _lazy(module: str, attr: str) -> ModelFactory:
-    """A factory that imports ``module`` only when a model is created (keeps imports light)."""
+    """A factory that imports ``module`` (of this subpackage) only when a model is created: the
+    optional dependencies (torch, httpx, transformers) load with the first such model."""
 
     def factory(**options: Any) -> Model:
-        cls = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+        cls = getattr(importlib.import_module(f"pytest_causal_eval.engine.models.{module}"), attr)
         model: Model = cls(**options)
         return model
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .redaction import redact
+from pytest_causal_eval.engine.redaction import redact
 
 __all__ = ["PartialFailure"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import EngineError
+from pytest_causal_eval.engine.errors import EngineError
 
 __all__ = ["JsonlWriter"]
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .graphs import FAMILY_ROLES, Graph
-from .sampling import Mechanism
-from .scm import CausalModel
-from .stories import Story, Variable
+from pytest_causal_eval.engine.causal.graphs import FAMILY_ROLES, Graph
+from pytest_causal_eval.engine.causal.sampling import Mechanism
+from pytest_causal_eval.engine.causal.scm import CausalModel
+from pytest_causal_eval.engine.causal.stories import Story, Variable
 
 __all__ = [
     "ANSWER_INSTRUCTION",

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from .errors import EngineError, UnknownNameError
+from pytest_causal_eval.engine.errors import EngineError, UnknownNameError
 
 __all__ = ["FAMILIES", "FAMILY_ROLES", "Graph", "family_graph", "parse_structure"]
 

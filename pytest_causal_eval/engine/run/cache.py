@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import EngineError
+from pytest_causal_eval.engine.errors import EngineError
 
 __all__ = [
     "CacheUnavailable",

@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import EngineError
-from .scm import CausalModel
+from pytest_causal_eval.engine.causal.scm import CausalModel
+from pytest_causal_eval.engine.errors import EngineError
 
 __all__ = [
     "CladderQuantities",

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..atomicio import write_bytes_atomic, write_json_atomic
-from .errors import EngineError
-from .models import TextModel
-from .tokenizer import HashTokenizer
+from pytest_causal_eval.atomicio import write_bytes_atomic, write_json_atomic
+from pytest_causal_eval.engine.errors import EngineError
+from pytest_causal_eval.engine.models.registry import TextModel
+from pytest_causal_eval.engine.models.tokenizer import HashTokenizer
 
 __all__ = [
     "LABELS",

@@ -9,7 +9,7 @@ Concurrent executors keep a bounded window of batches in flight (``window``, def
 ``2 * workers``): memory stays flat however long the question stream is.
 
 The process and Ray executors rebuild the model in each worker from its
-:class:`~.models.ModelSpec` (attached by :func:`~.models.create_model`); a model without a spec
+:class:`~.registry.ModelSpec` (attached by :func:`~.registry.create_model`); a model without a spec
 is sent pickled if it can be, otherwise the executor refuses it with a message saying so.
 """
 
@@ -28,9 +28,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from .errors import EngineError, UnknownNameError
-from .models import Model, ModelSpec, model_spec
-from .question import Question
+from pytest_causal_eval.engine.data.question import Question
+from pytest_causal_eval.engine.errors import EngineError, UnknownNameError
+from pytest_causal_eval.engine.models.registry import Model, ModelSpec, model_spec
 
 __all__ = [
     "EXECUTORS",

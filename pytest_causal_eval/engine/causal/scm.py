@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import EngineError
-from .graphs import Graph
+from pytest_causal_eval.engine.causal.graphs import Graph
+from pytest_causal_eval.engine.errors import EngineError
 
 __all__ = ["CausalModel"]
 

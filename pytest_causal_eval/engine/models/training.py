@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .question import Question
-from .tasks import create_task
-from .tokenizer import HashTokenizer
-from .torch_model import LABELS, HashedClassifier, NetConfig, save_checkpoint
+from pytest_causal_eval.engine.causal.tasks import create_task
+from pytest_causal_eval.engine.data.question import Question
+from pytest_causal_eval.engine.models.tokenizer import HashTokenizer
+from pytest_causal_eval.engine.models.torch_model import LABELS, HashedClassifier, NetConfig, save_checkpoint
 
 __all__ = ["TrainReport", "train_classifier"]
 

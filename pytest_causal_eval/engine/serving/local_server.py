@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import IO, Any
 
-from .errors import EngineError
+from pytest_causal_eval.engine.errors import EngineError
 
 __all__ = ["LocalServer", "free_port"]
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import DatasetError, EngineError, UnknownNameError
-from .question import YES_NO, Question
+from pytest_causal_eval.engine.data.question import YES_NO, Question
+from pytest_causal_eval.engine.errors import DatasetError, EngineError, UnknownNameError
 
 __all__ = [
     "DATASET_FORMATS",

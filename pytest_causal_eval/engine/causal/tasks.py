@@ -19,14 +19,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import prompts
-from .cladder import decided_sign
-from .errors import EngineError, UnknownNameError
-from .graphs import FAMILIES, Graph
-from .question import Question
-from .sampling import DIFFICULTIES, sample_deterministic, sample_model
-from .scm import CausalModel
-from .stories import STORIES, Story, Variable
+from pytest_causal_eval.engine.causal import prompts
+from pytest_causal_eval.engine.causal.cladder import decided_sign
+from pytest_causal_eval.engine.causal.graphs import FAMILIES, Graph
+from pytest_causal_eval.engine.causal.sampling import DIFFICULTIES, sample_deterministic, sample_model
+from pytest_causal_eval.engine.causal.scm import CausalModel
+from pytest_causal_eval.engine.causal.stories import STORIES, Story, Variable
+from pytest_causal_eval.engine.data.question import Question
+from pytest_causal_eval.engine.errors import EngineError, UnknownNameError
 
 __all__ = [
     "TASKS",

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import EngineError
-from .models import TextModel
-from .torch_model import PRECISIONS, choose_device
+from pytest_causal_eval.engine.errors import EngineError
+from pytest_causal_eval.engine.models.registry import TextModel
+from pytest_causal_eval.engine.models.torch_model import PRECISIONS, choose_device
 
 __all__ = ["HFModel"]
 

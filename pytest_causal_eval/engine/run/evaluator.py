@@ -37,16 +37,27 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from .errors import EngineError, ErrorRateExceeded, ModelOutputError, UnknownNameError
-from .executors import BatchOutcome, Executor, SerialExecutor, create_executor, executor_names
-from .extraction import EXTRACTION_MODES, extract_answer
-from .failures import PartialFailure
-from .models import Model
-from .quantiles import LatencyStats, LatencySummary
-from .question import Question
-from .redaction import redact
-from .scoring import GroupStats, Scoreboard
-from .writers import JsonlWriter
+from pytest_causal_eval.engine.data.extraction import EXTRACTION_MODES, extract_answer
+from pytest_causal_eval.engine.data.question import Question
+from pytest_causal_eval.engine.errors import (
+    EngineError,
+    ErrorRateExceeded,
+    ModelOutputError,
+    UnknownNameError,
+)
+from pytest_causal_eval.engine.models.failures import PartialFailure
+from pytest_causal_eval.engine.models.registry import Model
+from pytest_causal_eval.engine.redaction import redact
+from pytest_causal_eval.engine.run.executors import (
+    BatchOutcome,
+    Executor,
+    SerialExecutor,
+    create_executor,
+    executor_names,
+)
+from pytest_causal_eval.engine.run.quantiles import LatencyStats, LatencySummary
+from pytest_causal_eval.engine.run.scoring import GroupStats, Scoreboard
+from pytest_causal_eval.engine.run.writers import JsonlWriter
 
 __all__ = ["EvalResult", "Evaluator", "ResponseCache", "batched", "cache_key"]
 
@@ -103,7 +114,7 @@ class _CacheGuard:
         return [*self._cache_notes()[self._given :], *self._notes]
 
     def _failed(self, action: str, exc: Exception) -> None:
-        from .cache import CacheWarning
+        from pytest_causal_eval.engine.run.cache import CacheWarning
 
         name = getattr(self.cache, "name", type(self.cache).__name__)
         message = redact(

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cladder import CladderQuantities, solve_question
-from .errors import DatasetError, EngineError
-from .loaders import iter_records, load_cladder_models
-from .scm import CausalModel
+from pytest_causal_eval.engine.causal.cladder import CladderQuantities, solve_question
+from pytest_causal_eval.engine.causal.scm import CausalModel
+from pytest_causal_eval.engine.data.loaders import iter_records, load_cladder_models
+from pytest_causal_eval.engine.errors import DatasetError, EngineError
 
 __all__ = ["Mismatch", "ValidationReport", "validate_cladder"]
 

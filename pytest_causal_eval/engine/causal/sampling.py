@@ -14,9 +14,9 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from .errors import UnknownNameError
-from .graphs import Graph, family_graph
-from .scm import CausalModel
+from pytest_causal_eval.engine.causal.graphs import Graph, family_graph
+from pytest_causal_eval.engine.causal.scm import CausalModel
+from pytest_causal_eval.engine.errors import UnknownNameError
 
 __all__ = ["DIFFICULTIES", "Mechanism", "SampledModel", "sample_deterministic", "sample_model"]
 

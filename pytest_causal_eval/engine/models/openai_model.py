@@ -40,11 +40,11 @@ from typing import Any
 
 import httpx
 
-from .errors import EngineError
-from .failures import PartialFailure
-from .models import TextModel
-from .question import Question
-from .redaction import redact
+from pytest_causal_eval.engine.data.question import Question
+from pytest_causal_eval.engine.errors import EngineError
+from pytest_causal_eval.engine.models.failures import PartialFailure
+from pytest_causal_eval.engine.models.registry import TextModel
+from pytest_causal_eval.engine.redaction import redact
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
