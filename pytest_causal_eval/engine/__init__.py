@@ -37,11 +37,10 @@ if TYPE_CHECKING:
         ModelOutputError,
         UnknownNameError,
     )
+    from pytest_causal_eval.engine.models.base import Model, TextModel
     from pytest_causal_eval.engine.models.failures import PartialFailure
     from pytest_causal_eval.engine.models.registry import (
-        Model,
         ModelSpec,
-        TextModel,
         create_model,
         model_names,
         model_spec,
@@ -143,16 +142,9 @@ _WHERE: dict[str, str] = {
             "ModelOutputError",
             "UnknownNameError",
         ),
+        "models.base": ("Model", "TextModel"),
         "models.failures": ("PartialFailure",),
-        "models.registry": (
-            "Model",
-            "ModelSpec",
-            "TextModel",
-            "create_model",
-            "model_names",
-            "model_spec",
-            "register_model",
-        ),
+        "models.registry": ("ModelSpec", "create_model", "model_names", "model_spec", "register_model"),
         "run.cache": (
             "CacheUnavailable",
             "CacheWarning",

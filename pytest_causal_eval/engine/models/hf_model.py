@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.engine.errors import EngineError
-from pytest_causal_eval.engine.models.registry import TextModel
+from pytest_causal_eval.engine.models.base import TextModel
 from pytest_causal_eval.engine.models.torch_model import PRECISIONS, choose_device
 
 __all__ = ["HFModel"]

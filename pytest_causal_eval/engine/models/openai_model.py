@@ -42,8 +42,8 @@ import httpx
 
 from pytest_causal_eval.engine.data.question import Question
 from pytest_causal_eval.engine.errors import EngineError
+from pytest_causal_eval.engine.models.base import TextModel
 from pytest_causal_eval.engine.models.failures import PartialFailure
-from pytest_causal_eval.engine.models.registry import TextModel
 from pytest_causal_eval.engine.redaction import redact
 
 __all__ = [

@@ -26,7 +26,7 @@ from torch import nn
 
 from pytest_causal_eval.atomicio import write_bytes_atomic, write_json_atomic
 from pytest_causal_eval.engine.errors import EngineError
-from pytest_causal_eval.engine.models.registry import TextModel
+from pytest_causal_eval.engine.models.base import TextModel
 from pytest_causal_eval.engine.models.tokenizer import HashTokenizer
 
 __all__ = [

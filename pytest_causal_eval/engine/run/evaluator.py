@@ -45,8 +45,8 @@ from pytest_causal_eval.engine.errors import (
     ModelOutputError,
     UnknownNameError,
 )
+from pytest_causal_eval.engine.models.base import Model
 from pytest_causal_eval.engine.models.failures import PartialFailure
-from pytest_causal_eval.engine.models.registry import Model
 from pytest_causal_eval.engine.redaction import redact
 from pytest_causal_eval.engine.run.executors import (
     BatchOutcome,

@@ -30,7 +30,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pytest_causal_eval.engine.data.question import Question
 from pytest_causal_eval.engine.errors import EngineError, UnknownNameError
-from pytest_causal_eval.engine.models.registry import Model, ModelSpec, model_spec
+from pytest_causal_eval.engine.models.base import Model
+from pytest_causal_eval.engine.models.registry import ModelSpec, model_spec
 
 __all__ = [
     "EXECUTORS",

@@ -14,7 +14,7 @@ answer fails with an ordinary HTTP error, never a broken stream. Errors are Open
 exception (``BadRequestError``, ``NotFoundError``, ``RateLimitError``, ...).
 
 The oracle reads structured answers a server never sees, so ``serving_model("oracle", task=...,
-seed=..., n=...)`` serves :class:`~.registry.LookupModel` instead: the same questions are
+seed=..., n=...)`` serves :class:`~.reference.LookupModel` instead: the same questions are
 regenerated from task + seed and answered by prompt lookup. Without those options the oracle is
 refused.
 
@@ -43,7 +43,8 @@ from starlette.routing import Route
 
 from pytest_causal_eval.engine.data.question import Question
 from pytest_causal_eval.engine.errors import EngineError
-from pytest_causal_eval.engine.models.registry import Model, TextModel, create_model
+from pytest_causal_eval.engine.models.base import Model, TextModel
+from pytest_causal_eval.engine.models.registry import create_model
 
 __all__ = ["FAULT_KINDS", "FaultPlan", "create_app", "parse_faults", "serving_model"]
 
