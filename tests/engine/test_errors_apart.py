@@ -78,7 +78,7 @@ def test_the_suites_gate_the_error_rate_not_accuracy(
         import os
         import pytest
         from pytest_causal_eval.engine import register_model
-        from pytest_causal_eval.engine_fixture import EVAL_THRESHOLDS
+        from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
         class Outage:
             name = "outage"

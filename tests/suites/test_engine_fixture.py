@@ -134,7 +134,7 @@ def test_mistakes_fail_their_test_with_a_clear_message_and_the_rest_run(pytester
         ]
     )
     assert "Traceback" not in result.stdout.str()  # one-line failures, no engine internals
-    assert "engine/models.py" not in result.stdout.str()
+    assert "pytest_causal_eval/engine/" not in result.stdout.str()
 
 
 def test_http_server_starts_once_per_session_and_stops_at_the_end(pytester: pytest.Pytester) -> None:
@@ -251,7 +251,7 @@ def test_measure_records_the_evaluation_metrics(pytester: pytest.Pytester, tmp_p
     pytester.makepyfile(
         """
         import pytest
-        from pytest_causal_eval.engine_fixture import EVAL_THRESHOLDS
+        from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
         @pytest.mark.causal_eval(metric_thresholds=EVAL_THRESHOLDS, max_time="30ms", min_rounds=3)
         def test_eval(causal_engine, causal_bench):
