@@ -137,6 +137,38 @@ def test_mistakes_fail_their_test_with_a_clear_message_and_the_rest_run(pytester
     assert "pytest_causal_eval/engine/" not in result.stdout.str()
 
 
+def test_credentials_in_urls_stay_out_of_failure_messages(pytester: pytest.Pytester) -> None:
+    """A ``user:password@`` in a model's base_url or a Redis cache URL never reaches the report."""
+    closed = free_port()
+    pytester.makepyfile(
+        f"""
+        def test_model_server_down(causal_engine):
+            causal_engine(
+                "openai", task="association", base_url="http://alice:s3cretpass@127.0.0.1:{closed}/v1",
+                model_name="m",
+            )
+
+        def test_bad_model_option(causal_engine):
+            causal_engine("openai", base_url="http://alice:s3cretpass@127.0.0.1:{closed}/v1", colour="red")
+
+        def test_cache_down(causal_engine):
+            causal_engine("oracle", cache="redis://:s3cretpass@127.0.0.1:{closed}/0")
+        """
+    )
+    result = pytester.runpytest(*NO_CACHE)
+    result.assert_outcomes(failed=3)
+    hidden = "[*][*][*]@127.0.0.1"  # fnmatch: a literal ***
+    result.stdout.fnmatch_lines_random(
+        [
+            f"*base_url='http://{hidden}:{closed}/v1'*no model server answers at "
+            f"http://{hidden}:{closed}/v1 (ConnectionRefusedError*",
+            f"*base_url='http://{hidden}:{closed}/v1', colour='red'): bad options for model 'openai'*",
+            f"*causal_engine(cache='redis://{hidden}:{closed}/0'): redis cache*does not answer*",
+        ]
+    )
+    assert "s3cretpass" not in result.stdout.str() and "alice" not in result.stdout.str()
+
+
 def test_http_server_starts_once_per_session_and_stops_at_the_end(pytester: pytest.Pytester) -> None:
     log = pytester.path / "servers.jsonl"
     pytester.makepyfile(
