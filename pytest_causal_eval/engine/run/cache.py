@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pytest_causal_eval.engine.errors import EngineError
+from pytest_causal_eval.engine.redaction import redact
 
 __all__ = [
     "CacheUnavailable",
@@ -468,11 +469,11 @@ class RedisCache:
             )
             self._client.ping()
         except (redis.RedisError, ValueError, OSError) as exc:
-            raise CacheUnavailable(f"redis cache {_safe_url(url)} does not answer: {exc}") from None
+            raise CacheUnavailable(f"redis cache {redact(url)} does not answer: {exc}") from None
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
     def describe(self) -> str:
-        return f"redis cache {_safe_url(self.url)}"
+        return f"redis cache {redact(self.url)}"
 
     def get(self, key: str) -> str | None:
         return self.get_many([key])[0]
@@ -483,7 +484,7 @@ class RedisCache:
         try:
             values = self._client.mget([self.prefix + k for k in keys])
         except self._errors as exc:
-            raise CacheUnavailable(f"redis cache {_safe_url(self.url)} failed: {exc}") from None
+            raise CacheUnavailable(f"redis cache {redact(self.url)} failed: {exc}") from None
         return [_decode(v) for v in values]
 
     def put(self, key: str, value: str) -> None:
@@ -498,19 +499,11 @@ class RedisCache:
                 pipe.set(self.prefix + key, _encode(str(value), now), ex=ex)
             pipe.execute()
         except self._errors as exc:
-            raise CacheUnavailable(f"redis cache {_safe_url(self.url)} failed: {exc}") from None
+            raise CacheUnavailable(f"redis cache {redact(self.url)} failed: {exc}") from None
 
     def close(self) -> None:
         with contextlib.suppress(*self._errors):
             self._client.close()
-
-
-def _safe_url(url: str) -> str:
-    """A Redis URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return f"{scheme}{sep}{rest}"
 
 
 class TieredCache:
