@@ -13,9 +13,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from pytest_causal_eval.engine.causal.cladder import CladderQuantities, solve_question
+from pytest_causal_eval.engine.causal.cladder import CladderQuantities, GroundTruth, solve_question
 from pytest_causal_eval.engine.causal.scm import CausalModel
 from pytest_causal_eval.engine.data.loaders import iter_records, load_cladder_models
 from pytest_causal_eval.engine.errors import DatasetError, EngineError
@@ -32,8 +32,8 @@ class Mismatch:
     question_id: str
     query_type: str
     what: str
-    expected: Any
-    computed: Any
+    expected: Any  # as the dataset states it (JSON)
+    computed: GroundTruth
 
     @property
     def error(self) -> float | None:
@@ -84,7 +84,7 @@ class ValidationReport:
         }
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -161,7 +161,9 @@ def validate_cladder(
     return report
 
 
-def _compare_value(report: ValidationReport, qid: str, qtype: str, expected: Any, computed: Any) -> None:
+def _compare_value(
+    report: ValidationReport, qid: str, qtype: str, expected: Any, computed: GroundTruth
+) -> None:
     if _is_number(expected):
         report.numeric_checked += 1
         if not _is_number(computed):

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, TypedDict, runtime_checkable
 
 from pytest_causal_eval.engine.data.extraction import EXTRACTION_MODES, extract_answer
 from pytest_causal_eval.engine.data.question import Question
@@ -59,7 +59,7 @@ from pytest_causal_eval.engine.run.quantiles import LatencyStats, LatencySummary
 from pytest_causal_eval.engine.run.scoring import GroupStats, Scoreboard
 from pytest_causal_eval.engine.run.writers import JsonlWriter
 
-__all__ = ["EvalResult", "Evaluator", "ResponseCache", "batched", "cache_key"]
+__all__ = ["EvalResult", "EvalSettings", "Evaluator", "ResponseCache", "batched", "cache_key"]
 
 
 def batched(items: Iterable[Question], size: int) -> Iterator[list[Question]]:
@@ -157,6 +157,21 @@ class _CacheGuard:
             self._failed("store", exc)
 
 
+class EvalSettings(TypedDict, total=False):
+    """The settings a run used: :attr:`EvalResult.settings` (the evaluator fills every key)."""
+
+    batch_size: int
+    executor: str
+    workers: int
+    extraction: str
+    max_error_rate: float
+    bootstrap_reps: int
+    max_clusters: int
+    seed: int
+    generation: dict[str, Any]
+    cache: str | None
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """Everything a run measured. ``to_dict()`` is JSON-serializable."""
@@ -174,7 +189,7 @@ class EvalResult:
     batches: int
     failed_batches: int
     cache_hits: int = 0
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: EvalSettings = field(default_factory=lambda: EvalSettings())
     cache_misses: int = 0
     notes: tuple[str, ...] = ()
 
