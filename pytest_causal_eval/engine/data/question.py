@@ -32,10 +32,6 @@ class Question:
     cluster: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def is_yes_no(self) -> bool:
-        return self.choices == YES_NO
-
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable mapping; :meth:`from_dict` reads it back."""
         return {

@@ -219,11 +219,12 @@ def _worker_call(batch: Sequence[Question]) -> tuple[list[str] | None, float, Ba
     return outcome.answers, outcome.latency_s, error
 
 
-def _model_payload(model: Model, executor: str) -> tuple[bytes, str]:
+def _model_payload(model: Model, executor: str) -> bytes:
+    """What a worker rebuilds ``model`` from: its spec when it has one, else the model, pickled."""
     spec = model_spec(model)
-    obj: Any = spec if spec is not None else model
+    obj: ModelSpec | Model = spec if spec is not None else model
     try:
-        return pickle.dumps(obj), (spec.name if spec is not None else type(model).__name__)
+        return pickle.dumps(obj)
     except Exception as exc:
         raise EngineError(
             f"the {executor} executor cannot send model {model.name!r} to its workers: build it with "
@@ -256,7 +257,7 @@ class ProcessExecutor:
         self._payload: bytes | None = None
 
     def _ensure_pool(self, model: Model) -> ProcessPoolExecutor:
-        payload, _ = _model_payload(model, self.name)
+        payload = _model_payload(model, self.name)
         if self._pool is not None and payload == self._payload:
             return self._pool
         self.close()
@@ -424,7 +425,7 @@ class RayExecutor:
 
     def _ensure_actors(self, model: Model) -> list[Any]:
         ray = self._ray
-        payload, _ = _model_payload(model, self.name)
+        payload = _model_payload(model, self.name)
         if self._actors and payload == self._payload:
             return self._actors
         self._kill_actors()
