@@ -25,7 +25,7 @@ from pytest_causal_eval.engine import (
 )
 from pytest_causal_eval.engine.models.registry import MODELS
 
-from .conftest import RedisServer
+from ..services import RedisServer
 
 QS = generate("association", 200, seed=21)
 

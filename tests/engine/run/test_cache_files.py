@@ -17,7 +17,7 @@ import pytest
 
 from pytest_causal_eval.engine import CacheUnavailable, CacheWarning, SQLiteCache
 
-from .conftest import unavailable
+from ..services import unavailable
 
 EVALUATE = ["evaluate", "--model", "oracle", "--task", "association", "--json"]
 

@@ -19,7 +19,7 @@ from pytest_causal_eval.engine import (
     model_spec,
 )
 
-from .conftest import unavailable
+from ..services import unavailable
 
 QUESTIONS = generate("intervention", 60, seed=3) + generate("counterfactual", 60, seed=3)
 

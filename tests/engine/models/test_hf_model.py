@@ -6,7 +6,7 @@ import pytest
 
 from pytest_causal_eval.engine import Evaluator, create_model, generate
 
-from .conftest import unavailable
+from ..services import unavailable
 
 QS = generate("association", 12, seed=4)
 

@@ -1,3 +1,5 @@
+"""Services the engine tests need, started on 127.0.0.1 by the tests themselves (helpers, no fixtures)."""
+
 from __future__ import annotations
 
 import os
@@ -5,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -77,31 +78,3 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server on 127.0.0.1 (no persistence), stopped at the end."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def doomed_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A redis-server of this test's own, for tests that kill it mid-run."""
-    server = RedisServer(tmp_path_factory.mktemp("doomed-redis"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def torch_available() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        unavailable("torch not installed (extra 'torch')")
