@@ -38,6 +38,19 @@ PLUGIN_SIDE = tuple(
 #: Everything the engine (its pytest side apart) may import from the rest of the package.
 ENGINE_MAY_IMPORT = frozenset({f"{PACKAGE}.atomicio"})  # the torch checkpoint is written atomically
 
+#: The engine's layers: what each part may import from the rest of the engine (besides itself). The
+#: facade (``engine/__init__``) is for users; nothing inside the engine imports it.
+ENGINE_LAYERS: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "redaction": frozenset(),
+    "data": frozenset({"errors"}),
+    "causal": frozenset({"errors", "data"}),
+    "models": frozenset({"errors", "redaction", "data", "causal"}),
+    "serving": frozenset({"errors", "data", "models"}),
+    "run": frozenset({"errors", "redaction", "data", "models"}),
+    "fixture": frozenset({"errors", "redaction", "data", "causal", "models", "serving", "run"}),
+}
+
 GRAPH = import_graph(Path(pytest_causal_eval.__file__).parent, PACKAGE)
 
 
@@ -123,3 +136,23 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
     )
     assert cycles_through(graph, "pkg.sub.c").startswith("3 modules")
     assert cycles_through(subgraph(graph, "pkg.sub"), "pkg.sub") == ""  # the d edge leaves pkg.sub
+
+
+def _part(module: str) -> str | None:
+    """The engine part (subpackage or root module) of ``module``; None for the facade and outside."""
+    if not _under(module, ENGINE) or module == ENGINE:
+        return None
+    return module[len(ENGINE) + 1 :].split(".")[0]
+
+
+def test_the_engine_parts_import_only_downwards() -> None:
+    parts = {_part(m) for m in GRAPH} - {None}
+    assert parts == set(ENGINE_LAYERS), "a new engine part needs its line in ENGINE_LAYERS (and the README)"
+    upward = sorted(
+        f"{m} -> {t}"
+        for m, targets in GRAPH.items()
+        if (part := _part(m)) is not None
+        for t in targets
+        if _under(t, ENGINE) and _part(t) != part and _part(t) not in ENGINE_LAYERS[part]
+    )
+    assert upward == []
