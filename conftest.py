@@ -88,7 +88,7 @@ def torch_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
     questions are the first SUITE_N of the SUITE_TASK stream with seed ``SUITE_SEED + 1_000_003``.
     """
     pytest.importorskip("torch", reason="torch is not installed: the torch model cases need it")
-    from pytest_causal_eval.engine.training import train_classifier
+    from pytest_causal_eval.engine.models.training import train_classifier
 
     out = tmp_path_factory.mktemp("torch-checkpoint")
     return train_classifier(

@@ -102,7 +102,7 @@ def _scale(quick: bool) -> None:
     import tempfile
 
     from pytest_causal_eval.engine import Evaluator, LocalServer, create_executor, create_model, generate
-    from pytest_causal_eval.engine.cache import open_cache
+    from pytest_causal_eval.engine.run.cache import open_cache
 
     reps = 3
     n = 400 if quick else 1200

@@ -18,7 +18,7 @@ from pytest_causal_eval.options import add_options, all_option_specs, resolve_se
 
 if TYPE_CHECKING:
     from pytest_causal_eval.bench import CausalBench, InertBench
-    from pytest_causal_eval.engine_fixture import EngineHandle, EnginePool
+    from pytest_causal_eval.engine.fixture import EngineHandle, EnginePool
     from pytest_causal_eval.environment.cpu import CpuEnv
     from pytest_causal_eval.environment.gpu import GpuEnv
 
@@ -114,7 +114,7 @@ def causal_engine_pool(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EnginePool]:
     """The session's engines, servers and caches (what ``causal_engine`` builds from); closed at the end."""
-    from pytest_causal_eval.engine_fixture import engine_pool_fixture
+    from pytest_causal_eval.engine.fixture import engine_pool_fixture
 
     yield from engine_pool_fixture(request, tmp_path_factory)
 
@@ -124,7 +124,7 @@ def causal_engine(
     request: pytest.FixtureRequest, causal_engine_pool: EnginePool
 ) -> Callable[..., EngineHandle]:
     """``causal_engine(model, *, task, batch_size, executor, cache, http, **model_args)``: an engine
-    handle bound to the session (see ``pytest_causal_eval.engine_fixture``)."""
-    from pytest_causal_eval.engine_fixture import causal_engine_fixture
+    handle bound to the session (see ``pytest_causal_eval.engine.fixture``)."""
+    from pytest_causal_eval.engine.fixture import causal_engine_fixture
 
     return causal_engine_fixture(request, causal_engine_pool)

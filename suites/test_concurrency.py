@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import CONCURRENCY, HTTP_GATE, SUITE_SEED, SUITE_TASK
-from pytest_causal_eval.engine_fixture import EVAL_THRESHOLDS
+from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
 pytestmark = [
     pytest.mark.causal_eval(threshold=HTTP_GATE, metric_thresholds=EVAL_THRESHOLDS),

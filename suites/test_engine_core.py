@@ -13,7 +13,7 @@ import pytest
 
 from conftest import BATCH_SIZES
 from pytest_causal_eval.engine import create_task, load_dataset, task_names
-from pytest_causal_eval.engine_fixture import EVAL_THRESHOLDS
+from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
 TASKS = task_names()
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import SUITE_SEED, SUITE_TASK
-from pytest_causal_eval.engine_fixture import EVAL_THRESHOLDS
+from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
 pytestmark = [
     pytest.mark.gpu,

@@ -206,7 +206,7 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
 def _cache_warnings_to_stderr() -> Iterator[None]:
     """Print each cache warning as ``causal-eval: warning: ...`` when it happens (a cache that
     fails mid-run is said once, and the run goes on)."""
-    from ..engine.cache import CacheWarning
+    from ..engine.run.cache import CacheWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", CacheWarning)
@@ -223,7 +223,7 @@ def _cache_warnings_to_stderr() -> Iterator[None]:
 
 
 def _open_cache(args: argparse.Namespace) -> Any:
-    from ..engine.cache import open_cache
+    from ..engine.run.cache import open_cache
 
     if not args.cache:
         if args.cache_ttl is not None or args.cache_fallback:

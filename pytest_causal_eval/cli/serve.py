@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _serve(args: argparse.Namespace) -> int:
     from ..engine import EngineError
-    from ..engine.server import FaultPlan, create_app, parse_faults, serving_model
+    from ..engine.serving.server import FaultPlan, create_app, parse_faults, serving_model
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be within 0..65535, got {args.port}")

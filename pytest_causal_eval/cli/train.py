@@ -43,7 +43,7 @@ def _train(args: argparse.Namespace) -> int:
     if unknown:
         raise CLIError(f"unknown task {unknown[0]!r}; valid tasks: {', '.join(task_names())}")
     try:
-        from ..engine.training import train_classifier
+        from ..engine.models.training import train_classifier
     except ImportError:
         raise CLIError("train needs torch: pip install 'pytest-causal-eval[torch]'") from None
     log = None if args.json else (lambda line: print(line, file=sys.stderr))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from . import CLIError
 
 if TYPE_CHECKING:
-    from ..engine.validation import Mismatch, ValidationReport
+    from ..engine.causal.validation import Mismatch, ValidationReport
 
 __all__ = ["register"]
 
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _validate_cladder(args: argparse.Namespace) -> int:
     from ..engine import EngineError
-    from ..engine.validation import validate_cladder
+    from ..engine.causal.validation import validate_cladder
 
     if not args.tolerance >= 0.0:
         raise CLIError(f"--tolerance must be non-negative, got {args.tolerance}")
