@@ -337,6 +337,9 @@ class Emulator:
             "job": {"status": "success"},
             "steps": {},
         }
+        if any(n["result"] == "waiting" for n in needs.values()):
+            job.result = "waiting"  # behind a job that waits for an approval
+            return job
         needs_ok = all(n["result"] == "success" for n in needs.values())
         status_functions = {
             "success": lambda: needs_ok,
