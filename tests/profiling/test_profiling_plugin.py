@@ -535,3 +535,27 @@ def test_xdist_workers_profiles_are_indexed_by_the_controller(pytester: pytest.P
     assert set(index["measurements"]) == {m["id"] for m in results["measurements"]}
     assert len(index["files"]) == 4
     assert results["extra"]["profile_index"] == ".causal-eval/report/profiles/index.json"
+
+
+def test_a_lazy_package_whose_imports_fail_does_not_break_the_start(pytester: pytest.Pytester) -> None:
+    """Like transformers without torch: any unknown attribute of the package imports a submodule,
+    and that import fails. Looking for the package's directory must not touch such attributes."""
+    pytester.makeconftest(
+        """
+        import sys
+        import types
+
+        def _import_on_demand(name):
+            raise ModuleNotFoundError("No module named 'torch'")
+
+        for name in ("lazy_without_torch", "lazy_without_torch.models"):
+            module = types.ModuleType(name)
+            module.__getattr__ = _import_on_demand
+            sys.modules[name] = module
+        sys.modules["blocked_import"] = None  # how a test blocks an optional dependency
+        """
+    )
+    pytester.makepyfile(WORK + "\ndef test_w(causal_bench):\n    causal_bench(work)\n")
+    result = run(pytester, "--causal-eval")
+    result.assert_outcomes(passed=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
