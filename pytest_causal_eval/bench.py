@@ -42,14 +42,19 @@ def _check_name(name: Any) -> str:
     return name.strip()
 
 
+MAX_ITEMS = 2**53  # the largest count a float (the throughput) still holds exactly
+
+
 def _check_items(value: Any, where: str) -> int | None:
-    """``items`` is how many items one call of the workload processes: a whole number >= 1, or None."""
+    """``items`` is how many items one call of the workload processes: a whole number from 1 to
+    2**53, or None."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= MAX_ITEMS:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
         pytest.fail(
-            f"{where}: expected a whole number >= 1 (the items one call processes, for throughput) "
-            f"or None, got {value!r}",
+            f"{where}: expected a whole number from 1 to 2**53 (the items one call processes, for "
+            f"throughput) or None, got {shown}",
             pytrace=False,
         )
     return int(value)

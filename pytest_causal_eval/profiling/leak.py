@@ -6,7 +6,8 @@ that frame is on its stack: a thread the workload did not run in (a progress bar
 server, a pool an earlier test left) never has it. Allocations on other threads are fitted apart
 and reported beside the result (``other_threads_per_iteration``), so work a workload hands to a
 thread that already existed (a long-lived pool) is said, not hidden. When tracemalloc was already
-tracing with a single frame the marker cannot be seen: every thread counts, and the note says so.
+tracing with fewer frames than that needs (``python -X tracemalloc``), every thread counts, and the
+note says so.
 """
 
 from __future__ import annotations
@@ -128,8 +129,10 @@ def check_leak(
     if not was_tracing:
         tracemalloc.start(TRACEBACK_FRAMES)
     limit = tracemalloc.get_traceback_limit()
-    if limit < 2:  # tracing already, one frame per allocation: the marker cannot be seen
-        return _check_all_threads(workload, roots, exclude, min_iterations, max_iterations, budget_seconds)
+    if limit < TRACEBACK_FRAMES:  # tracing already with fewer frames: the marker may not be seen
+        return _check_all_threads(
+            workload, roots, exclude, min_iterations, max_iterations, budget_seconds, limit
+        )
     classify = _Classifier(limit)
     own = array.array("q", [0] * (max_iterations + 1))  # preallocated: recording allocates nothing
     other = array.array("q", [0] * (max_iterations + 1))
@@ -193,8 +196,10 @@ def _check_all_threads(
     min_iterations: int,
     max_iterations: int,
     budget_seconds: float,
+    limit: int,
 ) -> LeakCheck:
-    """The fit over every thread's allocations (tracemalloc was started elsewhere with one frame)."""
+    """The fit over every thread's allocations (tracemalloc was started elsewhere with fewer frames
+    than the marker needs)."""
     from pytest_causal_eval.profiling.memory import own_filters, tracemalloc_sites
 
     readings = array.array("q", [0] * (max_iterations + 1))
@@ -222,7 +227,7 @@ def _check_all_threads(
         sites=tracemalloc_sites(stats, roots, exclude),
         other_threads=threads,
         note=(
-            "tracemalloc was already tracing with one frame per allocation (started outside "
+            f"tracemalloc was already tracing with {limit} frame(s) per allocation (started outside "
             "causal-eval): the fit counts every thread's allocations"
             + (f", and other threads were running: {', '.join(threads)}" if threads else "")
         ),

@@ -167,11 +167,12 @@ def test_leak_check_counts_a_deep_workload_whose_stack_is_cut() -> None:
     assert 4000 <= found.per_iteration <= 4200  # 100 frames below the marker: past the 64 kept
 
 
-def test_leak_check_under_a_one_frame_tracemalloc_counts_every_thread_and_says_so() -> None:
+@pytest.mark.parametrize("frames", [1, 3])
+def test_leak_check_under_a_short_tracemalloc_counts_every_thread_and_says_so(frames: int) -> None:
     def leaky() -> None:
         LEAKED.append(bytes(4000))
 
-    tracemalloc.start(1)  # as with python -X tracemalloc: started by someone else, one frame
+    tracemalloc.start(frames)  # as with python -X tracemalloc=N: started by someone else, few frames
     try:
         found = check_leak(leaky, [HERE], min_iterations=8, max_iterations=8, budget_seconds=0.0)
         assert tracemalloc.is_tracing()  # not ours to stop
@@ -180,7 +181,8 @@ def test_leak_check_under_a_one_frame_tracemalloc_counts_every_thread_and_says_s
         LEAKED.clear()
     assert 4000 <= found.per_iteration <= 4200
     assert found.other_threads_per_iteration is None
-    assert found.note is not None and "counts every thread's allocations" in found.note
+    assert found.note is not None and f"tracing with {frames} frame(s)" in found.note
+    assert "counts every thread's allocations" in found.note
 
 
 def test_cuda_trace_activities_never_imports_torch() -> None:
