@@ -196,10 +196,9 @@ def test_non_finite_baseline_samples_cost_no_output(
     text = result.stdout.str()
     assert "Traceback" not in text and "INTERNALERROR" not in text
     assert "cannot convert float NaN" not in text
-    assert "causal-eval: error:" not in text
+    assert "could not" not in text and "failed at the end of the run" not in text  # every output written
     html = (project.path / "rep" / "index.html").read_text()
     assert body_rows(html) == 2
-    assert "value(s) that are not finite numbers left out" in html
     assert "causal-eval: performance verdicts" in (project.path / "verdicts.md").read_text()
     assert summary.read_text().startswith("<!-- causal-eval-report -->")
     assert "causal_eval_time_seconds" in (project.path / "metrics.prom").read_text()
