@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 BENCH_ARGS ?=
 TEST_ARGS ?=
 
-.PHONY: bench test lint types unit services suites-quick setup clean
+.PHONY: bench test lint types unit services suites-quick setup clean test-pythons
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,5 +47,36 @@ unit: $(STAMP) services
 
 test: lint types unit
 
+# The plugin's tests on every Python the package claims that this machine has (PYTHONS="3.12" for
+# one), each in its own venv under .venvs/ (reinstalled when pyproject.toml changed). torch is
+# installed only as its pinned CPU wheel (torch==2.13.0+cpu, from a wheel directory or the CPU
+# index in PIP_EXTRA_INDEX_URL); where there is none for that Python the venv gets the `test`
+# extra without torch and the torch tests skip with their reason. Ends with one line per version.
+PYTHONS ?= 3.10 3.11 3.12 3.13
+test-pythons: services
+	@summary=""; failed=0; \
+	for v in $(PYTHONS); do \
+	  py=""; \
+	  for cand in "python$$v" "$$(pyenv root 2>/dev/null)/versions/$$v"*/bin/"python$$v"; do \
+	    if "$$cand" -c 'import sys' >/dev/null 2>&1; then py=$$(command -v "$$cand"); break; fi; \
+	  done; \
+	  if [ -z "$$py" ]; then summary="$$summary\n  Python $$v: not on this machine, skipped"; continue; fi; \
+	  venv=.venvs/$$v; \
+	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
+	    echo "== Python $$v: installing into $$venv"; \
+	    { test -x $$venv/bin/python || "$$py" -m venv $$venv; } && \
+	    $$venv/bin/python -m pip install --quiet --upgrade pip && \
+	    if $$venv/bin/python -m pip install --quiet 'torch==2.13.0+cpu' >/dev/null 2>&1; then extras=dev; \
+	    else extras=test; echo "   no torch==2.13.0+cpu wheel for Python $$v: installing without torch"; fi && \
+	    $$venv/bin/python -m pip install --quiet -e ".[$$extras]" && touch $$venv/.installed \
+	    || { summary="$$summary\n  Python $$v: install failed"; failed=1; continue; }; \
+	  fi; \
+	  echo "== Python $$v: $$venv/bin/python -m pytest tests $(TEST_ARGS)"; \
+	  if $$venv/bin/python -m pytest tests -p no:cacheprovider $(TEST_ARGS); then \
+	    summary="$$summary\n  Python $$v: passed"; \
+	  else summary="$$summary\n  Python $$v: FAILED"; failed=1; fi; \
+	done; \
+	printf "test-pythons:$$summary\n"; exit $$failed
+
 clean:
-	rm -rf $(VENV) .causal-eval .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venvs .causal-eval .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import numbers
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,41 @@ def _check_name(name: Any) -> str:
     return name.strip()
 
 
+MAX_ITEMS = 2**53  # the largest count a float (the throughput) still holds exactly
+
+
+def _check_items(value: Any, where: str) -> int | None:
+    """``items`` is how many items one call of the workload processes: a whole number from 1 to
+    2**53, or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= MAX_ITEMS:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        pytest.fail(
+            f"{where}: expected a whole number from 1 to 2**53 (the items one call processes, for "
+            f"throughput) or None, got {shown}",
+            pytrace=False,
+        )
+    return int(value)
+
+
+class _ItemsAttribute:
+    """``items`` and ``group``, shared by the measuring and the inert fixture so that a value one of
+    them refuses the other refuses too."""
+
+    _items: int | None = None
+    group: str | None = None
+
+    @property
+    def items(self) -> int | None:
+        """Items one call of the workload processes; derives ``throughput`` (items/s)."""
+        return self._items
+
+    @items.setter
+    def items(self, value: Any) -> None:
+        self._items = _check_items(value, "causal_bench.items")
+
+
 @dataclass
 class TestMeasurements:
     """The measurements one test made, by name ("" is the unnamed one)."""
@@ -60,15 +96,13 @@ class TestMeasurements:
         return m
 
 
-class InertBench:
+class InertBench(_ItemsAttribute):
     """The plugin is off: run each workload once and return its result."""
 
     enabled = False
 
     def __init__(self, name: str = "") -> None:
         self.name = name
-        self.items: int | None = None
-        self.group: str | None = None
 
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         _check_callable(fn, "causal_bench")
@@ -87,6 +121,7 @@ class InertBench:
     ) -> Any:
         _check_callable(target, "causal_bench.pedantic")
         _check_pedantic(rounds, warmup_rounds, iterations, setup)
+        _check_items(items, "causal_bench.pedantic(items=...)")
         call_args, call_kwargs = tuple(args), dict(kwargs or {})
         if setup is not None:
             provided = setup()
@@ -107,7 +142,8 @@ class InertBench:
 
     def named(self, name: str, *, items: int | None = None, group: str | None = None) -> InertBench:
         bench = InertBench(_check_name(name))
-        bench.items, bench.group = items, group
+        bench._items = _check_items(items, f"causal_bench.named({name!r}, items=...)")
+        bench.group = group
         return bench
 
     def record(
@@ -121,7 +157,7 @@ class InertBench:
         _validate_metric(name, value, better)
 
 
-class CausalBench:
+class CausalBench(_ItemsAttribute):
     """Measures workloads when the plugin is on. See README for the full API."""
 
     enabled = True
@@ -133,8 +169,6 @@ class CausalBench:
         self._item = item
         self._store = store
         self.name = name
-        self.items: int | None = None
-        self.group: str | None = None
         self._rss: PeakRSS | None = None
 
     # -- public API --------------------------------------------------------------------------------
@@ -160,7 +194,7 @@ class CausalBench:
         _check_callable(target, "causal_bench.pedantic")
         _check_pedantic(rounds, warmup_rounds, iterations, setup)
         if items is not None:
-            self.items = items
+            self._items = _check_items(items, "causal_bench.pedantic(items=...)")
         call_args, call_kwargs = tuple(args), dict(kwargs or {})
         runner = self._runner()
 
@@ -209,7 +243,8 @@ class CausalBench:
     def named(self, name: str, *, items: int | None = None, group: str | None = None) -> CausalBench:
         """A handle for a second (third, ...) measurement in the same test, reported as ``test::name``."""
         bench = CausalBench(self._session, self._item, self._store, _check_name(name))
-        bench.items, bench.group = items, group
+        bench._items = _check_items(items, f"causal_bench.named({name!r}, items=...)")
+        bench.group = group
         return bench
 
     def record(

@@ -3,6 +3,10 @@
 Registered as a plugin object only when ``--causal-eval`` is on. Under pytest-xdist every worker
 measures its own tests and ships its measurements to the controller at the end, which merges them
 and reports once.
+
+At the end of the run every consumer of the results (the baseline gate, the reports, the profiles'
+index) and the results JSON get their turn independently: one that fails is reported as a terminal
+error line naming it and the reason, and the others still run.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pytest_causal_eval.measure.timer import PerfCounterTimer, Timer
 from pytest_causal_eval.options import Settings, parse_duration, parse_positive_int, parse_warmup
 from pytest_causal_eval.results import Measurement, RunResults
 
-__all__ = ["SESSION_KEY", "CausalEvalSession", "Probe", "ProbeFactory", "marker_kwargs"]
+__all__ = ["SESSION_KEY", "CausalEvalSession", "Probe", "ProbeFactory", "describe_error", "marker_kwargs"]
 
 WORKER_OUTPUT_KEY = "causal_eval_measurements"
 
@@ -40,6 +44,15 @@ class Probe(Protocol):
 ProbeFactory = Callable[[pytest.Item, Measurement], Probe | None]
 
 
+def describe_error(exc: BaseException) -> str:
+    """One line for an error message: the OS's words for OS errors, else the exception's type and the
+    first line of its text (never a traceback)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return str(exc)
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 class CausalEvalSession:
     """The registered plugin object of one enabled run."""
 
@@ -53,6 +66,8 @@ class CausalEvalSession:
         self.results: RunResults | None = None
         self.is_worker = hasattr(config, "workerinput")
         self.probe_factories: list[ProbeFactory] = []
+        self.errors: list[str] = []  # end-of-run failures, said in the terminal summary
+        self.json_written = True
 
     # -- configuration -----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -187,29 +202,62 @@ class CausalEvalSession:
             return
         from pytest_causal_eval.environment.fingerprint import collect_environment
 
-        self.environment = collect_environment(self.config.rootpath)
+        try:
+            self.environment = collect_environment(self.config.rootpath)
+        except Exception as exc:
+            self.errors.append(f"could not describe the environment: {describe_error(exc)}")
+            self.environment = {}
         self.results = RunResults(
             measurements=sorted(self.measurements, key=lambda m: m.id),
             environment=self.environment,
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             tool_version=__version__,
         )
-        self.config.hook.pytest_causal_eval_session_results(config=self.config, results=self.results)
+        self._announce_results(self.results)
+        if self.errors:
+            self.results.extra["errors"] = list(self.errors)  # the file says what is missing
         path = self.settings.json_path
         if path is not None:
-            write_json_atomic(path, self.results.to_dict())
+            try:
+                write_json_atomic(path, self.results.to_dict())
+            except Exception as exc:
+                self.errors.append(f"could not write the results to {path}: {describe_error(exc)}")
+                self.json_written = False
+
+    def _announce_results(self, results: RunResults) -> None:
+        """``pytest_causal_eval_session_results`` to each implementation on its own: one that raises is
+        reported and does not keep the next one (the reports after the gate, say) from running."""
+        hook = self.config.hook.pytest_causal_eval_session_results
+        impls = hook.get_hookimpls()
+        if any(impl.hookwrapper or getattr(impl, "wrapper", False) for impl in impls):
+            try:  # a wrapper needs the whole chain: call it as pluggy does
+                hook(config=self.config, results=results)
+            except Exception as exc:
+                self.errors.append(f"the end of the run failed: {describe_error(exc)}")
+            return
+        arguments = {"config": self.config, "results": results}
+        for impl in reversed(impls):  # pluggy's calling order
+            try:
+                impl.function(**{name: arguments[name] for name in impl.argnames})
+            except Exception as exc:
+                self.errors.append(f"{impl.plugin_name} failed at the end of the run: {describe_error(exc)}")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-        if self.is_worker or self.results is None or not self.results.measurements:
+        if self.is_worker:
             return
-        from pytest_causal_eval.report.terminal import render_table
+        if self.results is not None and self.results.measurements:
+            from pytest_causal_eval.report.terminal import render_table
 
-        columns = shutil.get_terminal_size((80, 24)).columns
-        terminalreporter.write_sep("-", "causal-eval")
-        for line in render_table(self.results.measurements, width=columns):
-            terminalreporter.write_line(line)
-        if self.settings.json_path is not None:
-            terminalreporter.write_line(f"results written to {self.settings.json_path}")
+            columns = shutil.get_terminal_size((80, 24)).columns
+            terminalreporter.write_sep("-", "causal-eval")
+            for line in render_table(self.results.measurements, width=columns):
+                terminalreporter.write_line(line)
+            if self.settings.json_path is not None and self.json_written:
+                terminalreporter.write_line(f"results written to {self.settings.json_path}")
+        elif self.errors:
+            terminalreporter.write_sep("-", "causal-eval")
+        for error in self.errors:
+            terminalreporter.write_line(f"causal-eval: error: {error}", red=True)
 
 
 def _param_text(value: Any) -> str:

@@ -76,9 +76,12 @@ def render_env(environment: dict[str, Any], health: dict[str, Any], suggestions:
         f"  isolated  {health.get('isolated_cpus') or 'none'}; nohz_full {health.get('nohz_full') or 'none'}"
     )
     busy = health.get("busy_processes") or []
-    if busy:
+    if health.get("processes_sampled") is False:
+        lines.append("  busy      not sampled (--sample off)")
+    elif busy:
         lines.append(
-            "  busy      " + ", ".join(f"{p['name']} (pid {p['pid']}, {p['cpu_percent']:.0f}%)" for p in busy)
+            "  busy      "
+            + ", ".join(f"{p['name']} (pid {p['pid']}, {p['cpu_percent']:.0f}% of one CPU)" for p in busy)
         )
     verdict = "NOISY: " + "; ".join(health.get("reasons") or []) if health.get("noisy") else "quiet"
     lines.append(f"  verdict   {verdict}")

@@ -55,7 +55,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "health_sample",
-        "How long the start-of-run health check watches other processes (default 200ms; off: skip).",
+        "How long the start-of-run health check watches other processes' CPU use (default 200ms; "
+        "off: watch none, read only load, memory and swap).",
         0.2,
         parse_health_sample,
         metavar="DURATION|off",

@@ -16,7 +16,7 @@ __all__ = ["BusyProcess", "HealthSample", "Thresholds", "assess", "quick_health"
 class BusyProcess:
     pid: int
     name: str
-    cpu_percent: float  # of one core, during the sample
+    cpu_percent: float  # of one CPU, during the sample (at most 100 x the machine's CPUs)
 
 
 @dataclass
@@ -24,6 +24,7 @@ class HealthSample:
     cpus: int
     load_avg: tuple[float, float, float] | None = None
     busy_processes: list[BusyProcess] = field(default_factory=list)
+    processes_sampled: bool = True  # False: the process sample was off (busy_processes is empty)
     memory_total: int | None = None
     memory_available: int | None = None
     swap_total: int | None = None
@@ -61,7 +62,7 @@ def assess(sample: HealthSample, thresholds: Thresholds = Thresholds()) -> dict[
             reasons.append(f"load average {load_1m:.2f} on {cpus} CPU(s) (other work: {excess:.2f})")
     busy = [p for p in sample.busy_processes if p.cpu_percent >= thresholds.busy_cpu_percent]
     if busy:
-        listed = ", ".join(f"{p.name} (pid {p.pid}, {p.cpu_percent:.0f}%)" for p in busy[:3])
+        listed = ", ".join(f"{p.name} (pid {p.pid}, {p.cpu_percent:.0f}% of one CPU)" for p in busy[:3])
         more = f" and {len(busy) - 3} more" if len(busy) > 3 else ""
         reasons.append(f"busy processes: {listed}{more}")
     if sample.memory_total and sample.memory_available is not None:

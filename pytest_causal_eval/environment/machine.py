@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.environment.health import BusyProcess, HealthSample, assess
 
 __all__ = [
+    "busy_processes",
     "check_health",
+    "cpu_tick_seconds",
     "kernel_cmdline",
     "load_average",
     "own_process_ids",
@@ -80,39 +83,81 @@ def own_process_ids(psutil: Any) -> set[int]:
     return pids
 
 
-def _busy_processes(psutil: Any, interval: float) -> list[BusyProcess]:
+def cpu_tick_seconds() -> float:
+    """How coarsely the OS counts a process's CPU time (Linux: one clock tick, usually 10 ms)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (AttributeError, ValueError, OSError):
+        return 1 / 64  # Windows' default timer interrupt; macOS counts finer
+    return 1.0 / ticks if ticks > 0 else 0.01
+
+
+def _cpu_seconds(proc: Any) -> float:
+    times = proc.cpu_times()
+    return float(times.user) + float(times.system)
+
+
+def busy_processes(
+    psutil: Any,
+    interval: float,
+    machine_cpus: int,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    tick: float | None = None,
+) -> list[BusyProcess]:
+    """Other processes' CPU use over ``interval`` seconds, as a percentage of one CPU.
+
+    Each process's CPU time is read before and after, with the wall time between its two readings.
+    The OS counts CPU time in ticks, so a reading can be one tick high: the share judged and shown is
+    the least the process can have used, (cpu time - one tick) / elapsed, and never more than the
+    machine's CPUs allow. A short sample can miss a busy process; it cannot invent one. No sampling
+    (and no sleeping) when ``interval`` is 0.
+    """
+    if interval <= 0:
+        return []
+    clock = clock or time.perf_counter
+    sleep = sleep or time.sleep
+    resolution = cpu_tick_seconds() if tick is None else tick
+    ceiling = 100.0 * max(1, machine_cpus)
     own = own_process_ids(psutil)
-    procs = []
+    first: list[tuple[Any, float, float]] = []
     for proc in psutil.process_iter(["pid", "name"]):
         if proc.pid in own or proc.pid == 0:
             continue
         try:
-            proc.cpu_percent(None)  # prime
-            procs.append(proc)
-        except Exception:
+            first.append((proc, _cpu_seconds(proc), clock()))
+        except Exception:  # gone, or not ours to read
             continue
-    time.sleep(interval)
+    sleep(interval)
     busy = []
-    for proc in procs:
+    for proc, before, started in first:
         try:
-            percent = float(proc.cpu_percent(None))
+            used = _cpu_seconds(proc) - before
         except Exception:
             continue
+        elapsed = clock() - started
+        if elapsed <= 0:
+            continue
+        percent = min(ceiling, 100.0 * max(0.0, used - resolution) / elapsed)
         if percent >= 1.0:
-            name = str(proc.info.get("name") or "?")
-            busy.append(BusyProcess(pid=proc.pid, name=name, cpu_percent=percent))
+            name = str((getattr(proc, "info", None) or {}).get("name") or "?")
+            busy.append(BusyProcess(pid=proc.pid, name=name, cpu_percent=round(percent, 1)))
     return sorted(busy, key=lambda p: -p.cpu_percent)[:10]
 
 
-def sample_health(interval: float = 0.2, own_processes: int = 1) -> HealthSample:
-    """Sample the machine for ``interval`` seconds (busy processes, swapping) plus the instant facts."""
-    import psutil
+def sample_health(interval: float = 0.2, own_processes: int = 1, psutil: Any = None) -> HealthSample:
+    """The instant facts (load, memory, swap, CPU tuning) plus, for ``interval`` > 0 seconds, other
+    processes' CPU use and swapping during the interval; 0 reads the facts only."""
+    if psutil is None:
+        import psutil
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    machine_cpus = int(psutil.cpu_count() or os.cpu_count() or cpus)
     swap_before = psutil.swap_memory()
     started = time.perf_counter()
-    busy = _busy_processes(psutil, interval)
-    elapsed = time.perf_counter() - started
+    busy = busy_processes(psutil, interval, machine_cpus)
+    elapsed = time.perf_counter() - started if interval > 0 else 0.0
     swap = psutil.swap_memory()
     memory = psutil.virtual_memory()
     tuning = read_cpu_tuning()
@@ -120,6 +165,7 @@ def sample_health(interval: float = 0.2, own_processes: int = 1) -> HealthSample
         cpus=cpus,
         load_avg=load_average(),
         busy_processes=busy,
+        processes_sampled=interval > 0,
         memory_total=int(memory.total),
         memory_available=int(memory.available),
         swap_total=int(swap.total),
@@ -136,5 +182,6 @@ def sample_health(interval: float = 0.2, own_processes: int = 1) -> HealthSample
 
 
 def check_health(interval: float = 0.2, own_processes: int = 1) -> dict[str, Any]:
-    """Sample the machine for ``interval`` seconds and judge it (``health.assess``): a run's health."""
+    """Sample the machine for ``interval`` seconds (0: the instant facts only) and judge it
+    (``health.assess``): a run's health."""
     return assess(sample_health(interval, own_processes=own_processes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 from pytest_causal_eval.history.changepoints import ChangePoint, detect_change_points
@@ -13,14 +14,18 @@ SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(values: Sequence[float]) -> str:
-    """One character per value, scaled between the series' minimum and maximum."""
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
+    """One character per value, scaled between the series' finite minimum and maximum; a value that
+    is not a finite number is a space."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return " " * len(values)
+    lo, hi = min(finite), max(finite)
     if hi <= lo:
-        return SPARK_CHARS[3] * len(values)
+        return "".join(SPARK_CHARS[3] if math.isfinite(v) else " " for v in values)
     top = len(SPARK_CHARS) - 1
-    return "".join(SPARK_CHARS[round((v - lo) / (hi - lo) * top)] for v in values)
+    return "".join(
+        SPARK_CHARS[round((v - lo) / (hi - lo) * top)] if math.isfinite(v) else " " for v in values
+    )
 
 
 def describe_step(step: ChangePoint, points: Sequence[SeriesPoint], fmt: Callable[[float], str]) -> str:

@@ -82,20 +82,41 @@ class RunOutcome:
         return [s / self.iterations / 1e9 for s in self.device_ns]
 
 
+# The oldest generation's threshold while full collections are suspended (it counts collections of
+# the generation below, so this is never reached within a measurement).
+FULL_COLLECTIONS_SUSPENDED = 1 << 30
+
+
 @contextmanager
 def gc_policy(policy: str) -> Iterator[None]:
-    """Apply a garbage-collector policy for the timed section and restore the previous state after."""
+    """Apply a garbage-collector policy for the timed section and restore the previous state after.
+
+    ``frozen``: collect, then keep everything that exists out of the collector's sight during the
+    section (``gc.freeze``), and thaw it after. ``gc.unfreeze`` thaws every frozen object, so when
+    objects were frozen before (by the application, say before forking workers, or by the
+    interpreter: CPython 3.12 starts with some) nothing is frozen or thawed: full collections,
+    the only ones that walk the old objects, are suspended for the section instead, and the
+    thresholds put back after. Either way the frozen objects and the thresholds are as they were.
+    """
     was_enabled = gc.isenabled()
+    thresholds = gc.get_threshold()
+    froze = False
     if policy == "disabled":
         gc.disable()
     elif policy == "frozen":
         gc.collect()
-        gc.freeze()
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            froze = True
+        else:
+            gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTIONS_SUSPENDED)
     try:
         yield
     finally:
-        if policy == "frozen":
+        if froze:
             gc.unfreeze()
+        if gc.get_threshold() != thresholds:
+            gc.set_threshold(*thresholds)
         if was_enabled:
             gc.enable()
         else:

@@ -46,11 +46,17 @@ def _package_parents() -> list[str]:
     hotspots read ``pkg/module.py`` instead of a machine's absolute path; deepest first."""
     parents: set[str] = set()
     for name, module in list(sys.modules.items()):
-        path = getattr(module, "__path__", None)
-        if "." in name or not path:
+        if "." in name:
             continue
-        for entry in list(path)[:1]:
-            parents.add(os.path.dirname(os.path.abspath(entry)))
+        # read the attribute without running a module-level __getattr__: lazy packages (transformers)
+        # import a submodule on any unknown attribute, and that import may fail (no torch)
+        try:
+            path = vars(module).get("__path__")
+            first = next(iter(path), None) if path else None
+        except Exception:  # None (a blocked import), no __dict__, a path that cannot be iterated
+            continue
+        if isinstance(first, str) and first:
+            parents.add(os.path.dirname(os.path.abspath(first)))
     return sorted(parents, key=len, reverse=True)
 
 

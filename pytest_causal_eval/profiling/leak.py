@@ -1,34 +1,118 @@
-"""The leak check: run the workload k times and fit the memory kept per call (tracemalloc, untimed)."""
+"""The leak check: run the workload k times and fit the memory kept per call (tracemalloc, untimed).
+
+Only the workload's own thread counts. tracemalloc does not record threads, so every call of the
+workload goes through one marker frame (``_call``), and an allocation counts as the workload's when
+that frame is on its stack: a thread the workload did not run in (a progress bar's monitor, a
+server, a pool an earlier test left) never has it. Allocations on other threads are fitted apart
+and reported beside the result (``other_threads_per_iteration``), so work a workload hands to a
+thread that already existed (a long-lived pool) is said, not hidden. When tracemalloc was already
+tracing with fewer frames than that needs (``python -X tracemalloc``), every thread counts, and the
+note says so.
+"""
 
 from __future__ import annotations
 
 import array
 import gc
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_causal_eval.profiling.fit import growth_per_iteration
-from pytest_causal_eval.profiling.memory import own_filters, tracemalloc_sites
-from pytest_causal_eval.profiling.sites import AllocationSite
+from pytest_causal_eval.profiling.memory import source_label
+from pytest_causal_eval.profiling.sites import AllocationSite, aggregate_sites
 
 __all__ = ["LeakCheck", "check_leak"]
 
 MIN_ITERATIONS = 5
 MAX_ITERATIONS = 30
 BUDGET_SECONDS = 0.3
+# Frames kept per allocation: enough to see the marker below any ordinary workload. A deeper stack
+# is cut; an allocation whose cut stack fills the limit is counted as the workload's (never hidden).
+TRACEBACK_FRAMES = 64
+# Other threads' growth per call worth a note (bytes).
+OTHER_THREADS_NOTE_BYTES = 64.0
+
+_WORKLOAD, _HARNESS, _OTHER = 0, 1, 2
 
 
 @dataclass
 class LeakCheck:
-    """``per_iteration``: least-squares slope of retained bytes over calls. ``sites`` grew over the calls."""
+    """``per_iteration``: least-squares slope of the bytes the workload's thread retains over calls.
+    ``sites`` grew over the calls. ``other_threads_per_iteration``: the same slope for allocations of
+    other threads (not in ``per_iteration``), None when threads could not be told apart."""
 
     per_iteration: float
     retained: list[int]
     iterations: int
     sites: list[AllocationSite]
+    other_threads_per_iteration: float | None = None
+    other_threads: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def _call(workload: Callable[[], Any]) -> Any:
+    return workload()  # the marker frame: every allocation of the workload's thread has it on its stack
+
+
+_THIS_FILE = _call.__code__.co_filename
+_MARKER_LINE = max(line for _, _, line in _call.__code__.co_lines() if line is not None)
+
+
+class _Classifier:
+    """Whose is an allocation, from its (oldest-first) traceback; memoised per traceback."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._known: dict[tracemalloc.Traceback, int] = {}
+
+    def __call__(self, traceback: tracemalloc.Traceback) -> int:
+        kind = self._known.get(traceback)
+        if kind is None:
+            ours = False
+            kind = _OTHER
+            for frame in traceback:
+                if frame.filename == _THIS_FILE:
+                    if frame.lineno == _MARKER_LINE:
+                        kind = _WORKLOAD
+                        break
+                    ours = True
+            if kind == _OTHER and ours:
+                kind = _HARNESS  # the check's own bookkeeping between calls
+            elif kind == _OTHER and len(traceback) >= self.limit:
+                kind = _WORKLOAD  # cut before the marker: a deep workload (rarely a deep thread)
+            self._known[traceback] = kind
+        return kind
+
+    def split(self, snapshot: tracemalloc.Snapshot) -> tuple[int, int]:
+        """(bytes the workload's thread holds, bytes other threads hold)."""
+        sizes = [0, 0, 0]
+        for stat in snapshot.statistics("traceback"):
+            sizes[self(stat.traceback)] += stat.size
+        return sizes[_WORKLOAD], sizes[_OTHER]
+
+    def site_sizes(self, snapshot: tracemalloc.Snapshot) -> dict[tuple[str, int], tuple[int, int]]:
+        """The workload's held bytes and blocks per allocating line."""
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        for stat in snapshot.statistics("traceback"):
+            if self(stat.traceback) != _WORKLOAD:
+                continue
+            frame = stat.traceback[-1]
+            size, count = out.get((frame.filename, frame.lineno), (0, 0))
+            out[(frame.filename, frame.lineno)] = (size + stat.size, count + stat.count)
+        return out
+
+
+def _other_threads() -> list[str]:
+    me = threading.get_ident()
+    return sorted(
+        f"{t.name} ({type(t).__module__}.{type(t).__qualname__})"
+        for t in threading.enumerate()
+        if t.ident != me
+    )
 
 
 def check_leak(
@@ -43,33 +127,108 @@ def check_leak(
     followed by ``gc.collect()`` and a reading of the memory still allocated."""
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
-        tracemalloc.start(1)
-    # Preallocated so that recording a reading allocates nothing traced.
-    readings = array.array("q", [0] * (max_iterations + 1))
+        tracemalloc.start(TRACEBACK_FRAMES)
+    limit = tracemalloc.get_traceback_limit()
+    if limit < TRACEBACK_FRAMES:  # tracing already with fewer frames: the marker may not be seen
+        return _check_all_threads(
+            workload, roots, exclude, min_iterations, max_iterations, budget_seconds, limit
+        )
+    classify = _Classifier(limit)
+    own = array.array("q", [0] * (max_iterations + 1))  # preallocated: recording allocates nothing
+    other = array.array("q", [0] * (max_iterations + 1))
     n = 0
     try:
-        workload()  # first-call caches (lazy imports, memoisation) are not a leak
+        _call(workload)  # first-call caches (lazy imports, memoisation) are not a leak
         gc.collect()
         before = tracemalloc.take_snapshot()
-        readings[0] = tracemalloc.get_traced_memory()[0]
+        own[0], other[0] = classify.split(before)
         start = time.perf_counter()
         while n < max_iterations:
-            workload()
+            _call(workload)
             gc.collect()
             n += 1
-            readings[n] = tracemalloc.get_traced_memory()[0]
+            own[n], other[n] = classify.split(tracemalloc.take_snapshot())
             if n >= min_iterations and time.perf_counter() - start >= budget_seconds:
                 break
         after = tracemalloc.take_snapshot()
+        threads = _other_threads()
     finally:
         if not was_tracing:
             tracemalloc.stop()
-    retained = list(readings[: n + 1])
-    filters = [*own_filters(), tracemalloc.Filter(False, __file__)]
-    stats = after.filter_traces(filters).compare_to(before.filter_traces(filters), "lineno")
+    retained = list(own[: n + 1])
+    others = growth_per_iteration(list(other[: n + 1]))
+    note = None
+    if others >= OTHER_THREADS_NOTE_BYTES:
+        note = (
+            f"other threads retained {others:.0f} B per call during the check, not counted as the "
+            f"workload's: {', '.join(threads) or 'threads that have ended since'}"
+        )
     return LeakCheck(
         per_iteration=growth_per_iteration(retained),
         retained=retained,
         iterations=n,
+        sites=_grown_sites(classify.site_sizes(before), classify.site_sizes(after), roots, exclude),
+        other_threads_per_iteration=others,
+        other_threads=threads,
+        note=note,
+    )
+
+
+def _grown_sites(
+    before: dict[tuple[str, int], tuple[int, int]],
+    after: dict[tuple[str, int], tuple[int, int]],
+    roots: Sequence[str],
+    exclude: Sequence[str],
+) -> list[AllocationSite]:
+    records = []
+    for (filename, lineno), (size, count) in after.items():
+        old_size, old_count = before.get((filename, lineno), (0, 0))
+        if size > old_size:
+            frame = (source_label(filename, lineno), filename, lineno)
+            records.append(([frame], size - old_size, max(0, count - old_count)))
+    return aggregate_sites(records, roots, exclude=exclude)
+
+
+def _check_all_threads(
+    workload: Callable[[], Any],
+    roots: Sequence[str],
+    exclude: Sequence[str],
+    min_iterations: int,
+    max_iterations: int,
+    budget_seconds: float,
+    limit: int,
+) -> LeakCheck:
+    """The fit over every thread's allocations (tracemalloc was started elsewhere with fewer frames
+    than the marker needs)."""
+    from pytest_causal_eval.profiling.memory import own_filters, tracemalloc_sites
+
+    readings = array.array("q", [0] * (max_iterations + 1))
+    n = 0
+    workload()
+    gc.collect()
+    before = tracemalloc.take_snapshot()
+    readings[0] = tracemalloc.get_traced_memory()[0]
+    start = time.perf_counter()
+    while n < max_iterations:
+        workload()
+        gc.collect()
+        n += 1
+        readings[n] = tracemalloc.get_traced_memory()[0]
+        if n >= min_iterations and time.perf_counter() - start >= budget_seconds:
+            break
+    after = tracemalloc.take_snapshot()
+    filters = [*own_filters(), tracemalloc.Filter(False, _THIS_FILE)]
+    stats = after.filter_traces(filters).compare_to(before.filter_traces(filters), "lineno")
+    threads = _other_threads()
+    return LeakCheck(
+        per_iteration=growth_per_iteration(list(readings[: n + 1])),
+        retained=list(readings[: n + 1]),
+        iterations=n,
         sites=tracemalloc_sites(stats, roots, exclude),
+        other_threads=threads,
+        note=(
+            f"tracemalloc was already tracing with {limit} frame(s) per allocation (started outside "
+            "causal-eval): the fit counts every thread's allocations"
+            + (f", and other threads were running: {', '.join(threads)}" if threads else "")
+        ),
     )

@@ -76,4 +76,6 @@ def judge_limits(limits: Limits, memory: Mapping[str, Any] | None, label: str) -
                 f"{format_bytes(limits.leak)}/iter; sites that grew:"
             )
             messages.extend(format_sites(_sites(leak.get("sites"))[:TOP_SITES], "    "))
+            if leak.get("note"):
+                messages.append(f"    note: {leak['note']}")
     return messages

@@ -23,6 +23,7 @@ __all__ = [
     "profile_memory",
     "profile_memory_memray",
     "profile_memory_tracemalloc",
+    "source_label",
     "tracemalloc_sites",
 ]
 
@@ -125,7 +126,7 @@ def _memray_flamegraph(reader: Any, capture: Path) -> str | None:
         return target.read_text(encoding="utf-8") if done.returncode == 0 and target.exists() else None
 
 
-def _source_label(filename: str, lineno: int) -> str:
+def source_label(filename: str, lineno: int) -> str:
     """tracemalloc knows no function names: the source line stands in for one."""
     text = linecache.getline(filename, lineno).strip()
     return (text[:57] + "...") if len(text) > 60 else (text or "<unknown>")
@@ -142,7 +143,7 @@ def tracemalloc_sites(
         frame = stat.traceback[0]
         records.append(
             (
-                [(_source_label(frame.filename, frame.lineno), frame.filename, frame.lineno)],
+                [(source_label(frame.filename, frame.lineno), frame.filename, frame.lineno)],
                 stat.size_diff,
                 max(0, stat.count_diff),
             )

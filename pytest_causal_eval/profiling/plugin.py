@@ -128,7 +128,12 @@ class ProfilingPlugin:
                     "iterations": found.iterations,
                     "retained": found.retained,
                     "sites": [s.to_dict() for s in found.sites],
+                    "other_threads_per_iter": found.other_threads_per_iteration,
+                    "other_threads": found.other_threads,
                 }
+                if found.note:
+                    memory["leak"]["note"] = found.note
+                    _note(measurement, f"leak check: {found.note}")
                 measurement.add_metric(
                     Metric("leak_per_iter", float(found.per_iteration), unit="B", better="lower")
                 )

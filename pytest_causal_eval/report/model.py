@@ -8,6 +8,7 @@ grows so 2,000 of them still make a file of a few megabytes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,14 +107,19 @@ def thin(values: Sequence[float], limit: int) -> tuple[float, ...]:
     return tuple(data[round(i * (len(data) - 1) / (limit - 1))] for i in range(limit))
 
 
-def box_from_samples(label: str, values: Sequence[float], max_points: int, css: str) -> Box:
-    """Quartiles and Tukey whiskers (the furthest points within 1.5 IQR of the box)."""
-    data = sorted(values)
+def box_from_samples(label: str, values: Sequence[float], max_points: int, css: str) -> Box | None:
+    """Quartiles and Tukey whiskers (the furthest points within 1.5 IQR of the box).
+
+    Values that are not finite numbers are left out (and counted in ``dropped``); None when no
+    finite value is left."""
+    data = sorted(v for v in values if math.isfinite(v))
+    if not data:
+        return None
     q1, median, q3 = percentile(data, 25.0), percentile(data, 50.0), percentile(data, 75.0)
     iqr = q3 - q1
     lo = min((v for v in data if v >= q1 - 1.5 * iqr), default=data[0])
     hi = max((v for v in data if v <= q3 + 1.5 * iqr), default=data[-1])
-    return Box(label, q1, median, q3, lo, hi, len(data), thin(data, max_points), css)
+    return Box(label, q1, median, q3, lo, hi, len(data), thin(data, max_points), css, len(values) - len(data))
 
 
 def box_from_summary(label: str, summary: Mapping[str, Any], css: str) -> Box | None:
@@ -125,7 +131,9 @@ def box_from_summary(label: str, summary: Mapping[str, Any], css: str) -> Box | 
         lo = float(summary.get("min", q1))
         hi = float(summary.get("max", q3))
         n = int(summary.get("n", 0))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if not all(math.isfinite(v) for v in (median, q1, q3, lo, hi)):
         return None
     return Box(label, q1, median, q3, lo, hi, n, (), css)
 
@@ -140,8 +148,13 @@ def _baseline_box(entry: Mapping[str, Any] | None, max_points: int) -> Box | Non
     time_block = entry.get("time")
     if not isinstance(time_block, Mapping):
         return None
-    samples = [float(v) for v in time_block.get("samples") or [] if isinstance(v, (int, float))]
-    if len(samples) >= 2:
+    raw = time_block.get("samples")
+    samples = (
+        [float(v) for v in raw if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if isinstance(raw, list)
+        else []
+    )
+    if sum(1 for v in samples if math.isfinite(v)) >= 2:
         return box_from_samples("baseline", samples, max_points, "base")
     summary = time_block.get("summary")
     return box_from_summary("baseline", summary, "base") if isinstance(summary, Mapping) else None

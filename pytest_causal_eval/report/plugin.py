@@ -1,21 +1,23 @@
 """The report plugin object: at session end (controller only) it appends the run to the history,
 writes the HTML report, the Markdown verdicts and the Prometheus file, and says what it wrote.
 
-A failure to write any of them is a terminal error line, never a failed run.
+Each output is written on its own: a failure to write one of them (a full disk, a directory that
+cannot be written, a number the renderer cannot draw) is a terminal error line naming that output and
+the reason, never a traceback or a failed run, and the other outputs are still written.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_causal_eval.results import RunResults
-from pytest_causal_eval.session import CausalEvalSession
+from pytest_causal_eval.session import CausalEvalSession, describe_error
 
 __all__ = ["ReportPlugin"]
 
@@ -61,10 +63,17 @@ class ReportPlugin:
     def pytest_causal_eval_session_results(self, config: pytest.Config, results: RunResults) -> None:
         if self.session.is_worker:
             return
-        self._append_history(results)
-        self._write_html(results)
-        self._write_markdown(results)
-        self._write_prometheus(results)
+        writers: list[tuple[Callable[[RunResults], None], Callable[[], str]]] = [
+            (self._append_history, lambda: f"record the run in the history database {self.history_path}"),
+            (self._write_html, lambda: f"write the HTML report under {self.html_dir}"),
+            (self._write_markdown, lambda: "write the Markdown verdicts"),
+            (self._write_prometheus, lambda: f"write Prometheus metrics to {self.prometheus_path}"),
+        ]
+        for write, what in writers:
+            try:
+                write(results)
+            except Exception as exc:  # one output's failure must not cost the others
+                self.errors.append(f"could not {what()}: {describe_error(exc)}")
 
     def _append_history(self, results: RunResults) -> None:
         if self.history_path is None or not results.measurements:
@@ -139,8 +148,9 @@ class ReportPlugin:
                 base = path.parent
                 for mid, kinds in profile_links(results, base).items():
                     links[mid] = [(kind.split("_")[0], href) for kind, href in kinds]
-                if self.html_dir is not None and results.measurements:
-                    artifacts.append(("HTML report", relative_href(self.html_dir / "index.html", base)))
+                html_report = results.extra.get("html_report")
+                if isinstance(html_report, str):  # written just before, and only when that worked
+                    artifacts.append(("HTML report", relative_href(Path(html_report), base)))
             if run_url:
                 artifacts.append(("workflow run and its artifacts", run_url))
             featured = {r.id for r in rows if r.verdict in ("regressed", "inconclusive", "improved")}
@@ -152,8 +162,8 @@ class ReportPlugin:
             )
             try:
                 write_markdown(path, text, append)
-            except OSError as exc:
-                self.errors.append(f"could not write Markdown to {path}: {exc}")
+            except Exception as exc:
+                self.errors.append(f"could not write Markdown to {path}: {describe_error(exc)}")
 
     def _write_prometheus(self, results: RunResults) -> None:
         if self.prometheus_path is None:

@@ -1,12 +1,14 @@
 """Inline SVG plots for the HTML report: baseline-vs-current box plots and trend lines (pure).
 
 Every text that reaches the markup (titles, labels, aria attributes) goes through ``esc``; coordinates
-are whole numbers so thousands of plots stay small.
+are whole numbers so thousands of plots stay small. Numbers that are not finite (NaN, Infinity from a
+hand-edited or damaged baseline) are never drawn: a box or trend point made of them is left out.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +35,11 @@ class Box:
     n: int
     points: tuple[float, ...] = ()
     css: str = "cur"
+    dropped: int = 0  # values left out of the distribution because they were not finite
+
+    @property
+    def drawable(self) -> bool:
+        return all(math.isfinite(v) for v in (self.q1, self.median, self.q3, self.lo, self.hi))
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,10 @@ class _Scale:
 
 
 def _range(values: Sequence[float]) -> tuple[float, float]:
-    lo, hi = min(values), max(values)
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return 0.0, 1.0
+    lo, hi = min(finite), max(finite)
     if hi <= lo:
         pad = abs(lo) * 0.01 or 1e-12
         return lo - pad, hi + pad
@@ -67,11 +77,14 @@ def _range(values: Sequence[float]) -> tuple[float, float]:
 
 def _n(x: float) -> str:
     """Whole units: a 480-wide plot needs no finer positions, and thousands of plots stay small."""
-    return str(round(x))
+    return str(round(x)) if math.isfinite(x) else "0"
 
 
 def box_plot(boxes: Sequence[Box], fmt: Callable[[float], str], label: str) -> str:
-    """Horizontal box plots sharing one axis, one row per box, with ticks at both ends and the middle."""
+    """Horizontal box plots sharing one axis, one row per box, with ticks at both ends and the middle.
+
+    A box whose statistics are not all finite is left out."""
+    boxes = [b for b in boxes if b.drawable]
     if not boxes:
         return ""
     lo, hi = _range([v for b in boxes for v in (b.lo, b.hi)])  # outliers must not squash the boxes
@@ -91,6 +104,8 @@ def box_plot(boxes: Sequence[Box], fmt: Callable[[float], str], label: str) -> s
         )
         if len(shown) < len(b.points):
             tip += f"; {len(b.points) - len(shown)} outlier(s) beyond the axis not drawn"
+        if b.dropped:
+            tip += f"; {b.dropped} value(s) that are not finite numbers left out"
         out.append(f'<g class="{esc(b.css)}"><title>{esc(tip)}</title>')
         out.append(f'<text class="lbl" x="4" y="{yc + 4}">{esc(b.label)}</text>')
         out.append(
@@ -124,8 +139,8 @@ def trend_plot(
     markers: bool = True,
 ) -> str:
     """A line over runs (oldest left), dashed lines at steps, and (``markers``) a dot per run with
-    its hover text."""
-    if not values:
+    its hover text. Runs whose value is not finite keep their place on the axis but get no point."""
+    if not any(math.isfinite(v) for v in values):
         return ""
     height = 90
     lo, hi = _range(values)
@@ -144,9 +159,11 @@ def trend_plot(
                 f'<path d="M{_n(xm)} 4V{height - 10}"/><rect x="{_n(xm - 5)}" y="4" width="10" '
                 f'height="{height - 14}" fill="transparent"/></g>'
             )
-    coords = " ".join(f"{_n(x(i))},{_n(y(v))}" for i, v in enumerate(values))
+    coords = " ".join(f"{_n(x(i))},{_n(y(v))}" for i, v in enumerate(values) if math.isfinite(v))
     out.append(f'<polyline class="ln" points="{coords}"/>')
     for i in range(len(values)) if markers else ():
+        if not math.isfinite(values[i]):
+            continue
         tip = titles[i] if i < len(titles) else fmt(values[i])
         out.append(
             f'<circle class="pt" cx="{_n(x(i))}" cy="{_n(y(values[i]))}" r="3">'

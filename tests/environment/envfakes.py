@@ -72,3 +72,92 @@ class FakeCuda:
     def _empty(self):
         self.empty_cache_calls += 1
 """
+
+# A psutil stand-in for the health check: processes whose CPU time the OS counts in 10 ms ticks, a
+# clock that moves only when told (and a little on every read of a process, as reading /proc does),
+# and psutil's own ``cpu_percent`` semantics (since the previous call, % of one CPU). As source so a
+# test can load it in-process and a pytester conftest can too.
+FAKE_PSUTIL_SOURCE = """
+import collections
+import math
+
+CpuTimes = collections.namedtuple("CpuTimes", "user system")
+Memory = collections.namedtuple("Memory", "total available")
+Swap = collections.namedtuple("Swap", "total used sin sout")
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def perf_counter(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class FakeProcess:
+    READ_COST = 0.0005  # seconds one read of a process's counters takes
+
+    def __init__(self, psutil, pid, name, cores, cpu_at_start=0.0, tick=0.01):
+        self._psutil = psutil
+        self.pid = pid
+        self.info = {"pid": pid, "name": name}
+        self.cores = cores
+        self.tick = tick
+        self._start = psutil.time.now
+        self._cpu_at_start = cpu_at_start
+        self._last = None
+
+    def _cpu(self):
+        self._psutil.time.now += self.READ_COST
+        exact = self._cpu_at_start + (self._psutil.time.now - self._start) * self.cores
+        return math.floor(exact / self.tick + 1e-9) * self.tick
+
+    def cpu_times(self):
+        return CpuTimes(self._cpu(), 0.0)
+
+    def cpu_percent(self, interval=None):
+        cpu, now = self._cpu(), self._psutil.time.now
+        last, self._last = self._last, (now, cpu)
+        if last is None or now <= last[0]:
+            return 0.0
+        return round((cpu - last[1]) / (now - last[0]) * 100, 1)
+
+    def parents(self):
+        return []
+
+    def children(self, recursive=False):
+        return []
+
+
+class FakePsutil:
+    def __init__(self, cpus=2):
+        self.time = FakeTime()
+        self.cpus = cpus
+        self.me = FakeProcess(self, 1, "pytest", 1.0)
+        self.procs = []
+        self.iterations = 0
+
+    def add(self, pid, name, cores, cpu_at_start=0.0):
+        self.procs.append(FakeProcess(self, pid, name, cores, cpu_at_start))
+
+    def Process(self):
+        return self.me
+
+    def process_iter(self, attrs=None):
+        self.iterations += 1
+        return list(self.procs)
+
+    def cpu_count(self, logical=True):
+        return self.cpus
+
+    def virtual_memory(self):
+        return Memory(total=16 << 30, available=12 << 30)
+
+    def swap_memory(self):
+        return Swap(total=0, used=0, sin=0, sout=0)
+"""

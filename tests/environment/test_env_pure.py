@@ -78,7 +78,7 @@ def test_quiet_machine_is_not_noisy() -> None:
     ("kw", "reason"),
     [
         ({"load_avg": (3.5, 1.0, 1.0)}, "load average 3.50"),
-        ({"busy_processes": [BusyProcess(7, "miner", 95.0)]}, "miner (pid 7, 95%)"),
+        ({"busy_processes": [BusyProcess(7, "miner", 95.0)]}, "miner (pid 7, 95% of one CPU)"),
         ({"memory_available": 5}, "5% of memory"),
         ({"swap_activity": 10 << 20}, "swapping"),
     ],

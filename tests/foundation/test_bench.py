@@ -216,6 +216,67 @@ def test_bad_input_non_callable_exception_and_reuse(pytester: pytest.Pytester) -
     assert ms["test_bad.py::test_twice"]["extra"]["passed"] is False
 
 
+ITEMS_TESTS = """
+import numpy
+import pytest
+
+BAD = [-5, 0, float("nan"), float("inf"), 2.5, 500.0, True, "10", 10**400]
+
+
+@pytest.mark.parametrize("value", BAD, ids=lambda v: repr(v)[:12])
+def test_attribute(causal_bench, fake_timer, value):
+    causal_bench.items = value
+    causal_bench(fake_timer.tick, 1000)
+
+
+@pytest.mark.parametrize("value", BAD, ids=lambda v: repr(v)[:12])
+def test_named(causal_bench, fake_timer, value):
+    causal_bench.named("tok", items=value)(fake_timer.tick, 1000)
+
+
+@pytest.mark.parametrize("value", BAD, ids=lambda v: repr(v)[:12])
+def test_pedantic(causal_bench, fake_timer, value):
+    causal_bench.pedantic(fake_timer.tick, args=(1000,), rounds=3, items=value)
+
+
+@pytest.mark.parametrize("value", [None, 1, 250, numpy.int64(4)], ids=["None", "1", "250", "int64"])
+def test_good(causal_bench, fake_timer, value):
+    causal_bench.items = value
+    causal_bench(fake_timer.tick, 1000)
+"""
+
+
+@pytest.mark.usefixtures("fake_timer_conftest")
+@pytest.mark.parametrize("enabled", [True, False], ids=["plugin-on", "plugin-off"])
+def test_items_must_be_a_whole_number_of_at_least_one(pytester: pytest.Pytester, enabled: bool) -> None:
+    """A negative, zero, fractional, non-finite or boolean item count would make a nonsense throughput;
+    the inert fixture refuses the same values, so a suite does not pass off and fail on."""
+    pytester.makepyfile(test_items=ITEMS_TESTS)
+    out = pytester.path / "r.json"
+    args = (*ARGS, "--causal-eval-json", str(out)) if enabled else ("-p", "no:cacheprovider")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(failed=27, passed=4)
+    text = result.stdout.str()
+    assert "Traceback" not in text and "INTERNALERROR" not in text
+    for where in (
+        "causal_bench.items",
+        "causal_bench.named('tok', items=...)",
+        "causal_bench.pedantic(items=...)",
+    ):
+        for shown in ("-5", "0", "nan", "inf", "2.5", "500.0", "True", "'10'", "1" + "0" * 36 + "..."):
+            assert (
+                f"{where}: expected a whole number from 1 to 2**53 (the items one call processes, for "
+                f"throughput) or None, got {shown}"
+            ) in text
+    if enabled:
+        ms = by_id(json.loads(out.read_text()))
+        good = {mid.split("[")[1].rstrip("]"): m for mid, m in ms.items() if "test_good" in mid}
+        assert "throughput" not in good["None"]["metrics"]
+        assert good["250"]["metrics"]["throughput"]["value"] == pytest.approx(250 / 1e-6)
+        assert good["int64"]["items"] == 4
+        assert all(m["metrics"].get("throughput", {}).get("value", 1) > 0 for m in ms.values())
+
+
 @pytest.mark.usefixtures("fake_timer_conftest")
 def test_marker_overrides_and_unknown_keys(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(

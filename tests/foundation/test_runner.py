@@ -204,12 +204,69 @@ def test_exception_in_workload_propagates_unchanged() -> None:
 @pytest.mark.parametrize("policy", ["disabled", "frozen", "enabled"])
 def test_gc_policy_is_applied_and_restored(policy: str) -> None:
     assert gc.isenabled()
+    frozen_before, thresholds = gc.get_freeze_count(), gc.get_threshold()  # CPython 3.12 starts with some
     with gc_policy(policy):
         assert gc.isenabled() == (policy != "disabled")
         if policy == "frozen":
             assert gc.get_freeze_count() > 0
     assert gc.isenabled()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == frozen_before and gc.get_threshold() == thresholds
+
+
+# Run in a fresh interpreter: freezing is process-wide and cannot be undone selectively.
+FROZEN_SCRIPT = """
+import gc, json, sys
+from pytest_causal_eval.measure.runner import gc_policy
+
+def frozen(obj):  # a tracked object the collector does not list is in the permanent generation
+    return gc.is_tracked(obj) and all(o is not obj for o in gc.get_objects())
+
+gc.unfreeze()  # start from nothing frozen...
+gc.collect()  # ...as far as the interpreter lets (3.12.1 puts its immortal objects there on collect)
+mine = [[[i]] for i in range(50)]  # lists of lists: tracked by the collector
+if sys.argv[1] == "user-froze":
+    gc.freeze()
+before, thresholds = gc.get_freeze_count(), gc.get_threshold()
+early = [["made before the section"]]
+with gc_policy("frozen"):
+    during = {"count": gc.get_freeze_count(), "early_frozen": frozen(early), "threshold": gc.get_threshold()}
+print(json.dumps({
+    "before": before,
+    "during": during,
+    "after": gc.get_freeze_count(),
+    "mine_frozen": all(frozen(m) for m in mine),
+    "early_frozen_after": frozen(early),
+    "thresholds_restored": gc.get_threshold() == thresholds,
+    "enabled": gc.isenabled(),
+}))
+"""
+
+
+@pytest.mark.parametrize("state", ["user-froze", "nothing-frozen"])
+def test_gc_frozen_restores_what_was_frozen_before(state: str) -> None:
+    """``gc.unfreeze`` thaws every frozen object: objects the application froze before the
+    measurement must stay frozen after it, and nothing else may stay frozen."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FROZEN_SCRIPT, state], capture_output=True, text=True, check=True, timeout=60
+    )
+    facts = json.loads(done.stdout)
+    assert facts["enabled"] and facts["thresholds_restored"]
+    assert facts["after"] == facts["before"]
+    assert facts["early_frozen_after"] is False
+    if state == "user-froze":
+        assert facts["before"] > 0 and facts["mine_frozen"] is True  # still frozen: not thawed by us
+        assert facts["during"]["count"] == facts["before"]  # nothing more frozen...
+        assert facts["during"]["threshold"][2] >= 1 << 30  # ...full collections suspended instead
+    elif facts["before"] == 0:
+        assert facts["mine_frozen"] is False
+        assert facts["during"]["count"] > 0 and facts["during"]["early_frozen"] is True
+    else:  # CPython 3.12.1: collecting freezes its immortal objects, so something is always frozen
+        assert facts["mine_frozen"] is False and facts["during"]["count"] == facts["before"]
+        assert facts["during"]["threshold"][2] >= 1 << 30
 
 
 def test_unknown_gc_policy_is_refused() -> None:

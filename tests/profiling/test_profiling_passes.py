@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import tracemalloc
 import types
 from pathlib import Path
@@ -110,6 +111,78 @@ def test_leak_check_sees_no_growth_in_a_clean_workload() -> None:
     found = check_leak(allocate, [HERE], min_iterations=8, max_iterations=8, budget_seconds=0.0)
     assert abs(found.per_iteration) < 64
     assert not tracemalloc.is_tracing()
+
+
+class Helper(threading.Thread):
+    """A thread that existed before the check and keeps 3000 B each time it is asked (a long-lived
+    pool's worker, or anything else that allocates on its own thread while the workload runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="helper", daemon=True)
+        self.asked = threading.Event()
+        self.done = threading.Event()
+        self.kept: list[bytes] = []
+        self.stop = False
+
+    def run(self) -> None:
+        while True:
+            self.asked.wait()
+            self.asked.clear()
+            if self.stop:
+                return
+            self.kept.append(bytes(3000))
+            self.done.set()
+
+    def ask(self) -> None:
+        self.asked.set()
+        assert self.done.wait(10)
+        self.done.clear()
+
+
+def test_leak_check_counts_the_workload_thread_and_says_what_other_threads_kept() -> None:
+    helper = Helper()
+    helper.start()
+    try:
+        found = check_leak(helper.ask, [HERE], min_iterations=8, max_iterations=8, budget_seconds=0.0)
+    finally:
+        helper.stop = True
+        helper.asked.set()
+        helper.join(10)
+    assert abs(found.per_iteration) < 64  # the calling thread kept nothing
+    assert found.other_threads_per_iteration is not None and found.other_threads_per_iteration >= 3000
+    assert found.note is not None and "other threads retained" in found.note
+    assert "helper (test_profiling_passes.Helper)" in found.note
+    assert all("bytes(3000)" not in site.function for site in found.sites)
+
+
+def test_leak_check_counts_a_deep_workload_whose_stack_is_cut() -> None:
+    def deep(n: int) -> None:
+        if n:
+            deep(n - 1)
+        else:
+            LEAKED.append(bytes(4000))
+
+    found = check_leak(lambda: deep(100), [HERE], min_iterations=8, max_iterations=8, budget_seconds=0.0)
+    LEAKED.clear()
+    assert 4000 <= found.per_iteration <= 4200  # 100 frames below the marker: past the 64 kept
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_leak_check_under_a_short_tracemalloc_counts_every_thread_and_says_so(frames: int) -> None:
+    def leaky() -> None:
+        LEAKED.append(bytes(4000))
+
+    tracemalloc.start(frames)  # as with python -X tracemalloc=N: started by someone else, few frames
+    try:
+        found = check_leak(leaky, [HERE], min_iterations=8, max_iterations=8, budget_seconds=0.0)
+        assert tracemalloc.is_tracing()  # not ours to stop
+    finally:
+        tracemalloc.stop()
+        LEAKED.clear()
+    assert 4000 <= found.per_iteration <= 4200
+    assert found.other_threads_per_iteration is None
+    assert found.note is not None and f"tracing with {frames} frame(s)" in found.note
+    assert "counts every thread's allocations" in found.note
 
 
 def test_cuda_trace_activities_never_imports_torch() -> None:

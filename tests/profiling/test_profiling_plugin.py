@@ -245,10 +245,10 @@ def test_leak_limit_fails_a_leaking_workload_only(pytester: pytest.Pytester) -> 
     pytester.makepyfile(
         """
         import pytest
-        KEPT = []
+        KEPT = [None]
 
-        def leaky():
-            KEPT.append(bytes(5000))
+        def leaky():  # a chain, not a list: no resize step makes one call look like more
+            KEPT[0] = (bytes(5000), KEPT[0])
 
         def clean():
             return [bytes(5000) for _ in range(10)]
@@ -267,7 +267,7 @@ def test_leak_limit_fails_a_leaking_workload_only(pytester: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(
         [
             "*test_leaky: retains 4.* KiB per call*above leak_limit 1.00 KiB/iter*",
-            "*test_leak_limit_fails_a_leaking_workload_only.py:5 KEPT.append(bytes(5000))*",
+            "*test_leak_limit_fails_a_leaking_workload_only.py:5 KEPT[[]0] = (bytes(5000), KEPT[[]0])*",
         ]
     )
     results = json.loads((pytester.path / "out.json").read_text())
@@ -535,3 +535,99 @@ def test_xdist_workers_profiles_are_indexed_by_the_controller(pytester: pytest.P
     assert set(index["measurements"]) == {m["id"] for m in results["measurements"]}
     assert len(index["files"]) == 4
     assert results["extra"]["profile_index"] == ".causal-eval/report/profiles/index.json"
+
+
+def test_a_lazy_package_whose_imports_fail_does_not_break_the_start(pytester: pytest.Pytester) -> None:
+    """Like transformers without torch: any unknown attribute of the package imports a submodule,
+    and that import fails. Looking for the package's directory must not touch such attributes."""
+    pytester.makeconftest(
+        """
+        import sys
+        import types
+
+        def _import_on_demand(name):
+            raise ModuleNotFoundError("No module named 'torch'")
+
+        for name in ("lazy_without_torch", "lazy_without_torch.models"):
+            module = types.ModuleType(name)
+            module.__getattr__ = _import_on_demand
+            sys.modules[name] = module
+        sys.modules["blocked_import"] = None  # how a test blocks an optional dependency
+        """
+    )
+    pytester.makepyfile(WORK + "\ndef test_w(causal_bench):\n    causal_bench(work)\n")
+    result = run(pytester, "--causal-eval")
+    result.assert_outcomes(passed=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+NOISY_THREAD_CONFTEST = """
+import threading
+
+import pytest
+
+HELD = []
+
+
+class Monitor(threading.Thread):
+    # a progress bar's monitor left running by an earlier test: it allocates and keeps on its own
+    def __init__(self):
+        super().__init__(name="monitor", daemon=True)
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.001):
+            HELD.append(bytearray(2000))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def monitor():
+    thread = Monitor()
+    thread.start()
+    yield thread
+    thread.stop.set()
+    thread.join()
+"""
+
+
+def test_leak_fit_counts_only_the_workload_thread(pytester: pytest.Pytester) -> None:
+    """Another thread that keeps allocating during the leak check is neither the clean workload's
+    leak nor part of the leaky one's; the result says what the other threads kept."""
+    pytester.makeconftest(NOISY_THREAD_CONFTEST)
+    pytester.makepyfile(
+        """
+        import pytest
+        KEPT = [None]
+
+        def leaky():  # a chain, not a list: no resize step makes one call look like more
+            KEPT[0] = (bytes(5000), KEPT[0])
+
+        def clean():
+            return [bytes(5000) for _ in range(10)]
+
+        @pytest.mark.causal_eval(leak_limit="1 KB/iter")
+        def test_leaky(causal_bench):
+            causal_bench(leaky)
+
+        @pytest.mark.causal_eval(leak_limit="1 KB/iter")
+        def test_clean(causal_bench):
+            causal_bench(clean)
+        """
+    )
+    result = run(pytester, "--causal-eval", "--causal-eval-json=out.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_leaky: retains 4.97 KiB per call*above leak_limit 1.00 KiB/iter*",
+            "*note: other threads retained * B per call during the check, not counted as the workload's: "
+            "monitor (conftest.Monitor)*",
+        ]
+    )
+    results = json.loads((pytester.path / "out.json").read_text())
+    by_id = {m["id"].split("::")[-1]: m for m in results["measurements"]}
+    leaky, clean = (by_id[name]["extra"]["memory"]["leak"] for name in ("test_leaky", "test_clean"))
+    assert 5000 <= leaky["per_iter"] < 5200  # bytes(5000) and its tuple, not the monitor's blocks
+    assert abs(clean["per_iter"]) < 256
+    assert clean["other_threads_per_iter"] > 500 and "monitor (conftest.Monitor)" in clean["other_threads"]
+    assert all(site["line"] != 0 for site in leaky["sites"])
+    assert "bytearray" not in json.dumps(leaky["sites"])  # the monitor's line is not a site that grew

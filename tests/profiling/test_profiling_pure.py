@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -305,3 +307,26 @@ def test_baseline_profile_keeps_diffable_data_and_restores() -> None:
     assert "retained" not in stored["memory"]["leak"]
     assert restore_profile({"profile": stored}) == stored
     assert restore_profile({}) == {} and baseline_profile({}) == {}
+
+
+def test_package_parents_reads_no_lazy_attribute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import types
+
+    from pytest_causal_eval.profiling.feature import _package_parents
+
+    touched: list[str] = []
+
+    def lazy_getattr(name: str) -> object:
+        touched.append(name)
+        raise ModuleNotFoundError("No module named 'torch'")
+
+    lazy = types.ModuleType("lazy_pkg")
+    lazy.__getattr__ = lazy_getattr  # type: ignore[method-assign]
+    real = types.ModuleType("real_pkg")
+    real.__path__ = [str(tmp_path / "site" / "real_pkg")]
+    monkeypatch.setitem(sys.modules, "lazy_pkg", lazy)
+    monkeypatch.setitem(sys.modules, "real_pkg", real)
+    monkeypatch.setitem(sys.modules, "blocked_pkg", None)  # type: ignore[arg-type]
+    parents = _package_parents()
+    assert touched == []
+    assert str(tmp_path / "site") in parents

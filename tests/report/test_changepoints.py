@@ -50,6 +50,8 @@ def test_sparkline_scales_between_min_and_max() -> None:
     assert sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
     assert sparkline([2.0, 2.0]) == "▄▄"
     assert sparkline([]) == ""
+    assert sparkline([1.0, float("nan"), 8.0, float("inf")]) == "▁ █ "  # not finite: a gap, not a crash
+    assert sparkline([float("nan")]) == " "
 
 
 def point(i: int, median: float, commit: str = "") -> SeriesPoint:

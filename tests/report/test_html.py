@@ -119,11 +119,49 @@ def test_box_plot_of_baseline_and_current_with_thinned_points() -> None:
     assert view.baseline is not None and view.baseline.points == ()  # drawn from its summary
     assert view.current is not None and view.current.n == 30 and len(view.current.points) == 30
     big = box_from_samples("current", [float(i) for i in range(1000)], 15, "cur")
+    assert big is not None
     assert len(big.points) == 15 and big.points[0] == 0.0 and big.points[-1] == 999.0
     assert (big.q1, big.median, big.q3) == (249.75, 499.5, 749.25)
     assert thin([3.0, 1.0, 2.0], 10) == (1.0, 2.0, 3.0) and thin([1.0], 0) == ()
     svg = box_plot([view.baseline, view.current], format_seconds, "plot")
     assert svg.count('<rect class="bx"') == 2 and svg.count("<circle") == 30
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [[NAN] * 5, [1.0, 2.0, 3.0, INF], [NAN, 1.0, 2.0, 3.0], [1.0, 2.0, NAN, 3.0, 4.0], [-INF, 1.0, 2.0]],
+    ids=["all-nan", "inf-last", "nan-first", "nan-middle", "minus-inf"],
+)
+def test_plots_leave_out_numbers_that_are_not_finite(samples: list[float]) -> None:
+    finite = [v for v in samples if v == v and abs(v) != INF]
+    box = box_from_samples("baseline", samples, 40, "base")
+    if not finite:
+        assert box is None
+    else:
+        assert box is not None and box.n == len(finite) and box.dropped == len(samples) - len(finite)
+    current = box_from_samples("current", [1.0, 1.1, 1.2], 40, "cur")
+    assert current is not None
+    svg = box_plot([b for b in (box, current) if b is not None], format_seconds, "plot")
+    assert "nan" not in svg.lower() and "inf" not in svg.lower().replace("info", "")
+    if box is not None:
+        assert "value(s) that are not finite numbers left out" in svg
+    broken = Box("summary", NAN, NAN, NAN, NAN, INF, 3)
+    assert box_plot([broken], format_seconds, "plot") == ""  # nothing drawable: no plot, no error
+    trend = trend_plot([1.0, NAN, 2.0, INF, 1.5], ["a", "b", "c", "d", "e"], [], format_seconds, "t")
+    assert trend.count("<circle") == 3 and "nan" not in trend.lower()
+    assert trend_plot([NAN, INF], ["a", "b"], [], format_seconds, "t") == ""
+
+
+def test_a_baseline_summary_that_is_not_finite_draws_no_box() -> None:
+    results = make_results(1, evil=False)
+    (m,) = results.measurements
+    for summary in ({"median": "NaN"}, {"median": 1e-3, "max": INF}, {"median": 1e-3, "n": NAN}):
+        entry = {"time": {"summary": summary, "samples": [NAN, INF, 1e-3]}}
+        (view,) = bench_views([m], {m.id: entry}, {}, {}, detail_for(1))
+        assert view.baseline is None
 
 
 def test_trend_and_change_point_are_drawn_and_named() -> None:

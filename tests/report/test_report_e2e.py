@@ -157,3 +157,93 @@ def test_xdist_controller_alone_writes_history(project: pytest.Pytester) -> None
     result.assert_outcomes(passed=2)
     assert history_runs(project.path / ".causal-eval" / "history.sqlite") == [(1, 2)]
     assert body_rows((project.path / "rep" / "index.html").read_text()) == 2
+
+
+def _poison_baseline_samples(project: pytest.Pytester) -> None:
+    """What a hand edit or a damaged file leaves: NaN and Infinity among a baseline's raw samples."""
+    (path,) = (project.path / "baselines").glob("*.json")
+    text = path.read_text()
+    data = json.loads(text)
+    poisoned = 0
+    for entry in data["measurements"].values():
+        samples = entry["time"]["samples"]
+        entry["time"]["samples"] = ["@NaN", samples[0], "@Infinity", samples[1], "@-Infinity"]
+        poisoned += 1
+    assert poisoned == 2
+    text = json.dumps(data, indent=2)
+    for word in ("NaN", "Infinity", "-Infinity"):
+        text = text.replace(f'"@{word}"', word)
+    path.write_text(text)
+
+
+def test_non_finite_baseline_samples_cost_no_output(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.runpytest(*FAST, "--causal-eval-save").assert_outcomes(passed=2)
+    _poison_baseline_samples(project)
+    summary = project.path / "step-summary.md"
+    summary.write_text("")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = project.runpytest(
+        *FAST,
+        "-W",
+        "ignore::RuntimeWarning",  # numpy's "invalid value" on the poisoned side: this test is about outputs
+        "--causal-eval-report=rep",
+        "--causal-eval-markdown=verdicts.md",
+        "--causal-eval-prometheus=metrics.prom",
+        "--causal-eval-json=results.json",
+    )
+    text = result.stdout.str()
+    assert "Traceback" not in text and "INTERNALERROR" not in text
+    assert "cannot convert float NaN" not in text
+    assert "could not" not in text and "failed at the end of the run" not in text  # every output written
+    html = (project.path / "rep" / "index.html").read_text()
+    assert body_rows(html) == 2
+    assert "causal-eval: performance verdicts" in (project.path / "verdicts.md").read_text()
+    assert summary.read_text().startswith("<!-- causal-eval-report -->")
+    assert "causal_eval_time_seconds" in (project.path / "metrics.prom").read_text()
+    results = json.loads((project.path / "results.json").read_text())
+    assert len(results["measurements"]) == 2
+    assert history_runs(project.path / ".causal-eval" / "history.sqlite") == [(1, 2), (2, 2)]
+    result.stdout.fnmatch_lines(["*causal-eval verdicts*", "verdicts: *"])
+
+
+def test_each_output_is_written_on_its_own(project: pytest.Pytester) -> None:
+    """A consumer of the results that raises and an output that cannot be written cost nothing else."""
+    project.makeconftest(
+        CONFTEST
+        + """
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_causal_eval_session_results(config, results):
+    raise RuntimeError("boom\\nsecond line")
+"""
+    )
+    project.runpytest(*FAST, "--causal-eval-save").assert_outcomes(passed=2)
+    (project.path / "rep" / "index.html").mkdir(parents=True)  # a directory where the page should go
+    result = project.runpytest(
+        *FAST,
+        "--causal-eval-report=rep",
+        "--causal-eval-markdown=verdicts.md",
+        "--causal-eval-prometheus=metrics.prom",
+        "--causal-eval-json=results.json",
+    )
+    result.assert_outcomes(passed=2)
+    text = result.stdout.str()
+    assert "Traceback" not in text and "INTERNALERROR" not in text and "second line" not in text
+    result.stdout.fnmatch_lines(
+        [
+            "causal-eval: error: could not write the HTML report under rep: *Is a directory*",
+            "*causal-eval verdicts*",
+            "verdicts: 2 pass",
+            "causal-eval: error: *conftest.py failed at the end of the run: RuntimeError: boom",
+        ]
+    )
+    markdown = (project.path / "verdicts.md").read_text()
+    assert "**2** pass" in markdown and "HTML report" not in markdown  # no link to a page that failed
+    assert "causal_eval_time_seconds" in (project.path / "metrics.prom").read_text()
+    results = json.loads((project.path / "results.json").read_text())
+    assert len(results["measurements"]) == 2
+    (error,) = results["extra"]["errors"]
+    assert error.endswith("conftest.py failed at the end of the run: RuntimeError: boom")
+    assert [n for _, n in history_runs(project.path / ".causal-eval" / "history.sqlite")] == [2, 2]

@@ -62,6 +62,7 @@ def test_hf_model_greedy_and_extracted(tiny_checkpoint: Path, monkeypatch: pytes
 
 def test_hf_model_refuses_a_non_checkpoint(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
+    pytest.importorskip("torch", reason="the hf model is built on the torch model (extra 'torch')")
     from pytest_causal_eval.engine import EngineError
 
     with pytest.raises(EngineError, match="not a transformers checkpoint"):
