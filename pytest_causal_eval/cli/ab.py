@@ -1,4 +1,4 @@
-"""``causal-eval ab --base REF --head REF -- PYTEST_ARGS``: A/B of two revisions on this machine.
+"""``causal-eval ab --base REF --head REF -- PYTEST_ARGS``: A/B two revisions on this machine.
 
 Both revisions are checked out into temporary git worktrees and their suites run alternately in
 fresh processes (A B B A for the default 2 rounds), so the runner's drift between jobs cancels
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError, writable_output
+from pytest_causal_eval.cli._args import deprecated_alias, description
 
 __all__ = ["register", "run"]
 
@@ -32,22 +33,32 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "ab",
         help="A/B two git revisions on this machine: alternate their suites, judge head against base",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="causal-eval ab --base REF [--head REF] [options] -- PYTEST_ARGS",
     )
     parser.add_argument("--base", required=True, metavar="REF", help="the revision to compare against")
     parser.add_argument("--head", default="HEAD", metavar="REF", help="the revision to judge (default HEAD)")
     parser.add_argument(
-        "--rounds", default="2", metavar="R", help="rounds of one run per side, alternating (default 2: ABBA)"
+        "--rounds", default="2", metavar="N", help="rounds of one run per side, alternating (default 2: ABBA)"
     )
-    parser.add_argument("--repo", type=Path, default=Path("."), metavar="PATH", help="the git repository")
-    parser.add_argument("--json", type=str, metavar="OUT", help="write the pooled results and verdicts here")
-    parser.add_argument("--markdown", type=str, metavar="OUT", help="write the verdicts as Markdown here")
     parser.add_argument(
-        "--threshold", help="regression threshold, e.g. 10%% (default: the suite's, else 10%%)"
+        "--repo", type=Path, default=Path("."), metavar="DIR", help="the git repository (default .)"
     )
-    parser.add_argument("--python", default=sys.executable, metavar="PY", help="interpreter running pytest")
+    output = parser.add_argument(
+        "-o", "--output", metavar="PATH", help="write the pooled results and verdicts (JSON) to PATH"
+    )
+    deprecated_alias(parser, "--json", output, shown="--json PATH")
+    parser.add_argument("--markdown", metavar="PATH", help="write the verdicts as Markdown to PATH")
+    parser.add_argument(
+        "--threshold", metavar="PCT", help="regression threshold, e.g. 10%% (default: the suite's, else 10%%)"
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        metavar="PYTHON",
+        help="interpreter running pytest (default: this one)",
+    )
     parser.add_argument(
         "--workdir",
         type=Path,
@@ -142,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
 
     plan = _plan(args)
-    json_path = writable_output("--json", args.json)
+    json_path = writable_output("-o/--output", args.output)
     markdown_path = writable_output("--markdown", args.markdown)
     try:
         outcome = execute(plan, workdir=args.workdir)

@@ -23,7 +23,7 @@ def test_three_times_the_work_is_a_regression(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     out_json, out_md = tmp_path / "ab.json", tmp_path / "ab.md"
     code = ab(
-        repo, "--base", repo.fast, "--head", repo.slow, "--json", str(out_json), "--markdown", str(out_md)
+        repo, "--base", repo.fast, "--head", repo.slow, "-o", str(out_json), "--markdown", str(out_md)
     )
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
