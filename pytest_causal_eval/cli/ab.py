@@ -151,12 +151,14 @@ def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.ab.report import exit_status, markdown, results_document, terminal_lines
     from pytest_causal_eval.ab.worktrees import ABError
     from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
+    from pytest_causal_eval.cli._progress import RunProgress
 
     plan = _plan(args)
     json_path = writable_output("-o/--output", args.output)
     markdown_path = writable_output("--markdown", args.markdown)
+    display = RunProgress()
     try:
-        outcome = execute(plan, workdir=args.workdir)
+        outcome = execute(plan, progress=display.note, observer=display, workdir=args.workdir)
     except ABError as exc:
         raise CLIError(str(exc)) from None
     width = shutil.get_terminal_size((100, 24)).columns

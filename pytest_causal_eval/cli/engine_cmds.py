@@ -202,17 +202,6 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(total: int | None) -> Any:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int) -> None:
-        suffix = f"/{total}" if total else ""
-        print(f"\r  {done}{suffix} questions", end="", file=sys.stderr, flush=True)
-
-    return show
-
-
 def _questions(args: argparse.Namespace) -> tuple[Iterable[Question], int | None]:
     from ..engine import create_task, load_dataset
 
@@ -295,13 +284,16 @@ def _evaluate_run(args: argparse.Namespace) -> int:
         raise CLIError("--workers needs --executor thread, process, async or ray")
     if args.ray_address and args.executor != "ray":
         raise CLIError("--ray-address applies to --executor ray only")
+    from ._progress import CountProgress
+
     cache = None
+    progress: CountProgress | None = None
     try:
         options = _model_options(args)
         cache = _open_cache(args)
         model = create_model(args.model, **options)
         questions, n = _questions(args)
-        progress = _progress(n)
+        progress = CountProgress("evaluate", n, "questions")
         evaluator = Evaluator(
             model,
             batch_size=args.batch_size,
@@ -313,14 +305,14 @@ def _evaluate_run(args: argparse.Namespace) -> int:
             max_error_rate=args.max_error_rate,
             bootstrap_reps=args.bootstrap,
             seed=args.seed,
-            progress=progress,
+            progress=progress.update,
         )
         result = evaluator.run(questions, n, output_jsonl=args.output)
     except EngineError as exc:
         raise CLIError(redact(str(exc))) from None
     finally:
-        if sys.stderr.isatty():
-            print("", file=sys.stderr)
+        if progress is not None:
+            progress.close()
         if cache is not None:
             cache.close()
         close = getattr(locals().get("model"), "close", None)

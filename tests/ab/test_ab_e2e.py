@@ -22,9 +22,7 @@ def test_three_times_the_work_is_a_regression(
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     out_json, out_md = tmp_path / "ab.json", tmp_path / "ab.md"
-    code = ab(
-        repo, "--base", repo.fast, "--head", repo.slow, "-o", str(out_json), "--markdown", str(out_md)
-    )
+    code = ab(repo, "--base", repo.fast, "--head", repo.slow, "-o", str(out_json), "--markdown", str(out_md))
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     assert "2 round(s) + 1 extra (to decide or confirm) (ABBAB)" in captured.out
