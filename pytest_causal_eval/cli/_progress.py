@@ -169,12 +169,13 @@ class RunProgress:
         print(self.prefix + line, file=self.stream, flush=True)
 
     def note(self, line: str) -> None:
-        """A line from the orchestrator (notes, extra rounds), above the bar on a terminal."""
+        """A line of the orchestrator's (a note, an extra round), printed as it is; above the bar on
+        a terminal."""
         with self._lock:
             if self.bar is not None:
-                self.bar.write(self.prefix + line, file=self.stream)
+                self.bar.write(line, file=self.stream)
             else:
-                self._print(line)
+                print(line, file=self.stream, flush=True)
 
     def started_run(self, run: RunStart) -> None:
         from pytest_causal_eval.ab.orchestrate import start_line

@@ -76,6 +76,11 @@ def test_same_commit_twice_passes_and_says_the_tree_is_dirty(
         "uncommitted changes (1 file(s), e.g. slowpkg/work.py); ab measures the committed state"
         in captured.out
     )
+    # said when it is found, once prefixed, before the first run
+    err = captured.err.splitlines()
+    assert err[0].startswith("causal-eval ab: note: the working tree has uncommitted changes")
+    assert "causal-eval ab: causal-eval ab:" not in captured.err
+    assert any(line.startswith("causal-eval ab: run 1/4: base ") for line in err)
     assert worktree_count(repo.path) == 1
 
 

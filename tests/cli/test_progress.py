@@ -114,13 +114,13 @@ def test_ab_in_a_log_says_each_run_and_a_line_while_a_long_one_runs() -> None:
     for _ in range(40):  # the ticker's calls, one a second
         clock.now += 1.0
         display.tick()
-    display.note("a note from the orchestrator")
+    display.note("causal-eval ab: note: from the orchestrator")
     display.finished_run(run, _record(9, failures=2))
     assert out.getvalue().splitlines() == [
         "causal-eval ab: run 3/4: head slow (f8fe95283b)",
         "causal-eval ab:   head still running after 15s (its last run took 58s)",
         "causal-eval ab:   head still running after 30s (its last run took 58s)",
-        "causal-eval ab: a note from the orchestrator",
+        "causal-eval ab: note: from the orchestrator",
         "causal-eval ab:   head done in 61.2s: 9 measurement(s), 2 failed test(s)",
     ]
 
