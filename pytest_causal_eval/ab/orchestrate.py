@@ -432,20 +432,21 @@ class _Runs:
 
 def _quarantine_notes(outcome: ABOutcome, side: Side) -> list[str]:
     """One note per measurement a run of ``side`` left out for a bad number, with the field."""
-    runs = sum(1 for r in outcome.runs if r.side == side and r.usable)
+    pooled = {m.id for m in (outcome.judgement.head if side == "head" else outcome.judgement.base)}
     notes: list[str] = []
     for mid, problems in sorted(outcome.quarantined(side).items()):
-        which = ", ".join(str(i) for i in sorted(problems))
         first = problems[min(problems)]
-        if len(problems) >= runs:
-            what = "not judged" if side == "head" else "the head's is not judged against it"
+        if mid not in pooled:
+            what = "not judged" if side == "head" else "the head's is not compared"
             notes.append(
-                f"{outcome.label(side)}: measurement {mid} has a bad number in every run ({first}); {what}"
+                f"{outcome.label(side)}: measurement {mid} has a bad number in every run that measured "
+                f"it ({first}); {what}"
             )
         else:
+            which = ", ".join(str(i) for i in sorted(problems))
             notes.append(
-                f"{outcome.label(side)}: measurement {mid} has a bad number in run(s) {which} of {runs} "
-                f"({first}); pooled over the other runs"
+                f"{outcome.label(side)}: measurement {mid} has a bad number in run(s) {which} of that "
+                f"side ({first}); pooled over its other runs"
             )
     return notes
 
