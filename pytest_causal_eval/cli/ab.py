@@ -9,9 +9,13 @@ one more run that pairs with the other side's last run (ABBAB) before it fails t
 measuring time per measurement per side (``--budget``, else the ``--causal-eval-max-time`` among
 the pytest arguments, else 1s) is split over the rounds, so each side costs about one normal run.
 
+Failing tests are named, for base and head, with the first line of each failure; a measurement a
+run wrote with a bad number is named with its field and pooled over the side's other runs.
+
 Exit status: 0 nothing regressed; 1 something regressed (or, with --strict, was inconclusive), or
-the head could not be measured, or its tests fail; 2 a usage error (unknown ref, not a repository,
-a worktree that cannot be made, no tests collected).
+the head could not be measured, or its tests fail, or it wrote a measurement with a bad number in
+every run; 2 a usage error (unknown ref, not a repository, a worktree that cannot be made, no tests
+collected).
 """
 
 from __future__ import annotations
