@@ -99,7 +99,7 @@ EXTRA_ROUNDS = ["--extra-rounds", "2"]
 
 def run_ab(clone: Path, base: str, head: str, out: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "pytest_causal_eval.cli", "ab", "--repo", str(clone), *EXTRA_ROUNDS]
-    cmd += ["--base", base, "--head", head, "--json", str(out), "--", *SELECTION]
+    cmd += ["--base", base, "--head", head, "-o", str(out), "--", *SELECTION]
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pytest_causal_eval.ab.judging import ABJudgement, judge_ab, require_replication
 from pytest_causal_eval.ab.runner import (
@@ -57,7 +57,18 @@ from pytest_causal_eval.environment.machine import check_health
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 
-__all__ = ["ABOutcome", "ABPlan", "deselect_args", "execute", "extra_order"]
+__all__ = [
+    "ABOutcome",
+    "ABPlan",
+    "LineObserver",
+    "RunObserver",
+    "RunStart",
+    "deselect_args",
+    "done_line",
+    "execute",
+    "extra_order",
+    "start_line",
+]
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,31 @@ class ABOutcome:
     def failing_tests(self, side: Side) -> bool:
         return any(r.side == side and r.usable and r.returncode == 1 for r in self.runs)
 
+    def failed_tests(self, side: Side) -> dict[str, str]:
+        """The tests of ``side`` that failed in any of its runs: node id -> first line of the failure
+        (from the run that failed first)."""
+        out: dict[str, str] = {}
+        for record in self.runs:
+            if record.side == side:
+                for test, message in record.failures.items():
+                    out.setdefault(test, message)
+        return out
+
+    def quarantined(self, side: Side) -> dict[str, dict[int, str]]:
+        """Measurements of ``side`` left out of a run's results for a bad number (quarantined when
+        the results were read): measurement id -> {run number of that side: the bad field}."""
+        out: dict[str, dict[int, str]] = {}
+        for record in self.runs:
+            if record.side == side and record.usable and record.results is not None:
+                for mid, problem in record.results.quarantined.items():
+                    out.setdefault(mid, {})[record.index] = problem
+        return out
+
+    def unjudged(self) -> list[str]:
+        """Head measurements left out of every head run for a bad number: nothing to judge them by."""
+        judged = {m.id for m in self.judgement.head}
+        return sorted(mid for mid in self.quarantined("head") if mid not in judged)
+
     def label(self, side: Side) -> str:
         ref = self.plan.base_ref if side == "base" else self.plan.head_ref
         commit = self.commits[side]
@@ -108,10 +144,63 @@ class ABOutcome:
 
 
 Progress = Callable[[str], None]
+INTERRUPTED = "interrupted"
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """One pytest run about to start: its number, the runs planned so far, its side and label, and
+    how long the side's previous run took (an estimate of this one; None for its first)."""
+
+    step: int
+    planned: int
+    side: Side
+    label: str
+    previous: float | None = None
+
+
+class RunObserver(Protocol):
+    """Told when each run starts and ends (the command's progress display)."""
+
+    def started_run(self, run: RunStart) -> None: ...
+
+    def finished_run(self, run: RunStart, record: RunRecord) -> None: ...
+
+
+def start_line(run: RunStart) -> str:
+    """``run 3/4: head slow-prompts (f8fe95283b)``: the run's number of those planned so far."""
+    return f"run {run.step}/{run.planned}: {run.label}"
+
+
+def done_line(run: RunStart, record: RunRecord) -> str:
+    """``  head done in 61.2s: 9 measurement(s), 2 failed test(s)`` (or what went wrong)."""
+    if record.problem == INTERRUPTED:
+        return f"  {run.side} interrupted after {record.seconds:.1f}s"
+    parts = [f"{len(record.results.measurements)} measurement(s)"] if record.results is not None else []
+    if record.failures:
+        parts.append(f"{len(record.failures)} failed test(s)")
+    if record.results is not None and record.results.quarantined:
+        parts.append(f"{len(record.results.quarantined)} left out for a bad number")
+    if record.problem:
+        parts.append(record.problem)
+    return f"  {run.side} done in {record.seconds:.1f}s" + (": " + ", ".join(parts) if parts else "")
+
+
+class LineObserver:
+    """One line when a run starts and one when it ends, through ``progress``."""
+
+    def __init__(self, progress: Progress, prefix: str = "causal-eval ab: ") -> None:
+        self.progress, self.prefix = progress, prefix
+
+    def started_run(self, run: RunStart) -> None:
+        self.progress(self.prefix + start_line(run))
+
+    def finished_run(self, run: RunStart, record: RunRecord) -> None:
+        self.progress(self.prefix + done_line(run, record))
 
 
 def execute(
@@ -119,9 +208,13 @@ def execute(
     *,
     launcher: Launcher = launch,
     progress: Progress = _stderr,
+    observer: RunObserver | None = None,
     workdir: Path | None = None,
 ) -> ABOutcome:
-    """Run the comparison (see the module docstring); an ``ABError`` for a user mistake."""
+    """Run the comparison (see the module docstring); an ``ABError`` for a user mistake.
+
+    ``progress`` gets the command's notes as they happen, ``observer`` the start and end of each run
+    (default: a line each through ``progress``)."""
     started = time.perf_counter()
     root = repo_root(plan.repo)
     commits: dict[Side, str] = {
@@ -157,7 +250,8 @@ def execute(
                 reasons = "; ".join(outcome.health.get("reasons") or [])
                 outcome.notes.append(f"the machine was busy when the runs started: {reasons}")
                 progress(f"causal-eval ab: note: {outcome.notes[-1]}")
-            runs = _Runs(plan, outcome, trees, tmp, launcher, progress)
+            runs = _Runs(plan, outcome, trees, tmp, launcher, observer or LineObserver(progress))
+            runs.planned = 2 * plan.rounds
             runs.run(schedule(plan.rounds))
             _judge(outcome)
             while outcome.extra_rounds < plan.extra_rounds:
@@ -182,6 +276,7 @@ def execute(
                     f"causal-eval ab: {len(undecided)} test(s) undecided ({what}): extra round "
                     f"{outcome.extra_rounds} of {plan.extra_rounds} for them ({letters(order)})"
                 )
+                runs.planned += len(order)
                 runs.run(order, deselect_args(_known_tests(outcome), undecided))
                 _judge(outcome)
             _replicate(outcome)
@@ -203,9 +298,20 @@ def _judge(outcome: ABOutcome) -> None:
     for record in outcome.runs:
         if record.usable and record.results is not None:
             measured[record.side].append(record.results.measurements)
-    outcome.judgement = judge_ab(
+    judgement = judge_ab(
         measured["base"], measured["head"], override=outcome.plan.threshold, base_label=outcome.label("base")
     )
+    # a measurement one side left out for a bad number was measured there: not new, not removed
+    judgement.removed = [m for m in judgement.removed if m not in outcome.quarantined("head")]
+    bad_base = outcome.quarantined("base")
+    judgement.new = [m for m in judgement.new if m not in bad_base]
+    measured_base = {m.id for m in judgement.base}
+    for head in judgement.head:
+        if head.id in bad_base and head.id not in measured_base:
+            head.extra["verdict"]["message"] = (
+                f"not compared: {outcome.label('base')} has a bad number for it in every run"
+            )
+    outcome.judgement = judgement
 
 
 def extra_order(sides_so_far: Sequence[Side], round_number: int, confirming: bool) -> list[Side]:
@@ -280,13 +386,14 @@ class _Runs:
         trees: dict[Side, Path],
         tmp: Path,
         launcher: Launcher,
-        progress: Progress,
+        observer: RunObserver,
     ) -> None:
         self.plan, self.outcome, self.trees, self.tmp = plan, outcome, trees, tmp
-        self.launcher, self.progress = launcher, progress
+        self.launcher, self.observer = launcher, observer
         self.baselines = tmp / "empty-baselines"
         self.baselines.mkdir()
         self.counts: dict[Side, int] = {"base": 0, "head": 0}
+        self.planned = 0
 
     def run(self, order: list[Side], extra_args: Sequence[str] = ()) -> None:
         for side in order:
@@ -295,6 +402,7 @@ class _Runs:
             self.counts[side] += 1
             n = self.counts[side]
             json_path = self.tmp / f"{side}-{n}.json"
+            junit_path = self.tmp / f"{side}-{n}.junit.xml"
             cmd = pytest_command(
                 self.plan.python,
                 json_path,
@@ -302,14 +410,45 @@ class _Runs:
                 self.tmp / f"report-{side}-{n}",
                 self.plan.per_run_budget,
                 [*self.plan.pytest_args, *extra_args],
+                junit_path=junit_path,
             )
+            previous = next((r.seconds for r in reversed(self.outcome.runs) if r.side == side), None)
             step = len(self.outcome.runs) + 1
-            self.progress(f"causal-eval ab: run {step}: {self.outcome.label(side)}")
+            start = RunStart(step, max(self.planned, step), side, self.outcome.label(side), previous)
+            self.observer.started_run(start)
+            begun = time.perf_counter()
             env = child_env(self.trees[side], os.environ)
-            record = run_pytest(side, n, cmd, self.trees[side], env, json_path, self.launcher)
+            try:
+                record = run_pytest(
+                    side, n, cmd, self.trees[side], env, json_path, self.launcher, junit_path=junit_path
+                )
+            except BaseException:  # Ctrl-C, SIGTERM: the display ends before the worktrees are removed
+                seconds = time.perf_counter() - begun
+                self.observer.finished_run(start, RunRecord(side, n, -1, seconds, problem=INTERRUPTED))
+                raise
             self.outcome.runs.append(record)
-            status = f"{record.seconds:.1f}s" + (f", {record.problem}" if record.problem else "")
-            self.progress(f"causal-eval ab:   {side} done in {status}")
+            self.observer.finished_run(start, record)
+
+
+def _quarantine_notes(outcome: ABOutcome, side: Side) -> list[str]:
+    """One note per measurement a run of ``side`` left out for a bad number, with the field."""
+    pooled = {m.id for m in (outcome.judgement.head if side == "head" else outcome.judgement.base)}
+    notes: list[str] = []
+    for mid, problems in sorted(outcome.quarantined(side).items()):
+        first = problems[min(problems)]
+        if mid not in pooled:
+            what = "not judged" if side == "head" else "the head's is not compared"
+            notes.append(
+                f"{outcome.label(side)}: measurement {mid} has a bad number in every run that measured "
+                f"it ({first}); {what}"
+            )
+        else:
+            which = ", ".join(str(i) for i in sorted(problems))
+            notes.append(
+                f"{outcome.label(side)}: measurement {mid} has a bad number in run(s) {which} of that "
+                f"side ({first}); pooled over its other runs"
+            )
+    return notes
 
 
 def _notes(outcome: ABOutcome) -> list[str]:
@@ -321,7 +460,18 @@ def _notes(outcome: ABOutcome) -> list[str]:
             what = "its measurements are reported as new" if side == "base" else "nothing could be judged"
             notes.append(f"{outcome.label(side)} could not be measured: {failed.problem}; {what}")
         elif outcome.failing_tests(side):
-            notes.append(f"{outcome.label(side)}: some tests failed (their timings are still compared)")
+            failed_tests = outcome.failed_tests(side)
+            if failed_tests:
+                notes.append(
+                    f"{outcome.label(side)}: {len(failed_tests)} test(s) failed (listed below; their "
+                    "timings are still compared)"
+                )
+            else:
+                notes.append(
+                    f"{outcome.label(side)}: pytest exited with status 1 (tests failed), but its JUnit "
+                    "report names no failing test (did PYTEST_ARGS pass another --junitxml?)"
+                )
+        notes.extend(_quarantine_notes(outcome, side))
     removed = outcome.judgement.removed
     if removed:
         shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")

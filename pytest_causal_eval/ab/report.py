@@ -14,6 +14,8 @@ from pytest_causal_eval.results import RunResults
 __all__ = ["exit_status", "header", "markdown", "results_document", "terminal_lines"]
 
 SIDES: tuple[Side, ...] = ("base", "head")
+#: Failing tests listed per side (the rest are counted).
+MAX_FAILED_SHOWN = 20
 
 
 def _order(outcome: ABOutcome) -> str:
@@ -39,6 +41,8 @@ def terminal_lines(outcome: ABOutcome, width: int = 100) -> list[str]:
     for note in outcome.notes:
         lines.append(f"note: {note}")
     for side in SIDES:
+        lines.extend(_failed_lines(outcome, side))
+    for side in SIDES:
         failed = outcome.failure(side)
         if failed is not None and failed.tail:
             lines.append(f"--- last lines of the {side} run's output ---")
@@ -47,10 +51,39 @@ def terminal_lines(outcome: ABOutcome, width: int = 100) -> list[str]:
     return lines
 
 
+def _failed_lines(outcome: ABOutcome, side: Side) -> list[str]:
+    """``FAILED test - first line`` per failing test of ``side``, as pytest's short summary has it."""
+    failed = outcome.failed_tests(side)
+    if not failed:
+        return []
+    lines = [f"failed tests on {outcome.label(side)}:"]
+    shown = sorted(failed.items())[:MAX_FAILED_SHOWN]
+    lines.extend(f"  FAILED {test} - {message}" for test, message in shown)
+    if len(failed) > len(shown):
+        lines.append(f"  ... and {len(failed) - len(shown)} more")
+    return lines
+
+
+def _no_ticks(text: str) -> str:
+    return text.replace("`", "'")
+
+
+def _failed_markdown(outcome: ABOutcome, side: Side) -> str:
+    failed = outcome.failed_tests(side)
+    if not failed:
+        return ""
+    shown = sorted(failed.items())[:MAX_FAILED_SHOWN]
+    items = [f"- `{_no_ticks(test)}`: {_no_ticks(message[:300])}" for test, message in shown]
+    if len(failed) > len(shown):
+        items.append(f"- ... and {len(failed) - len(shown)} more")
+    return f"\n**Failed tests on {outcome.label(side)}**\n\n" + "\n".join(items) + "\n"
+
+
 def markdown(outcome: ABOutcome) -> str:
     rows = verdict_rows(outcome.judgement.head)
     title = f"causal-eval ab: {outcome.plan.head_ref} vs {outcome.plan.base_ref}"
-    tails = "".join(_tail_details(side, outcome) for side in SIDES)
+    failed = "".join(_failed_markdown(outcome, side) for side in SIDES)
+    tails = failed + "".join(_tail_details(side, outcome) for side in SIDES)
     text = render_markdown(
         rows, title=title, notes=[header(outcome), *outcome.notes], limit=MAX_CHARS - len(tails)
     )
@@ -86,6 +119,12 @@ def results_document(outcome: ABOutcome) -> RunResults:
         "runs": [r.to_dict() for r in outcome.runs],
         "new": list(outcome.judgement.new),
         "removed": list(outcome.judgement.removed),
+        "failed_tests": {side: outcome.failed_tests(side) for side in SIDES},
+        "quarantined": {
+            side: {mid: {str(run): problem for run, problem in runs.items()} for mid, runs in bad.items()}
+            for side in SIDES
+            for bad in [outcome.quarantined(side)]
+        },
         "notes": list(outcome.notes),
         "seconds": round(outcome.seconds, 3),
         "base_measurements": [m.to_dict() for m in outcome.judgement.base],
@@ -107,8 +146,9 @@ def results_document(outcome: ABOutcome) -> RunResults:
 
 def exit_status(outcome: ABOutcome, strict: bool = False) -> int:
     """0: nothing regressed; 1: a regression, a head that could not be measured or whose tests fail,
-    or (``strict``) an inconclusive comparison."""
-    if outcome.failure("head") is not None or outcome.failing_tests("head"):
+    a head measurement with a bad number in every run (it cannot be judged), or (``strict``) an
+    inconclusive comparison."""
+    if outcome.failure("head") is not None or outcome.failing_tests("head") or outcome.unjudged():
         return 1
     rows = verdict_rows(outcome.judgement.head)
     if any(r.verdict == "regressed" for r in rows):

@@ -12,10 +12,12 @@ plugin; that is fine as long as both write the results format this version reads
 results cannot be read (an old revision, a plugin that fails to load) is reported as not measured,
 with the tail of its output, instead of crashing the command.
 
-Each run gets ``-p no:cacheprovider`` (nothing written into the worktree's cache), an empty
-temporary ``--causal-eval-baselines`` directory (stored baselines must not gate or be updated by
-the runs), its own ``--causal-eval-json`` and report directory, ``--causal-eval-history=off`` (a
-run with a fraction of the budget must not land in the user's history database), no
+Each run gets ``-p no:cacheprovider`` (nothing written into the worktree's cache), a JUnit XML
+report in the temporary directory (it names each failing test with the first line of its failure,
+whatever the suite's verbosity and terminal width), an empty temporary ``--causal-eval-baselines``
+directory (stored baselines must not gate or be updated by the runs), its own
+``--causal-eval-json`` and report directory, ``--causal-eval-history=off`` (a run with a fraction
+of the budget must not land in the user's history database), no
 ``GITHUB_STEP_SUMMARY`` (the A/B command writes the one summary itself), and
 ``--causal-eval-health-sample=off``: the machine's health is sampled once by the A/B command before
 the first run (``--causal-eval-health-sample`` among the pytest arguments sets how long), not again
@@ -36,6 +38,7 @@ import json
 import os
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,7 @@ __all__ = [
     "RunRecord",
     "Side",
     "child_env",
+    "junit_failures",
     "letters",
     "pytest_command",
     "run_pytest",
@@ -104,9 +108,12 @@ def pytest_command(
     report_dir: Path,
     max_time: float,
     pytest_args: Sequence[str],
+    junit_path: Path | None = None,
 ) -> list[str]:
     # Paths go in the --flag=value form: pytest takes every positional-looking argument that names an
     # existing path into account when it picks the rootdir, which would change the tests' node ids.
+    # xunit1 records each test's file, from which its node id is rebuilt (junit_failures).
+    junit = [f"--junitxml={junit_path}", "-o", "junit_family=xunit1"] if junit_path is not None else []
     return [
         python,
         "-m",
@@ -120,6 +127,7 @@ def pytest_command(
         f"{MAX_TIME_FLAG}={max_time:.6g}",
         f"{HEALTH_FLAG}=off",
         "--causal-eval-history=off",
+        *junit,
         *pytest_args,
     ]
 
@@ -144,6 +152,8 @@ class RunRecord:
     results: RunResults | None = None
     problem: str | None = None
     tail: list[str] = field(default_factory=list)
+    #: Tests that failed (or errored) in this run: node id -> the first line of the failure.
+    failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def usable(self) -> bool:
@@ -156,6 +166,8 @@ class RunRecord:
             "returncode": self.returncode,
             "seconds": round(self.seconds, 3),
             "measurements": len(self.results.measurements) if self.results is not None else 0,
+            "failures": dict(self.failures),
+            "quarantined": dict(self.results.quarantined) if self.results is not None else {},
             "problem": self.problem,
             "tail": list(self.tail) if self.problem else [],
         }
@@ -195,8 +207,11 @@ def run_pytest(
     env: dict[str, str],
     json_path: Path,
     launcher: Launcher = launch,
+    *,
+    junit_path: Path | None = None,
 ) -> RunRecord:
-    """Run one side once and read its results file (a problem is recorded, never raised)."""
+    """Run one side once and read its results file, and the failing tests from its JUnit report
+    when it has failing tests (a problem is recorded, never raised)."""
     started = time.perf_counter()
     try:
         code, output = launcher(cmd, cwd, env)
@@ -206,6 +221,8 @@ def run_pytest(
         )
     record = RunRecord(side, index, code, time.perf_counter() - started)
     record.tail = output.rstrip().splitlines()[-TAIL_LINES:]
+    if code == 1 and junit_path is not None:
+        record.failures = junit_failures(junit_path)
     if code not in (0, 1):
         meaning = _EXIT_MEANING.get(code, "an unexpected status")
         record.problem = f"pytest exited with status {code} ({meaning})"
@@ -220,3 +237,43 @@ def run_pytest(
     except ResultsFormatError as exc:
         record.problem = f"its results file cannot be read by this version: {exc}"
     return record
+
+
+def _node_id(case: ET.Element) -> str:
+    """The pytest node id of a JUnit (xunit1) test case: its file, the classes in its classname past
+    the module's dotted path, and its name (parameters included). pytest builds the classname from
+    the node id (path separators to dots, ``.py`` dropped), so this undoes it."""
+    path = case.get("file") or ""
+    classname = case.get("classname") or ""
+    name = case.get("name") or ""
+    if path.endswith(".py"):
+        module = path[: -len(".py")].replace("/", ".").replace("\\", ".")
+        if classname == module:
+            return f"{path}::{name}"
+        if classname.startswith(module + "."):
+            return "::".join([path, *classname[len(module) + 1 :].split("."), name])
+    return f"{classname}::{name}" if classname else name
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def junit_failures(path: Path) -> dict[str, str]:
+    """Failed and errored tests of a JUnit XML report: node id -> the first line of the failure's
+    message (without one, the last line of its text: the exception); empty when the file is missing
+    or unreadable (the run's exit status still says that tests failed)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return {}
+    out: dict[str, str] = {}
+    for case in root.iter("testcase"):
+        for kind in ("failure", "error"):
+            found = case.find(kind)
+            if found is None:
+                continue
+            text = [line.strip() for line in (found.text or "").splitlines() if line.strip()]
+            message = _first_line(found.get("message") or "") or (text[-1] if text else kind)
+            out.setdefault(_node_id(case), message if kind == "failure" else f"error: {message}")
+    return out

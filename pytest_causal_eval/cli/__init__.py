@@ -3,7 +3,8 @@
 Each subcommand lives in its own module of this package and exposes
 ``register(subparsers)``; the module adds its parser and sets ``func`` (a callable taking the
 parsed namespace and returning an exit status). Modules keep heavy imports inside ``func`` so
-``causal-eval --help`` stays fast.
+``causal-eval --help`` stays fast. Every subcommand follows one spelling of its options
+(``_args``: ``--json`` a stdout switch, ``-o/--output`` a file, ``--history``, ``--baselines``).
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def _subcommand_modules() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pytest_causal_eval import __version__
+
     parser = argparse.ArgumentParser(
         prog="causal-eval",
         description="Causal-reasoning evaluation engine and performance-regression tools.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"causal-eval {__version__}", help="print the version and exit"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -1,4 +1,4 @@
-"""``causal-eval ab --base REF --head REF -- PYTEST_ARGS``: A/B of two revisions on this machine.
+"""``causal-eval ab --base REF --head REF -- PYTEST_ARGS``: A/B two revisions on this machine.
 
 Both revisions are checked out into temporary git worktrees and their suites run alternately in
 fresh processes (A B B A for the default 2 rounds), so the runner's drift between jobs cancels
@@ -9,9 +9,13 @@ one more run that pairs with the other side's last run (ABBAB) before it fails t
 measuring time per measurement per side (``--budget``, else the ``--causal-eval-max-time`` among
 the pytest arguments, else 1s) is split over the rounds, so each side costs about one normal run.
 
+Failing tests are named, for base and head, with the first line of each failure; a measurement a
+run wrote with a bad number is named with its field and pooled over the side's other runs.
+
 Exit status: 0 nothing regressed; 1 something regressed (or, with --strict, was inconclusive), or
-the head could not be measured, or its tests fail; 2 a usage error (unknown ref, not a repository,
-a worktree that cannot be made, no tests collected).
+the head could not be measured, or its tests fail, or it wrote a measurement with a bad number in
+every run; 2 a usage error (unknown ref, not a repository, a worktree that cannot be made, no tests
+collected).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError, writable_output
+from pytest_causal_eval.cli._args import deprecated_alias, description
 
 __all__ = ["register", "run"]
 
@@ -32,22 +37,32 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "ab",
         help="A/B two git revisions on this machine: alternate their suites, judge head against base",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="causal-eval ab --base REF [--head REF] [options] -- PYTEST_ARGS",
     )
     parser.add_argument("--base", required=True, metavar="REF", help="the revision to compare against")
     parser.add_argument("--head", default="HEAD", metavar="REF", help="the revision to judge (default HEAD)")
     parser.add_argument(
-        "--rounds", default="2", metavar="R", help="rounds of one run per side, alternating (default 2: ABBA)"
+        "--rounds", default="2", metavar="N", help="rounds of one run per side, alternating (default 2: ABBA)"
     )
-    parser.add_argument("--repo", type=Path, default=Path("."), metavar="PATH", help="the git repository")
-    parser.add_argument("--json", type=str, metavar="OUT", help="write the pooled results and verdicts here")
-    parser.add_argument("--markdown", type=str, metavar="OUT", help="write the verdicts as Markdown here")
     parser.add_argument(
-        "--threshold", help="regression threshold, e.g. 10%% (default: the suite's, else 10%%)"
+        "--repo", type=Path, default=Path("."), metavar="DIR", help="the git repository (default .)"
     )
-    parser.add_argument("--python", default=sys.executable, metavar="PY", help="interpreter running pytest")
+    output = parser.add_argument(
+        "-o", "--output", metavar="PATH", help="write the pooled results and verdicts (JSON) to PATH"
+    )
+    deprecated_alias(parser, "--json", output, shown="--json PATH")
+    parser.add_argument("--markdown", metavar="PATH", help="write the verdicts as Markdown to PATH")
+    parser.add_argument(
+        "--threshold", metavar="PCT", help="regression threshold, e.g. 10%% (default: the suite's, else 10%%)"
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        metavar="PYTHON",
+        help="interpreter running pytest (default: this one)",
+    )
     parser.add_argument(
         "--workdir",
         type=Path,
@@ -140,12 +155,14 @@ def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.ab.report import exit_status, markdown, results_document, terminal_lines
     from pytest_causal_eval.ab.worktrees import ABError
     from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
+    from pytest_causal_eval.cli._progress import RunProgress
 
     plan = _plan(args)
-    json_path = writable_output("--json", args.json)
+    json_path = writable_output("-o/--output", args.output)
     markdown_path = writable_output("--markdown", args.markdown)
+    display = RunProgress()
     try:
-        outcome = execute(plan, workdir=args.workdir)
+        outcome = execute(plan, progress=display.note, observer=display, workdir=args.workdir)
     except ABError as exc:
         raise CLIError(str(exc)) from None
     width = shutil.get_terminal_size((100, 24)).columns

@@ -18,26 +18,61 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli._args import deprecated_alias
 
-__all__ = ["register"]
+__all__ = ["baselines_option", "register"]
+
+
+def baselines_option(parser: argparse.ArgumentParser) -> None:
+    """``--baselines DIR`` (default baselines), with the old ``--dir`` as a deprecated alias."""
+    option = parser.add_argument(
+        "--baselines",
+        type=Path,
+        default=Path("baselines"),
+        metavar="DIR",
+        help="baseline directory (default baselines)",
+    )
+    deprecated_alias(parser, "--dir", option)
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("baselines", help="show or prune stored baselines")
+    parser = subparsers.add_parser(
+        "baselines",
+        help="show or prune stored baselines",
+        description="Inspect the baseline directory (one file per machine key) or remove stale and "
+        "invalid measurements from it.",
+    )
     sub = parser.add_subparsers(dest="baselines_command", metavar="ACTION")
     sub.required = True
 
-    show = sub.add_parser("show", help="list baseline files, or one machine's measurements")
-    show.add_argument("key", nargs="?", help="a machine key: list its measurements")
-    show.add_argument(
-        "--dir", type=Path, default=Path("baselines"), help="baseline directory (default baselines)"
+    show = sub.add_parser(
+        "show",
+        help="list baseline files, or one machine's measurements",
+        description="List the baseline files with their measurement counts, last save and machine; "
+        "with a machine key, every measurement of that file (median, rounds, samples kept, last seen). "
+        "Exit status 2 when a file cannot be read or holds a bad number.",
     )
+    show.add_argument(
+        "key",
+        nargs="?",
+        metavar="KEY",
+        help="a machine key (as causal-eval env prints): list its measurements",
+    )
+    baselines_option(show)
     show.set_defaults(func=run_show)
 
-    prune = sub.add_parser("prune", help="remove stale measurements from baselines")
-    prune.add_argument(
-        "--dir", type=Path, default=Path("baselines"), help="baseline directory (default baselines)"
+    prune = sub.add_parser(
+        "prune",
+        help="remove stale measurements from baselines",
+        description="Remove measurements from the baseline files: those not seen for --older-than "
+        "DAYS, those absent from the --not-in results files (from the baseline of the machine key the "
+        "results were measured on only), and those holding a bad number (--invalid). --not-in refuses "
+        "(unless --force) when the results hold none of that file's measurements (an empty run, another "
+        "suite) or only some shards of a sharded run: their absence says nothing about staleness. "
+        "--dry-run lists what would be removed. Exit status 2 for a usage error or a file that cannot be "
+        "read or written; nothing is removed then.",
     )
+    baselines_option(prune)
     prune.add_argument(
         "--machine",
         metavar="KEY",
@@ -72,7 +107,7 @@ def _store(directory: Path) -> Any:
     from pytest_causal_eval.baseline.store import BaselineStore
 
     if not directory.is_dir():
-        raise CLIError(f"--dir: baseline directory {directory} does not exist")
+        raise CLIError(f"--baselines: baseline directory {directory} does not exist")
     return BaselineStore(directory)
 
 
@@ -80,11 +115,11 @@ def run_show(args: argparse.Namespace) -> int:
     from pytest_causal_eval.baseline.store import BaselineFileError
     from pytest_causal_eval.report.units import format_seconds
 
-    store = _store(args.dir)
+    store = _store(args.baselines)
     keys = [args.key.removesuffix(".json")] if args.key else store.keys()
     if args.key and args.key.removesuffix(".json") not in set(store.keys()):
         raise CLIError(
-            f"no baseline for machine key {args.key!r} in {args.dir}; have: {', '.join(store.keys())}"
+            f"no baseline for machine key {args.key!r} in {args.baselines}; have: {', '.join(store.keys())}"
         )
     status = 0
     for key in keys:
@@ -193,10 +228,10 @@ def run_prune(args: argparse.Namespace) -> int:
         raise CLIError("prune needs --older-than DAYS, --not-in RESULTS.json and/or --invalid")
     if args.older_than is not None and not 0 <= args.older_than < 1e6:
         raise CLIError(f"--older-than: expected a number of days from 0 to 999999, got {args.older_than}")
-    store = _store(args.dir)
+    store = _store(args.baselines)
     machine = args.machine.removesuffix(".json") if args.machine else None
     if machine is not None and machine not in set(store.keys()):
-        raise CLIError(f"--machine: no baseline for {args.machine!r} in {args.dir}")
+        raise CLIError(f"--machine: no baseline for {args.machine!r} in {args.baselines}")
     kept_by_key = _kept_by_key(list(args.not_in)) if args.not_in else {}
     unknown = kept_by_key.pop("", None)
     if unknown is not None and not (machine is not None and args.force):
@@ -227,7 +262,7 @@ def run_prune(args: argparse.Namespace) -> int:
         if missing:
             files = ", ".join(f for k in missing for f in kept_by_key[k].files)
             raise CLIError(
-                f"no baseline in {args.dir} for machine key {', '.join(missing)}, the one {files} was "
+                f"no baseline in {args.baselines} for machine key {', '.join(missing)}, the one {files} was "
                 "measured on; nothing to prune"
             )
     else:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli._args import description
 
 __all__ = ["register", "run"]
 
@@ -23,15 +24,19 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compare",
         help="compare two results files (from --causal-eval-json): B against baseline A",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("baseline", type=Path, metavar="A.json", help="the baseline run")
     parser.add_argument("candidate", type=Path, metavar="B.json", help="the run to judge")
     parser.add_argument(
-        "--threshold", help="regression threshold, e.g. 10%% (default: what run B recorded, else 10%%)"
+        "--threshold",
+        metavar="PCT",
+        help="regression threshold, e.g. 10%% (default: what run B recorded, else 10%%)",
     )
-    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the verdicts as Markdown")
+    parser.add_argument(
+        "--markdown", type=Path, metavar="PATH", help="also write the verdicts as Markdown to PATH"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(
         "--allow-different-machines",

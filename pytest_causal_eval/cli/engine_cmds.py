@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import CLIError
+from ._args import deprecated_alias
 
 if TYPE_CHECKING:
     from ..engine import EvalResult, Question
@@ -41,11 +42,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "per line with the causal model it asks about (graph and probability tables)."
         ),
     )
-    gen.add_argument("--task", required=True, help="task name (e.g. intervention)")
-    gen.add_argument("-n", type=int, default=100, help="number of questions (default 100)")
-    gen.add_argument("--seed", type=int, default=0, help="stream seed (default 0)")
-    gen.add_argument("--difficulty", default="medium", help="easy, medium or hard (default medium)")
-    gen.add_argument("-o", "--output", required=True, help="output JSONL file ('-' for stdout)")
+    gen.add_argument("--task", required=True, metavar="NAME", help="task name (e.g. intervention)")
+    gen.add_argument("-n", type=int, default=100, metavar="N", help="number of questions (default 100)")
+    gen.add_argument("--seed", type=int, default=0, metavar="N", help="stream seed (default 0)")
+    gen.add_argument(
+        "--difficulty", default="medium", metavar="LEVEL", help="easy, medium or hard (default medium)"
+    )
+    gen.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="write the questions (JSONL) to PATH ('-': stdout)",
+    )
     gen.set_defaults(func=_generate)
 
     ev = subparsers.add_parser(
@@ -53,7 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="evaluate a model on a task or a dataset",
         description="Evaluate a model and print accuracy with intervals, breakdowns and throughput.",
     )
-    ev.add_argument("--model", required=True, help="model name (oracle, random, constant, replay, ...)")
+    ev.add_argument(
+        "--model", required=True, metavar="NAME", help="model name (oracle, random, constant, replay, ...)"
+    )
     ev.add_argument(
         "--model-arg",
         action="append",
@@ -63,9 +74,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="model option, e.g. path=outputs.json or seed=3 (repeatable)",
     )
     source = ev.add_mutually_exclusive_group(required=True)
-    source.add_argument("--task", help="generated task name")
-    source.add_argument("--dataset", help="dataset file (JSON or JSONL)")
-    ev.add_argument("--format", choices=["cladder", "bbh", "jsonl", "json"], help="dataset format (auto)")
+    source.add_argument("--task", metavar="NAME", help="generated task name")
+    source.add_argument("--dataset", metavar="PATH", help="dataset file (JSON or JSONL)")
+    ev.add_argument(
+        "--format", choices=["cladder", "bbh", "jsonl", "json"], help="dataset format (default: detected)"
+    )
     ev.add_argument(
         "--field",
         action="append",
@@ -81,47 +94,78 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=[0, 1],
         help="an integer answer label is an index into the choices counted from 0 or 1 (default 0)",
     )
-    ev.add_argument("-n", type=int, default=None, help="number of questions (tasks: default 1000)")
-    ev.add_argument("--seed", type=int, default=0, help="task stream and bootstrap seed (default 0)")
-    ev.add_argument("--difficulty", default="medium", help="task difficulty (default medium)")
-    ev.add_argument("--batch-size", type=int, default=16, help="questions per model call (default 16)")
+    ev.add_argument(
+        "-n", type=int, default=None, metavar="N", help="number of questions (tasks: default 1000)"
+    )
+    ev.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="task stream and bootstrap seed (default 0)"
+    )
+    ev.add_argument(
+        "--difficulty", default="medium", metavar="LEVEL", help="task difficulty (default medium)"
+    )
+    ev.add_argument(
+        "--batch-size", type=int, default=16, metavar="N", help="questions per model call (default 16)"
+    )
     ev.add_argument(
         "--executor",
         choices=["serial", "thread", "process", "async", "ray"],
         default="serial",
         help="how model calls run (default serial)",
     )
-    ev.add_argument("--workers", type=int, help="workers of a thread/process/async/ray executor")
-    ev.add_argument("--ray-address", help="an existing Ray cluster for --executor ray (default: start one)")
+    ev.add_argument("--workers", type=int, metavar="N", help="workers of a thread/process/async/ray executor")
+    ev.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="an existing Ray cluster for --executor ray (default: start one)",
+    )
     ev.add_argument(
         "--cache",
         metavar="DIR|redis://...|memory",
         help="response cache: a directory (SQLite), a Redis URL, or memory",
     )
-    ev.add_argument("--cache-ttl", type=float, help="cache entry lifetime in seconds (default: forever)")
+    ev.add_argument(
+        "--cache-ttl", type=float, metavar="SECONDS", help="cache entry lifetime (default: forever)"
+    )
     ev.add_argument(
         "--cache-fallback",
         metavar="DIR",
         help="if the cache cannot be used, at start or mid-run (Redis went away), warn and use SQLite here",
     )
-    ev.add_argument("--base-url", help="--model openai: the server's base URL, e.g. http://127.0.0.1:8000/v1")
-    ev.add_argument("--model-name", help="--model openai: the model id to request")
+    ev.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="--model openai: the server's base URL, e.g. http://127.0.0.1:8000/v1",
+    )
+    ev.add_argument("--model-name", metavar="NAME", help="--model openai: the model id to request")
     ev.add_argument(
         "--max-response-bytes",
         type=int,
         metavar="N",
         help="--model openai: fail a question whose response body is larger than N bytes (default 4 MiB)",
     )
-    ev.add_argument("--extraction", choices=["strict", "flexible"], default="flexible")
+    ev.add_argument(
+        "--extraction",
+        choices=["strict", "flexible"],
+        default="flexible",
+        help="how a response is read: strict (the whole response must be a choice) or flexible (also "
+        "an answer statement such as 'the answer is no', or a leading choice; default)",
+    )
     ev.add_argument(
         "--max-error-rate",
         type=float,
         default=0.1,
-        help="abort when more than this fraction of questions fail (errors are counted apart from accuracy)",
+        metavar="RATE",
+        help="abort when more than this fraction of questions fail, 0 to 1 (default 0.1; errors are "
+        "counted apart from accuracy)",
     )
-    ev.add_argument("--bootstrap", type=int, default=1000, help="cluster bootstrap replicates")
+    ev.add_argument(
+        "--bootstrap", type=int, default=1000, metavar="N", help="cluster bootstrap replicates (default 1000)"
+    )
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
-    ev.add_argument("--output-jsonl", help="write one JSON record per question to this file")
+    output = ev.add_argument(
+        "-o", "--output", metavar="PATH", help="write one JSON record per question (JSONL) to PATH"
+    )
+    deprecated_alias(ev, "--output-jsonl", output)
     ev.set_defaults(func=_evaluate)
 
 
@@ -156,17 +200,6 @@ def _generate(args: argparse.Namespace) -> int:
     if args.output != "-":
         print(f"wrote {args.n} {args.task} questions (seed {args.seed}) to {args.output}", file=sys.stderr)
     return 0
-
-
-def _progress(total: int | None) -> Any:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int) -> None:
-        suffix = f"/{total}" if total else ""
-        print(f"\r  {done}{suffix} questions", end="", file=sys.stderr, flush=True)
-
-    return show
 
 
 def _questions(args: argparse.Namespace) -> tuple[Iterable[Question], int | None]:
@@ -251,13 +284,16 @@ def _evaluate_run(args: argparse.Namespace) -> int:
         raise CLIError("--workers needs --executor thread, process, async or ray")
     if args.ray_address and args.executor != "ray":
         raise CLIError("--ray-address applies to --executor ray only")
+    from ._progress import CountProgress
+
     cache = None
+    progress: CountProgress | None = None
     try:
         options = _model_options(args)
         cache = _open_cache(args)
         model = create_model(args.model, **options)
         questions, n = _questions(args)
-        progress = _progress(n)
+        progress = CountProgress("evaluate", n, "questions")
         evaluator = Evaluator(
             model,
             batch_size=args.batch_size,
@@ -269,14 +305,14 @@ def _evaluate_run(args: argparse.Namespace) -> int:
             max_error_rate=args.max_error_rate,
             bootstrap_reps=args.bootstrap,
             seed=args.seed,
-            progress=progress,
+            progress=progress.update,
         )
-        result = evaluator.run(questions, n, output_jsonl=args.output_jsonl)
+        result = evaluator.run(questions, n, output_jsonl=args.output)
     except EngineError as exc:
         raise CLIError(redact(str(exc))) from None
     finally:
-        if sys.stderr.isatty():
-            print("", file=sys.stderr)
+        if progress is not None:
+            progress.close()
         if cache is not None:
             cache.close()
         close = getattr(locals().get("model"), "close", None)

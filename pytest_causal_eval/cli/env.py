@@ -1,6 +1,8 @@
-"""``causal-eval env``: the machine's fingerprint and health, and OS tuning the user could do.
+"""``causal-eval env``: the machine's key and fingerprint, its health, and OS tuning the user could do.
 
-It reads only; nothing it does needs root, and it changes nothing.
+The machine key is the one ``pytest --causal-eval`` computes for this machine: the name of its
+baseline file (``baselines/KEY.json``), what ``--causal-eval-machine`` and ``causal-eval baselines
+show KEY`` take. It reads only; nothing it does needs root, and it changes nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ __all__ = ["register", "render_env", "run_env"]
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "env",
-        help="show the machine fingerprint and health, and tuning hints for steadier timings",
-        description="Show the environment block recorded with results, a health check (load, busy "
-        "processes, memory, swap, CPU governor/turbo), and OS tuning you could apply yourself.",
+        help="show the machine key and fingerprint, its health, and tuning hints for steadier timings",
+        description="Show this machine's key (the name of its baseline file, baselines/KEY.json; what "
+        "--causal-eval-machine and causal-eval baselines show take) and the fingerprint it is computed "
+        "from, the environment block recorded with results, a health check (load, busy processes, "
+        "memory, swap, CPU governor/turbo), and OS tuning you could apply yourself.",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument(
@@ -42,10 +46,24 @@ def _fmt_bytes(value: Any) -> str:
     return f"{size:.1f} TiB"  # pragma: no cover
 
 
-def render_env(environment: dict[str, Any], health: dict[str, Any], suggestions: list[Any]) -> list[str]:
-    """The text report (pure: from the collected dictionaries)."""
+def render_env(
+    environment: dict[str, Any],
+    health: dict[str, Any],
+    suggestions: list[Any],
+    machine: dict[str, Any] | None = None,
+) -> list[str]:
+    """The text report (pure: from the collected dictionaries; ``machine`` is ``Fingerprint.to_dict()``)."""
     py, plat, cpu = environment.get("python", {}), environment.get("platform", {}), environment.get("cpu", {})
-    lines = ["environment"]
+    lines = []
+    if machine is not None:
+        key = machine.get("key", "?")
+        lines.append("machine")
+        lines.append(f"  key       {key}  (baseline file baselines/{key}.json)")
+        hard = machine.get("hard") or {}
+        described = ", ".join(f"{k}={v}" for k, v in sorted(hard.items()) if v not in (None, {}, ""))
+        if described:
+            lines.append(f"  from      {described}")
+    lines.append("environment")
     lines.append(f"  python    {py.get('implementation', '?')} {py.get('version', '?')}")
     lines.append(f"  platform  {plat.get('platform', '?')}")
     lines.append(f"  cpu       {cpu.get('model', '?')} ({cpu.get('logical_cores', '?')} logical cores)")
@@ -97,6 +115,7 @@ def run_env(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
 
+    from pytest_causal_eval.baseline.machine import fingerprint_from_environment, live_environment
     from pytest_causal_eval.environment.feature import parse_health_sample
     from pytest_causal_eval.environment.fingerprint import collect_environment
     from pytest_causal_eval.environment.machine import check_health, kernel_cmdline
@@ -107,12 +126,19 @@ def run_env(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(f"--sample: {exc}") from None
     environment = collect_environment(Path.cwd())
+    # the key the plugin computes for this machine (baseline.gatekeeper: the session's environment)
+    machine = fingerprint_from_environment(live_environment(environment)).to_dict()
     health = check_health(interval)
     suggestions = suggest_tuning(health, kernel_cmdline())
     if args.json:
-        doc = {"environment": environment, "health": health, "suggestions": [asdict(s) for s in suggestions]}
+        doc = {
+            "machine": machine,
+            "environment": environment,
+            "health": health,
+            "suggestions": [asdict(s) for s in suggestions],
+        }
         print(json.dumps(doc, indent=2, sort_keys=True))
         return 0
-    for line in render_env(environment, health, suggestions):
+    for line in render_env(environment, health, suggestions, machine):
         print(line)
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli._args import deprecated_alias, description
 
 __all__ = ["register", "run_history"]
 
@@ -27,16 +28,21 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "history",
         help="show benchmark trends from the run history (sparklines, last values, steps)",
-        description=__doc__,
+        description=description(__doc__),
     )
     parser.add_argument(
         "--benchmark",
         metavar="PATTERN",
         help="only benchmarks whose id matches: a glob (*test_eval*[gpu-*]) or a substring",
     )
-    parser.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, metavar="PATH", help=f"history database (default {DEFAULT_DB})"
+    history = parser.add_argument(
+        "--history",
+        type=Path,
+        default=DEFAULT_DB,
+        metavar="PATH",
+        help=f"history database (default {DEFAULT_DB})",
     )
+    deprecated_alias(parser, "--db", history)
     parser.add_argument(
         "--limit",
         type=_positive,
@@ -53,10 +59,10 @@ def run_history(args: argparse.Namespace) -> int:
     from pytest_causal_eval.history.trends import render_trends
     from pytest_causal_eval.report.units import format_seconds
 
-    path: Path = args.db
+    path: Path = args.history
     if not path.is_file():
         raise CLIError(
-            f"--db: no history database at {path} (pytest --causal-eval writes one; "
+            f"--history: no history database at {path} (pytest --causal-eval writes one; "
             "--causal-eval-history chooses where)"
         )
     store = HistoryStore(path)

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli._args import description
+from pytest_causal_eval.cli.baselines import baselines_option
 
 __all__ = ["convert_benchmark", "register"]
 
@@ -32,13 +34,13 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "import-pytest-benchmark",
         help="turn saved pytest-benchmark runs (.benchmarks/**/*.json) into baselines",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON files or directories")
     parser.add_argument(
-        "--dir", type=Path, default=Path("baselines"), help="baseline directory (default baselines)"
+        "files", nargs="+", type=Path, metavar="PATH", help="pytest-benchmark JSON files or directories"
     )
+    baselines_option(parser)
     parser.add_argument("--machine", metavar="KEY", help="file the runs under this machine key")
     parser.add_argument(
         "--force",
@@ -210,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("the given files contain no benchmarks that can be imported")
     fingerprint = theirs if chosen else here
     key = chosen or here.key
-    store = BaselineStore(args.dir)
+    store = BaselineStore(args.baselines)
     try:
         outcome = store.save_entries(key, {**fingerprint.to_dict(), "key": key}, entries, force=args.force)
     except MachineMismatchError as exc:

@@ -1,4 +1,4 @@
-"""``causal-eval merge RESULTS... -o OUT.json``: join the results files of a sharded suite.
+"""``causal-eval merge RESULTS.json... -o PATH``: join the results files of a sharded suite.
 
 Refuses files from different machine keys (naming the keys), measurement ids that appear in
 more than one file (unless ``--allow-duplicates``, which pools their rounds), and a file with a bad
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError, writable_output
+from pytest_causal_eval.cli._args import description
 
 __all__ = ["register", "run"]
 
@@ -26,12 +27,16 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "merge",
         help="merge results files (e.g. of --causal-eval-shard runs) into one",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="RESULTS", help="results files to merge")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.json", help="the merged results file")
-    parser.add_argument("--markdown", metavar="OUT.md", help="also write the merged verdicts as Markdown")
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="RESULTS.json", help="results files to merge")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="PATH", help="write the merged results file to PATH"
+    )
+    parser.add_argument(
+        "--markdown", metavar="PATH", help="also write the merged verdicts as Markdown to PATH"
+    )
     parser.add_argument(
         "--allow-duplicates",
         action="store_true",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli._args import description
 
 __all__ = ["register", "run"]
 
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "port",
         help="rewrite a pytest-benchmark suite (fixture, marker, options, hooks) for this plugin",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="test files or directories")

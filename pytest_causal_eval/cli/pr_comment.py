@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli._args import description
 from pytest_causal_eval.report.pr_comment import (
     DEFAULT_MARKER,
     TRUNCATED,
@@ -56,10 +57,12 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "pr-comment",
         help="post a Markdown report as the pull request's comment, updated in place (GitHub API)",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--markdown", required=True, metavar="FILE", help="the report to post (Markdown)")
+    parser.add_argument(
+        "--markdown", required=True, metavar="PATH", help="the report to post (a Markdown file)"
+    )
     parser.add_argument(
         "--repo",
         default=os.environ.get("GITHUB_REPOSITORY"),

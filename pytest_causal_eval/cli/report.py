@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval.cli import CLIError
+from pytest_causal_eval.cli._args import description
 
 __all__ = ["register", "run_report"]
 
@@ -20,11 +21,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
         help="render the HTML report of a results file (from --causal-eval-json)",
-        description=__doc__,
+        description=description(__doc__),
     )
     parser.add_argument("results", type=Path, metavar="RESULTS.json", help="a results file")
     parser.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="DIR", help="directory to write index.html to"
+        "-o", "--output", type=Path, required=True, metavar="DIR", help="write index.html into DIR"
     )
     parser.add_argument(
         "--baselines",

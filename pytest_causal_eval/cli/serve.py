@@ -21,24 +21,55 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "the server regenerates those questions and answers by prompt lookup."
         ),
     )
-    p.add_argument("--model", required=True, help="model name (oracle, random, constant, torch, spin, ...)")
     p.add_argument(
-        "--model-arg", action="append", default=[], type=_key_value, metavar="NAME=VALUE", help="model option"
+        "--model",
+        required=True,
+        metavar="NAME",
+        help="model name (oracle, random, constant, torch, spin, ...)",
     )
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--served-name", help="model id reported by the API (default: the model name)")
-    p.add_argument("--max-batch", type=int, default=64, help="most prompts per model call (default 64)")
+    p.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        type=_key_value,
+        metavar="NAME=VALUE",
+        help="model option, e.g. task=intervention (repeatable)",
+    )
+    p.add_argument("--host", default="127.0.0.1", metavar="HOST", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, metavar="PORT", help="port (default 8000)")
+    p.add_argument(
+        "--served-name", metavar="NAME", help="model id reported by the API (default: the model name)"
+    )
+    p.add_argument(
+        "--max-batch", type=int, default=64, metavar="N", help="most prompts per model call (default 64)"
+    )
     p.add_argument(
         "--faults",
+        metavar="CODE=RATE,...",
         help="inject faults, e.g. 429=0.1,500=0.05,timeout=0.02,malformed=0.02 (default: none)",
     )
-    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws (default 0)")
     p.add_argument(
-        "--fault-stall", type=float, default=30.0, help="seconds a 'timeout' fault stalls (default 30)"
+        "--fault-seed", type=int, default=0, metavar="N", help="seed of the fault draws (default 0)"
     )
-    p.add_argument("--fault-retry-after", default="1", help="Retry-After header of 429 faults (default 1)")
-    p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    p.add_argument(
+        "--fault-stall",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a 'timeout' fault stalls (default 30)",
+    )
+    p.add_argument(
+        "--fault-retry-after",
+        default="1",
+        metavar="SECONDS",
+        help="Retry-After header of 429 faults (default 1)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn log level (default warning)",
+    )
     p.set_defaults(func=_serve)
 
 

@@ -21,13 +21,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "and model.json beside it. Use it with --model torch --model-arg checkpoint=PATH."
         ),
     )
-    p.add_argument("-o", "--output", required=True, help="checkpoint file (model.pt) or directory")
-    p.add_argument("--task", action="append", help="task to train on (repeatable; default: all)")
-    p.add_argument("-n", type=int, default=2000, help="training questions per task (default 2000)")
-    p.add_argument("--heldout", type=int, default=500, help="held-out questions per task (default 500)")
-    p.add_argument("--epochs", type=int, default=5, help="passes over the training set (default 5)")
-    p.add_argument("--seed", type=int, default=0, help="stream and initialization seed (default 0)")
-    p.add_argument("--difficulty", default="medium", help="task difficulty (default medium)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="write the checkpoint to PATH (model.pt, and model.json beside it; a directory gets both)",
+    )
+    p.add_argument(
+        "--task", action="append", metavar="NAME", help="task to train on (repeatable; default: all)"
+    )
+    p.add_argument(
+        "-n", type=int, default=2000, metavar="N", help="training questions per task (default 2000)"
+    )
+    p.add_argument(
+        "--heldout", type=int, default=500, metavar="N", help="held-out questions per task (default 500)"
+    )
+    p.add_argument(
+        "--epochs", type=int, default=5, metavar="N", help="passes over the training set (default 5)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="stream and initialization seed (default 0)"
+    )
+    p.add_argument("--difficulty", default="medium", metavar="LEVEL", help="task difficulty (default medium)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_train)
 

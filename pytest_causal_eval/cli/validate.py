@@ -39,7 +39,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--meta", metavar="PATH", help="model metadata (default: test-model-meta.json beside each PATH)"
     )
     cl.add_argument(
-        "--tolerance", type=float, default=1e-6, help="largest accepted numeric error (default 1e-6)"
+        "--tolerance",
+        type=float,
+        default=1e-6,
+        metavar="NUMBER",
+        help="largest accepted numeric error (default 1e-6)",
     )
     cl.add_argument("--json", action="store_true", help="print the reports as JSON")
     cl.set_defaults(func=_validate_cladder)

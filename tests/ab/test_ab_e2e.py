@@ -22,9 +22,7 @@ def test_three_times_the_work_is_a_regression(
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     out_json, out_md = tmp_path / "ab.json", tmp_path / "ab.md"
-    code = ab(
-        repo, "--base", repo.fast, "--head", repo.slow, "--json", str(out_json), "--markdown", str(out_md)
-    )
+    code = ab(repo, "--base", repo.fast, "--head", repo.slow, "-o", str(out_json), "--markdown", str(out_md))
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     assert "2 round(s) + 1 extra (to decide or confirm) (ABBAB)" in captured.out
@@ -78,6 +76,11 @@ def test_same_commit_twice_passes_and_says_the_tree_is_dirty(
         "uncommitted changes (1 file(s), e.g. slowpkg/work.py); ab measures the committed state"
         in captured.out
     )
+    # said when it is found, once prefixed, before the first run
+    err = captured.err.splitlines()
+    assert err[0].startswith("causal-eval ab: note: the working tree has uncommitted changes")
+    assert "causal-eval ab: causal-eval ab:" not in captured.err
+    assert any(line.startswith("causal-eval ab: run 1/4: base ") for line in err)
     assert worktree_count(repo.path) == 1
 
 

@@ -315,7 +315,7 @@ def test_prune_on_a_directory_that_cannot_be_written(tmp_path: Path) -> None:
         "pytest_causal_eval.cli",
         "baselines",
         "prune",
-        "--dir",
+        "--baselines",
         str(store.directory),
     ]
     command += ["--older-than", "0"]

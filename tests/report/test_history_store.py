@@ -106,23 +106,23 @@ def test_cli_history_prints_sparklines_and_the_commit_of_a_step(
 ) -> None:
     db = tmp_path / "h.sqlite"
     record_runs(db, [1.0] * 5 + [1.4] * 4)
-    assert main(["history", "--db", str(db), "--benchmark", "test_case[0002]"]) == 0
+    assert main(["history", "--history", str(db), "--benchmark", "test_case[0002]"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"history: {db}: 9 run(s)"
     assert out[1] == "tests/test_eval.py::test_case[0002]"
     assert out[2].startswith("  ") and "9 run(s); last: " in out[2]
     assert out[3].startswith("  stepped +4") and "at c0000005 on main, run 6" in out[3]
     assert len(out) == 4
-    assert main(["history", "--db", str(db), "--limit", "3", "--benchmark", "nothing-like-it"]) == 0
+    assert main(["history", "--history", str(db), "--limit", "3", "--benchmark", "nothing-like-it"]) == 0
     assert "no benchmarks matching 'nothing-like-it'" in capsys.readouterr().out
 
 
 def test_cli_history_user_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["history", "--db", str(tmp_path / "missing.sqlite")]) == 2
-    assert "--db: no history database at" in capsys.readouterr().err
+    assert main(["history", "--history", str(tmp_path / "missing.sqlite")]) == 2
+    assert "--history: no history database at" in capsys.readouterr().err
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"garbage" * 200)
-    assert main(["history", "--db", str(bad)]) == 2
+    assert main(["history", "--history", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"history database {bad}" in err and "Traceback" not in err
     assert bad.read_bytes() == b"garbage" * 200  # reading never moves a file

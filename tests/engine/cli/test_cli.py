@@ -23,7 +23,7 @@ def test_evaluate_task_text_output(tmp_path: Path, capsys: pytest.CaptureFixture
     per_q = tmp_path / "per.jsonl"
     code = main(
         ["evaluate", "--model", "random", "--model-arg", "seed=4", "--task", "intervention", "-n", "60",
-         "--batch-size", "8", "--output-jsonl", str(per_q)]
+         "--batch-size", "8", "-o", str(per_q)]
     )  # fmt: skip
     assert code == 0
     captured = capsys.readouterr()
