@@ -214,7 +214,7 @@ class CausalBench(_ItemsAttribute):
         _check_callable(fn, "causal_bench.aio")
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
         runner = self._runner()
-        started = self._begin("async")
+        started = self._begin()
         try:
             outcome = await runner.run_async_in_loop(coro_fn)
         except BaseException:
@@ -265,7 +265,7 @@ class CausalBench(_ItemsAttribute):
         if self._rss is not None:
             self._rss.start()
 
-    def _begin(self, mode: str) -> tuple[float, PeakRSS, list[Probe]]:
+    def _begin(self) -> tuple[float, PeakRSS, list[Probe]]:
         if self.name in self._store.timed:
             label = f"measurement {self.name!r}" if self.name else "the unnamed measurement"
             pytest.fail(
@@ -283,7 +283,7 @@ class CausalBench(_ItemsAttribute):
         return time.perf_counter(), rss, probes
 
     def _measure(self, mode: str, run: Callable[[], RunOutcome], workload: Callable[[], Any] | None) -> Any:
-        started = self._begin(mode)
+        started = self._begin()
         try:
             outcome = run()  # an exception from the workload propagates unchanged; nothing is recorded
         except BaseException:
