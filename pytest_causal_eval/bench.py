@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_causal_eval.measure.memory import PeakRSS, python_peak_bytes
-from pytest_causal_eval.measure.runner import Runner, RunOutcome
+from pytest_causal_eval.measure.runner import Runner, RunOutcome, pedantic_call
 from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
 
 if TYPE_CHECKING:
@@ -122,14 +122,7 @@ class InertBench(_ItemsAttribute):
         _check_callable(target, "causal_bench.pedantic")
         _check_pedantic(rounds, warmup_rounds, iterations, setup)
         _check_items(items, "causal_bench.pedantic(items=...)")
-        call_args, call_kwargs = tuple(args), dict(kwargs or {})
-        if setup is not None:
-            provided = setup()
-            if provided is not None:
-                from pytest_causal_eval.measure.runner import _split_setup_result
-
-                call_args, call_kwargs = _split_setup_result(provided)
-        return target(*call_args, **call_kwargs)
+        return pedantic_call(target, tuple(args), dict(kwargs or {}), setup)()
 
     def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
         _check_callable(fn, "causal_bench.async_")
@@ -198,22 +191,12 @@ class CausalBench(_ItemsAttribute):
         call_args, call_kwargs = tuple(args), dict(kwargs or {})
         runner = self._runner()
 
-        def workload() -> Any:
-            a, k = call_args, call_kwargs
-            if setup is not None:
-                provided = setup()
-                if provided is not None:
-                    from pytest_causal_eval.measure.runner import _split_setup_result
-
-                    a, k = _split_setup_result(provided)
-            return target(*a, **k)
-
         return self._measure(
             "pedantic",
             lambda: runner.run_pedantic(
                 target, call_args, call_kwargs, setup, rounds, iterations, warmup_rounds
             ),
-            workload,
+            lambda: pedantic_call(target, call_args, call_kwargs, setup)(),
         )
 
     def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
@@ -231,7 +214,7 @@ class CausalBench(_ItemsAttribute):
         _check_callable(fn, "causal_bench.aio")
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
         runner = self._runner()
-        started = self._begin("async")
+        started = self._begin()
         try:
             outcome = await runner.run_async_in_loop(coro_fn)
         except BaseException:
@@ -282,7 +265,7 @@ class CausalBench(_ItemsAttribute):
         if self._rss is not None:
             self._rss.start()
 
-    def _begin(self, mode: str) -> tuple[float, PeakRSS, list[Probe]]:
+    def _begin(self) -> tuple[float, PeakRSS, list[Probe]]:
         if self.name in self._store.timed:
             label = f"measurement {self.name!r}" if self.name else "the unnamed measurement"
             pytest.fail(
@@ -300,7 +283,7 @@ class CausalBench(_ItemsAttribute):
         return time.perf_counter(), rss, probes
 
     def _measure(self, mode: str, run: Callable[[], RunOutcome], workload: Callable[[], Any] | None) -> Any:
-        started = self._begin(mode)
+        started = self._begin()
         try:
             outcome = run()  # an exception from the workload propagates unchanged; nothing is recorded
         except BaseException:

@@ -24,7 +24,6 @@ __all__ = [
     "all_option_specs",
     "parse_bool",
     "parse_duration",
-    "parse_percent",
     "parse_positive_int",
     "resolve_settings",
 ]
@@ -82,19 +81,6 @@ def parse_bool(text: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"expected true or false, got {text!r}")
-
-
-def parse_percent(text: str) -> float:
-    """'10%', '10', '0.1' is not accepted as 10% (ambiguous): '10%' or '10' mean ten percent."""
-    raw = str(text).strip()
-    number = raw[:-1] if raw.endswith("%") else raw
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"expected a percentage such as 10% or 5.5%, got {text!r}") from None
-    if not 0 < value < 1000:
-        raise ValueError(f"expected a percentage above 0% and below 1000%, got {text!r}")
-    return value / 100.0
 
 
 def parse_warmup(text: str) -> float | None:

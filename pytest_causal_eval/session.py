@@ -25,6 +25,7 @@ from pytest_causal_eval.bench import TestMeasurements
 from pytest_causal_eval.markers import ITEM_TIMER_KEY, SESSION_KEY, marker_kwargs
 from pytest_causal_eval.measure.runner import GC_POLICIES, RunnerConfig
 from pytest_causal_eval.measure.timer import PerfCounterTimer, Timer
+from pytest_causal_eval.measure.workers import workers_of
 from pytest_causal_eval.options import Settings, parse_duration, parse_positive_int, parse_warmup
 from pytest_causal_eval.results import Measurement, RunResults
 
@@ -64,7 +65,8 @@ class CausalEvalSession:
         self.measurements: list[Measurement] = []
         self.environment: dict[str, Any] = {}
         self.results: RunResults | None = None
-        self.is_worker = hasattr(config, "workerinput")
+        self.workers = workers_of(config)
+        self.is_worker = self.workers.is_worker
         self.probe_factories: list[ProbeFactory] = []
         self.errors: list[str] = []  # end-of-run failures, said in the terminal summary
         self.json_written = True

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,15 +120,6 @@ def judge_ab(
         out.head.append(head)
     out.removed = sorted(set(base_by_id) - set(head_by_id))
     return out
-
-
-def verdict_counts(measurements: Sequence[Measurement]) -> Mapping[str, int]:
-    counts: dict[str, int] = {}
-    for m in measurements:
-        record = m.extra.get("verdict")
-        verdict = str(record.get("verdict")) if isinstance(record, Mapping) else "none"
-        counts[verdict] = counts.get(verdict, 0) + 1
-    return counts
 
 
 def require_replication(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_causal_eval.options import OptionSpec, parse_bool
-from pytest_causal_eval.stats.thresholds import Threshold, parse_threshold
+from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD, Threshold, parse_threshold
 
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
@@ -104,7 +104,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "threshold",
         "Fail a measurement that got more than this much worse, significantly (default 10%).",
-        Threshold("relative", 0.10),
+        DEFAULT_THRESHOLD,
         parse_global_threshold,
         metavar="PCT",
     ),

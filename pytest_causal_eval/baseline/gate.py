@@ -33,6 +33,7 @@ from pytest_causal_eval.stats.compare import (
     parse_threshold,
     seed_for,
 )
+from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
 
 __all__ = [
     "DERIVED_METRICS",
@@ -67,7 +68,7 @@ _RANK: dict[str, int] = {"regressed": 0, "inconclusive": 1, "improved": 2, "pass
 class GateConfig:
     """Thresholds for one measurement: ``threshold`` for everything, ``per_metric`` overrides."""
 
-    threshold: Threshold = field(default_factory=lambda: Threshold("relative", 0.10))
+    threshold: Threshold = DEFAULT_THRESHOLD
     per_metric: Mapping[str, Threshold] = field(default_factory=dict)
     settings: GateSettings = field(default_factory=GateSettings)
 
@@ -78,7 +79,7 @@ class GateConfig:
 def config_from_record(recorded: Any, override: Threshold | None = None) -> GateConfig:
     """The thresholds a run recorded in ``extra['thresholds']`` (``override`` replaces the default)."""
     per_metric: dict[str, Threshold] = {}
-    default = override or Threshold("relative", 0.10)
+    default = override or DEFAULT_THRESHOLD
     if isinstance(recorded, Mapping):
         for name, text in recorded.items():
             try:

@@ -56,6 +56,7 @@ from pytest_causal_eval.results import Measurement, Metric, RunResults
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
 from pytest_causal_eval.stats.noise import noise_profile
+from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
 
 __all__ = ["BaselineGate", "baseline_measurement", "code_identity", "in_ci"]
 
@@ -143,7 +144,7 @@ class BaselineGate:
         self.force_save = bool(settings.get("force_save"))
         self.strict = bool(settings.get("strict"))
         self.extra_passes = int(settings.get("remeasure", 2))
-        self.threshold: Threshold = settings.get("threshold") or Threshold("relative", 0.10)
+        self.threshold: Threshold = settings.get("threshold") or DEFAULT_THRESHOLD
         self.chosen_key: str | None = settings.get("machine")
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key

@@ -16,13 +16,12 @@ from typing import Any
 from pytest_causal_eval.environment import affinity as _aff
 from pytest_causal_eval.environment import seeds as _seeds
 from pytest_causal_eval.environment import threads as _threads
+from pytest_causal_eval.measure.runner import GC_POLICIES, gc_policy
 
-__all__ = ["CPU_MARKER_KEYS", "GC_CHOICES", "CpuEnv", "CpuEnvError", "current_cpu_state"]
-
-GC_CHOICES = ("default", "enabled", "disabled", "frozen")
+__all__ = ["CPU_MARKER_KEYS", "CpuEnv", "CpuEnvError", "current_cpu_state"]
 
 # Marker keys that configure cpu_env (``gc`` is a core marker key; cpu_env reads it too).
-from pytest_causal_eval.environment.keys import CPU_MARKER_KEYS  # noqa: E402 - re-exported
+from pytest_causal_eval.environment.keys import CPU_MARKER_KEYS
 
 
 class CpuEnvError(ValueError):
@@ -80,8 +79,8 @@ class CpuEnv:
         cpus: tuple[int, ...] | None = None
         if affinity is not None:
             cpus = self._check_affinity(affinity)
-        if gc is not None and gc not in GC_CHOICES:
-            raise CpuEnvError(f"cpu_env gc=: expected one of {', '.join(GC_CHOICES)}, got {gc!r}")
+        if gc is not None and gc not in GC_POLICIES:
+            raise CpuEnvError(f"cpu_env gc=: expected one of {', '.join(GC_POLICIES)}, got {gc!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise CpuEnvError(f"cpu_env seed=: expected an integer >= 0, got {seed!r}")
         if cpus is not None:
@@ -98,7 +97,7 @@ class CpuEnv:
             if interop_threads is not None:
                 self.settings["interop_threads"] = interop_threads
         if gc is not None:
-            self.settings["gc"] = "enabled" if gc == "default" else gc
+            self.settings["gc"] = gc
         if seed is not None:
             self.applied["seeded"] = _seeds.seed_all(seed, use_torch)
             self.settings["seed"] = seed
@@ -118,8 +117,6 @@ class CpuEnv:
     @contextmanager
     def timing(self) -> Iterator[None]:
         """Apply the gc policy for a timed section (the measurement probe uses this)."""
-        from pytest_causal_eval.measure.runner import gc_policy
-
         with gc_policy(self.gc_policy or "enabled"):
             yield
 

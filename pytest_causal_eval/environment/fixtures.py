@@ -37,14 +37,14 @@ def _require_gpu(config: pytest.Config) -> bool:
 def open_gpu_env(node: pytest.Item, config: pytest.Config) -> GpuEnv:
     """A configured GpuEnv for ``node``; skips without CUDA (fails under --causal-eval-require-gpu)."""
     from pytest_causal_eval.environment.gpu import GPU_MARKER_KEYS, GpuEnv, GpuEnvError, cuda_status
-    from pytest_causal_eval.environment.xdist import worker_index
+    from pytest_causal_eval.measure.workers import workers_of
 
     usable, reason = cuda_status()
     if not usable:
         if _require_gpu(config):
             pytest.fail(f"gpu_env: {reason}; --causal-eval-require-gpu is set", pytrace=False)
         pytest.skip(f"gpu_env: {reason}")
-    env = GpuEnv(worker=worker_index())
+    env = GpuEnv(worker=workers_of(config).index)
     try:
         env.configure_from(_marker_values(node, GPU_MARKER_KEYS))
     except GpuEnvError as exc:

@@ -22,8 +22,6 @@ from pytest_causal_eval.environment.xdist import (
     TimingLockProbe,
     lock_path,
     plan_pin,
-    worker_count,
-    worker_index,
 )
 from pytest_causal_eval.markers import ITEM_TIMER_KEY
 from pytest_causal_eval.results import Measurement, Metric
@@ -45,8 +43,11 @@ class EnvironmentPlugin:
         self.mode: str = session.settings.get("xdist") or DEFAULT_XDIST_MODE
         self.health_interval = float(session.settings.get("health_sample", 0.2) or 0.0)
         self.workerinput: dict[str, Any] = dict(getattr(config, "workerinput", {}) or {})
-        self.is_worker = bool(self.workerinput)
-        self.workers = self._workers()
+        identity = session.workers
+        self.is_worker = identity.is_worker
+        self.workers = identity.count
+        self.worker_index = identity.index or 0
+        self.testrunuid = identity.testrunuid or "run"
         self.effective_mode = self.mode if self.workers > 1 else "off"
         self.pin: PinPlan | None = None
         self.lock: Any = None
@@ -55,20 +56,11 @@ class EnvironmentPlugin:
         self.notes: list[str] = []
 
     # -- setup -------------------------------------------------------------------------------------
-    def _workers(self) -> int:
-        if self.is_worker:
-            return int(self.workerinput.get("workercount") or worker_count() or 1)
-        if self.config.getoption("dist", "no") in (None, "no"):
-            return 1
-        tx = self.config.getoption("tx", None) or []
-        return len(tx) if tx else int(self.config.getoption("numprocesses", 0) or 1)
-
     def setup(self) -> None:
         from pytest_causal_eval.environment.affinity import available_cpus
 
         if self.workers > 1 and self.mode == "pin":
-            index = self._index()
-            self.pin = plan_pin(available_cpus(), self.workers, index)
+            self.pin = plan_pin(available_cpus(), self.workers, self.worker_index)
             if self.pin.fallback is not None:
                 self.effective_mode = self.pin.fallback
                 if self.pin.message:
@@ -83,18 +75,9 @@ class EnvironmentPlugin:
         if self.is_worker and self.effective_mode == "serial":
             from filelock import FileLock
 
-            uid = str(self.workerinput.get("testrunuid") or os.environ.get("PYTEST_XDIST_TESTRUNUID", "run"))
-            self.lock = FileLock(str(lock_path(uid)))
+            self.lock = FileLock(str(lock_path(self.testrunuid)))
         for factory in (self._lock_probe, self._io_probe, self._cpu_probe, self._gpu_probe):
             self.session.add_probe(factory)
-
-    def _index(self) -> int:
-        if self.is_worker:
-            workerid = str(self.workerinput.get("workerid", ""))
-            if workerid.startswith("gw") and workerid[2:].isdigit():
-                return int(workerid[2:])
-            return worker_index() or 0
-        return 0
 
     @staticmethod
     def _apply_pin(plan: PinPlan) -> None:

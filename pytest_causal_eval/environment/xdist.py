@@ -1,4 +1,5 @@
-"""Timing under pytest-xdist: modes, worker identity, disjoint CPU sets, and the timing lock.
+"""Timing under pytest-xdist: modes, disjoint CPU sets, and the timing lock (the worker identity is
+``measure.workers``).
 
 ``off``: workers time concurrently (fast, noisier). ``pin``: each worker is pinned to its own CPU
 set and its thread pools are sized to it. ``serial``: untimed work stays parallel, but a timed
@@ -7,9 +8,8 @@ section takes an inter-process file lock so one worker times at a time.
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,6 @@ __all__ = [
     "lock_path",
     "parse_xdist_mode",
     "plan_pin",
-    "worker_count",
-    "worker_index",
 ]
 
 XDIST_MODES = ("serial", "pin", "off")
@@ -35,19 +33,6 @@ def parse_xdist_mode(text: str) -> str:
     if value not in XDIST_MODES:
         raise ValueError(f"expected one of {', '.join(XDIST_MODES)}, got {text!r}")
     return value
-
-
-def worker_index(env: Mapping[str, str] = os.environ) -> int | None:
-    """0 for 'gw0', ... ; None outside an xdist worker."""
-    name = env.get("PYTEST_XDIST_WORKER", "")
-    if name.startswith("gw") and name[2:].isdigit():
-        return int(name[2:])
-    return None
-
-
-def worker_count(env: Mapping[str, str] = os.environ) -> int | None:
-    raw = env.get("PYTEST_XDIST_WORKER_COUNT", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,8 @@ from pathlib import Path
 
 from pytest_causal_eval.history.records import RunRecord, SeriesPoint
 
-__all__ = ["DEFAULT_HISTORY_PATH", "SCHEMA_VERSION", "HistoryError", "HistoryStore", "match_benchmark"]
+__all__ = ["SCHEMA_VERSION", "HistoryError", "HistoryStore", "match_benchmark"]
 
-DEFAULT_HISTORY_PATH = Path(".causal-eval/history.sqlite")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 30.0
 

@@ -1,8 +1,10 @@
 """Warm-up, calibration and timed rounds.
 
 The schedule (warm-up, calibration, rounds) is written once as a generator that asks for "a round
-of n iterations" and receives its duration; a synchronous driver and an asynchronous driver feed
-it. Only the loop ``for _ in range(n): fn()`` sits between the two clock reads of a round.
+of n iterations" and receives its duration. ``RoundLoop`` is the one round loop: it reads the clocks
+around a round, keeps the samples and answers the schedule. The synchronous and asynchronous drivers
+only write the loop ``for _ in range(n): fn()`` (or ``await fn()``) between its ``start()`` and
+``stop()``, which is all that sits between the two clock reads of a round.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from pytest_causal_eval.measure.timer import Timer, round_clock_of
 
-__all__ = ["RoundRequest", "RunOutcome", "Runner", "RunnerConfig", "gc_policy"]
+__all__ = ["RoundLoop", "RoundRequest", "RunOutcome", "Runner", "RunnerConfig", "gc_policy", "pedantic_call"]
 
 MAX_ITERATIONS = 10**9
 AUTO_WARMUP_CAP = 0.1
@@ -211,7 +213,7 @@ class Runner:
     def run(self, fn: Callable[[], Any]) -> RunOutcome:
         """Calibrated measurement of a no-argument callable."""
         outcome = RunOutcome(gc=self.config.gc)
-        self._drive_sync(self._auto_schedule(outcome), outcome, lambda: (fn, None))
+        self._drive_sync(self._auto_schedule(outcome), outcome, lambda: fn)
         return outcome
 
     def run_pedantic(
@@ -226,19 +228,29 @@ class Runner:
     ) -> RunOutcome:
         """Exactly ``rounds`` rounds of ``iterations`` calls; ``setup`` runs untimed before each round."""
         outcome = RunOutcome(gc=self.config.gc)
-
-        def prepare() -> tuple[Callable[[], Any], None]:
-            call_args, call_kwargs = args, kwargs
-            if setup is not None:
-                provided = setup()
-                if provided is not None:
-                    call_args, call_kwargs = _split_setup_result(provided)
-            if not call_args and not call_kwargs:
-                return fn, None
-            return (lambda: fn(*call_args, **call_kwargs)), None
-
-        self._drive_sync(self._fixed_schedule(outcome, rounds, iterations, warmup_rounds), outcome, prepare)
+        schedule = self._fixed_schedule(outcome, rounds, iterations, warmup_rounds)
+        self._drive_sync(schedule, outcome, lambda: pedantic_call(fn, args, kwargs, setup))
         return outcome
+
+    def _drive_sync(
+        self,
+        schedule: Generator[RoundRequest, int, None],
+        outcome: RunOutcome,
+        call_for_round: Callable[[], Callable[[], Any]],
+    ) -> None:
+        """Run the schedule's rounds; ``call_for_round`` runs untimed before each round and returns
+        the call the round makes."""
+        rounds = RoundLoop(self.timer, schedule, outcome)
+        result: Any = None
+        with gc_policy(self.config.gc):
+            for request in rounds:
+                call = call_for_round()
+                calls = range(request.iterations)
+                rounds.start()
+                for _ in calls:
+                    result = call()
+                rounds.stop()
+        outcome.result = result
 
     def run_async(self, fn: Callable[[], Awaitable[Any]]) -> RunOutcome:
         """Calibrated measurement of a coroutine function, on a private event loop."""
@@ -247,73 +259,97 @@ class Runner:
     async def run_async_in_loop(self, fn: Callable[[], Awaitable[Any]]) -> RunOutcome:
         """Same as ``run_async`` from inside a running event loop."""
         outcome = RunOutcome(gc=self.config.gc)
-        schedule = self._auto_schedule(outcome)
-        wall, cpu = self.timer.wall_ns, self.timer.cpu_ns
-        device = round_clock_of(self.timer)
+        rounds = RoundLoop(self.timer, self._auto_schedule(outcome), outcome)
         result: Any = None
         with gc_policy(self.config.gc):
-            try:
-                request = next(schedule)
-                while True:
-                    c0 = cpu()
-                    if device is not None:
-                        device.round_begin()
-                    t0 = wall()
-                    for _ in range(request.iterations):
-                        result = await fn()
-                    device_ns = device.round_end(request.timed) if device is not None else 0
-                    t1 = wall()
-                    c1 = cpu()
-                    outcome.calls += request.iterations
-                    if request.timed:
-                        outcome.samples_ns.append(t1 - t0)
-                        outcome.cpu_ns.append(c1 - c0)
-                        if device is not None:
-                            outcome.device_ns.append(device_ns)
-                    request = schedule.send(t1 - t0)
-            except StopIteration:
-                pass
+            for request in rounds:
+                calls = range(request.iterations)
+                rounds.start()
+                for _ in calls:
+                    result = await fn()
+                rounds.stop()
         outcome.result = result
         return outcome
 
-    def _drive_sync(
-        self,
-        schedule: Generator[RoundRequest, int, None],
-        outcome: RunOutcome,
-        prepare: Callable[[], tuple[Callable[[], Any], None]],
+
+class RoundLoop:
+    """The round loop every driver runs: iterate it for the schedule's requests and bracket the
+    calls of each round with ``start()`` and ``stop()``.
+
+    This is the one place that reads the clocks around the measured calls, records a timed round's
+    samples into the outcome and answers the schedule with the round's duration; a driver writes
+    only its own call loop (``fn()`` or ``await fn()``) between ``start()`` and ``stop()``, so the
+    sync and async drivers time a round identically. Anything that measures a round (a counter
+    started and read next to the clocks) belongs in ``start()`` and ``stop()``.
+    """
+
+    def __init__(
+        self, timer: Timer, schedule: Generator[RoundRequest, int, None], outcome: RunOutcome
     ) -> None:
-        wall, cpu = self.timer.wall_ns, self.timer.cpu_ns
-        device = round_clock_of(self.timer)
-        result: Any = None
-        with gc_policy(self.config.gc):
-            try:
-                request = next(schedule)
-                while True:
-                    call, _ = prepare()
-                    loop = range(request.iterations)
-                    c0 = cpu()
-                    if device is not None:
-                        device.round_begin()
-                    t0 = wall()
-                    for _ in loop:
-                        result = call()
-                    device_ns = device.round_end(request.timed) if device is not None else 0
-                    t1 = wall()
-                    c1 = cpu()
-                    outcome.calls += request.iterations
-                    if request.timed:
-                        outcome.samples_ns.append(t1 - t0)
-                        outcome.cpu_ns.append(c1 - c0)
-                        if device is not None:
-                            outcome.device_ns.append(device_ns)
-                    request = schedule.send(t1 - t0)
-            except StopIteration:
-                pass
-        outcome.result = result
+        self._wall, self._cpu = timer.wall_ns, timer.cpu_ns
+        self._device = round_clock_of(timer)
+        self._schedule = schedule
+        self._outcome = outcome
+        self._request: RoundRequest | None = None
+        self._duration = 0
+        self._t0 = self._c0 = 0
+
+    def __iter__(self) -> Iterator[RoundRequest]:
+        try:
+            request = next(self._schedule)
+            while True:
+                self._request = request
+                yield request
+                request = self._schedule.send(self._duration)
+        except StopIteration:
+            pass
+
+    def start(self) -> None:
+        """Right before the round's first call: CPU, device, then wall clock (innermost)."""
+        self._c0 = self._cpu()
+        if self._device is not None:
+            self._device.round_begin()
+        self._t0 = self._wall()
+
+    def stop(self) -> None:
+        """Right after the round's last call: the clocks in reverse order, then the bookkeeping."""
+        request = self._request
+        assert request is not None, "RoundLoop.stop() outside a round"
+        device_ns = self._device.round_end(request.timed) if self._device is not None else 0
+        t1 = self._wall()
+        c1 = self._cpu()
+        outcome = self._outcome
+        self._duration = t1 - self._t0
+        outcome.calls += request.iterations
+        if request.timed:
+            outcome.samples_ns.append(self._duration)
+            outcome.cpu_ns.append(c1 - self._c0)
+            if self._device is not None:
+                outcome.device_ns.append(device_ns)
+
+
+def pedantic_call(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    setup: Callable[[], Any] | None,
+) -> Callable[[], Any]:
+    """The call one pedantic round makes: runs ``setup`` now (untimed) and binds what it provides.
+
+    pytest-benchmark's convention: ``setup`` returns None (keep ``args``/``kwargs``) or a tuple
+    ``(args, kwargs)`` that replaces them.
+    """
+    call_args, call_kwargs = args, kwargs
+    if setup is not None:
+        provided = setup()
+        if provided is not None:
+            call_args, call_kwargs = _split_setup_result(provided)
+    if not call_args and not call_kwargs:
+        return fn
+    return lambda: fn(*call_args, **call_kwargs)
 
 
 def _split_setup_result(provided: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """pytest-benchmark's convention: setup returns ``(args, kwargs)``."""
     if isinstance(provided, tuple) and len(provided) == 2 and isinstance(provided[1], dict):
         return tuple(provided[0]), dict(provided[1])
     raise TypeError(

@@ -3,7 +3,7 @@ is never a regression. The baseline gate imports this."""
 
 from __future__ import annotations
 
-__all__ = ["MEMORY_ABS_TOLERANCE", "MEMORY_METRICS", "exceeds_tolerance", "memory_comparable"]
+__all__ = ["MEMORY_ABS_TOLERANCE", "MEMORY_METRICS", "memory_comparable"]
 
 # Below these absolute differences a memory metric has not changed, whatever the ratio says.
 MEMORY_ABS_TOLERANCE: dict[str, float] = {
@@ -16,17 +16,6 @@ MEMORY_ABS_TOLERANCE: dict[str, float] = {
 }
 
 MEMORY_METRICS: frozenset[str] = frozenset(MEMORY_ABS_TOLERANCE)
-
-
-def exceeds_tolerance(metric: str, baseline: float, current: float, relative: float) -> bool:
-    """True when ``current`` is worse (higher) than ``baseline`` by more than ``relative`` of the baseline
-    *and* by more than the metric's absolute tolerance. ``relative`` is a fraction (0.10 for 10%)."""
-    delta = current - baseline
-    if delta <= MEMORY_ABS_TOLERANCE.get(metric, 0.0):
-        return False
-    if baseline <= 0:
-        return True
-    return delta > relative * baseline
 
 
 def memory_comparable(current_backend: object, baseline_backend: object) -> bool:

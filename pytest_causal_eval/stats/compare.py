@@ -56,7 +56,6 @@ from pytest_causal_eval.stats.thresholds import Threshold, parse_threshold
 
 __all__ = [
     "DEFAULT_FLOOR",
-    "VERDICTS",
     "Comparison",
     "GateSettings",
     "Side",
@@ -68,7 +67,6 @@ __all__ = [
 ]
 
 Verdict = Literal["pass", "regressed", "improved", "inconclusive", "new"]
-VERDICTS: tuple[Verdict, ...] = ("regressed", "inconclusive", "improved", "pass", "new")
 Better = Literal["lower", "higher"]
 FloatArray = npt.NDArray[np.float64]
 

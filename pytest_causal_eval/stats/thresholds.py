@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Threshold", "parse_threshold"]
+__all__ = ["DEFAULT_THRESHOLD", "Threshold", "parse_threshold"]
 
 _THRESHOLD = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%|pts?|points?)?\s*$")
 
@@ -27,6 +27,10 @@ class Threshold:
         if self.kind == "relative":
             return f"{self.value * 100:g}%"
         return f"{self.value:g}pts"
+
+
+DEFAULT_THRESHOLD = Threshold("relative", 0.10)
+"""The regression threshold when nothing else is configured: more than 10% worse, significantly."""
 
 
 def parse_threshold(text: object) -> Threshold:

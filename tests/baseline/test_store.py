@@ -351,3 +351,22 @@ def test_verdict_record_shape() -> None:
     assert record["message"].endswith("> 10% threshold")
     assert {c["metric"] for c in record["all"]} == {"time", "accuracy"}
     assert verdict_record(cand, [], None)["verdict"] == "new"
+
+
+def test_a_memory_change_below_its_absolute_tolerance_passes_whatever_its_ratio() -> None:
+    """The gate's memory floor (what ``profiling.tolerance`` gives it): +100% of 100 B is no
+    regression, +20% of 100 MB is, and 5% of 100 MB stays under the 10% threshold."""
+
+    def with_peak(value: float, scale: float = 1.0) -> Measurement:
+        m = measurement("a", scale=scale)
+        m.add_metric(Metric("python_peak", value, unit="B", better="lower"))
+        return m
+
+    def verdict(before: float, after: float) -> str:
+        base = entry_from_measurement(with_peak(before), "t", "v")
+        comparisons = judge(with_peak(after), base, GateConfig())
+        return next(c.verdict for c in comparisons if c.metric == "python_peak")
+
+    assert verdict(100.0, 200.0) == "pass"
+    assert verdict(100e6, 120e6) == "regressed"
+    assert verdict(100e6, 105e6) == "pass"

@@ -67,7 +67,9 @@ def test_gc_policy_applies_only_inside_timing() -> None:
     with frozen.timing():
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
-    assert CpuEnv().configure(gc="default").gc_policy == "enabled"
+    assert CpuEnv().configure(gc="enabled").gc_policy == "enabled"
+    with pytest.raises(CpuEnvError, match="expected one of enabled, disabled, frozen, got 'default'"):
+        CpuEnv().configure(gc="default")  # the runner's vocabulary, the marker's too: no alias
     gc.disable()
     try:
         CpuEnv().restore()  # captured disabled: stays disabled
@@ -83,7 +85,7 @@ def test_gc_policy_applies_only_inside_timing() -> None:
         ({"interop_threads": "2"}, "interop_threads=: expected a positive integer"),
         ({"affinity": [4096]}, "not available to this process; allowed"),
         ({"affinity": "x"}, "affinity=: expected a CPU list"),
-        ({"gc": "off"}, "gc=: expected one of default, enabled, disabled, frozen"),
+        ({"gc": "off"}, "gc=: expected one of enabled, disabled, frozen"),
         ({"seed": -1}, "seed=: expected an integer >= 0"),
     ],
 )

@@ -16,8 +16,6 @@ from pytest_causal_eval.environment.xdist import (
     lock_path,
     parse_xdist_mode,
     plan_pin,
-    worker_count,
-    worker_index,
 )
 
 
@@ -42,13 +40,10 @@ def test_pin_plan_splits_disjointly_and_falls_back_when_too_many_workers() -> No
         plan_pin([0, 1], 2, 2)
 
 
-def test_xdist_mode_parsing_and_worker_identity(tmp_path: Path) -> None:
+def test_xdist_mode_parsing_and_lock_path(tmp_path: Path) -> None:
     assert parse_xdist_mode(" PIN ") == "pin"
     with pytest.raises(ValueError, match="serial, pin, off"):
         parse_xdist_mode("fast")
-    assert worker_index({"PYTEST_XDIST_WORKER": "gw3"}) == 3
-    assert worker_index({}) is None and worker_index({"PYTEST_XDIST_WORKER": "master"}) is None
-    assert worker_count({"PYTEST_XDIST_WORKER_COUNT": "4"}) == 4 and worker_count({}) is None
     assert lock_path("ab/../c", tmp_path) == tmp_path / "causal-eval-timing-abc.lock"
 
 

@@ -11,7 +11,6 @@ from pytest_causal_eval.options import (
     CORE_OPTIONS,
     parse_bool,
     parse_duration,
-    parse_percent,
     parse_positive_int,
     parse_warmup,
 )
@@ -143,8 +142,7 @@ def test_parse_duration_refuses(text: str) -> None:
 def test_small_parsers() -> None:
     assert parse_positive_int(" 3 ") == 3
     assert parse_bool("Yes") is True and parse_bool("off") is False
-    assert parse_percent("10%") == pytest.approx(0.10) and parse_percent("5.5") == pytest.approx(0.055)
     assert parse_warmup("auto") is None and parse_warmup("off") == 0.0 and parse_warmup("200ms") == 0.2
-    for bad, fn in (("x", parse_positive_int), ("maybe", parse_bool), ("ten", parse_percent)):
+    for bad, fn in (("x", parse_positive_int), ("maybe", parse_bool)):
         with pytest.raises(ValueError):
             fn(bad)

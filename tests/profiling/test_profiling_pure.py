@@ -24,7 +24,7 @@ from pytest_causal_eval.profiling.names import artifact_stem, build_index, merge
 from pytest_causal_eval.profiling.settings import parse_profile_mode, parse_rate, parse_size
 from pytest_causal_eval.profiling.sites import AllocationSite, aggregate_sites
 from pytest_causal_eval.profiling.stored import baseline_profile, restore_profile
-from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, exceeds_tolerance, memory_comparable
+from pytest_causal_eval.profiling.tolerance import memory_comparable
 
 
 # -- settings ---------------------------------------------------------------------------------------
@@ -281,14 +281,9 @@ def test_judge_limits_reports_the_top_sites() -> None:
 
 
 # -- tolerance and stored profile -------------------------------------------------------------------
-def test_memory_tolerance_needs_relative_and_absolute_excess() -> None:
-    assert not exceeds_tolerance("mem_peak", 100.0, 200.0, 0.10)  # +100% but only 100 B
-    assert not exceeds_tolerance("mem_peak", 100e6, 105e6, 0.10)  # +5 MB but only 5%
-    assert exceeds_tolerance("mem_peak", 100e6, 120e6, 0.10)
-    assert exceeds_tolerance("leak_per_iter", 0.0, 4096.0, 0.10)
-    assert not exceeds_tolerance("leak_per_iter", 0.0, MEMORY_ABS_TOLERANCE["leak_per_iter"], 0.10)
-    assert not exceeds_tolerance("mem_peak", 100e6, 50e6, 0.10)
+def test_memory_metrics_compare_only_within_one_backend() -> None:
     assert memory_comparable("memray", "memray") and not memory_comparable("memray", "tracemalloc")
+    assert not memory_comparable(None, None)
 
 
 def test_baseline_profile_keeps_diffable_data_and_restores() -> None:
