@@ -126,7 +126,7 @@ def run_env(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(f"--sample: {exc}") from None
     environment = collect_environment(Path.cwd())
-    # the key the plugin computes for this machine (baseline.gatekeeper: the session's environment)
+    # the key the plugin computes for this machine (baseline.plugin: the session's environment)
     machine = fingerprint_from_environment(live_environment(environment)).to_dict()
     health = check_health(interval)
     suggestions = suggest_tuning(health, kernel_cmdline())
