@@ -14,7 +14,7 @@ import numbers
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -23,9 +23,12 @@ from pytest_causal_eval.measure.runner import Runner, RunOutcome, pedantic_call
 from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
 
 if TYPE_CHECKING:
-    from pytest_causal_eval.session import CausalEvalSession, Probe
+    from pytest_causal_eval.measure.probes import Probe
+    from pytest_causal_eval.measure.runner import RunnerConfig
+    from pytest_causal_eval.measure.timer import Timer
+    from pytest_causal_eval.options import Settings
 
-__all__ = ["CausalBench", "InertBench", "TestMeasurements"]
+__all__ = ["BenchSession", "CausalBench", "InertBench", "TestMeasurements"]
 
 
 def _check_callable(fn: Any, what: str) -> None:
@@ -96,6 +99,23 @@ class TestMeasurements:
         return m
 
 
+class BenchSession(Protocol):
+    """What ``CausalBench`` needs from the run it measures for (the session implements it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def runner_config(self, item: pytest.Item) -> RunnerConfig: ...
+
+    def timer_for(self, item: pytest.Item) -> Timer: ...
+
+    def probes_for(self, item: pytest.Item, measurement: Measurement) -> list[Probe]: ...
+
+    def after_measure(
+        self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
+    ) -> None: ...
+
+
 class InertBench(_ItemsAttribute):
     """The plugin is off: run each workload once and return its result."""
 
@@ -156,7 +176,7 @@ class CausalBench(_ItemsAttribute):
     enabled = True
 
     def __init__(
-        self, session: CausalEvalSession, item: pytest.Item, store: TestMeasurements, name: str = ""
+        self, session: BenchSession, item: pytest.Item, store: TestMeasurements, name: str = ""
     ) -> None:
         self._session = session
         self._item = item

@@ -19,7 +19,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "pytest_causal_eval.environment.feature",
     "pytest_causal_eval.profiling.feature",
     "pytest_causal_eval.report.feature",
-    "pytest_causal_eval.ab.feature",
+    "pytest_causal_eval.shard.feature",
 )
 
 

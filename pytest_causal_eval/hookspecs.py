@@ -44,4 +44,11 @@ def pytest_causal_eval_explain(
 
 @pytest.hookspec
 def pytest_causal_eval_session_results(config: pytest.Config, results: RunResults) -> None:
-    """Called once, on the controller, with every measurement of the run (xdist workers' too)."""
+    """Called once, on the controller, with every measurement of the run (xdist workers' too).
+    Features add what they know to ``results.environment`` and ``results.extra`` here."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_causal_eval_summary_table(results: RunResults, width: int) -> list[str] | None:
+    """The lines of the results table in the terminal summary, at most ``width`` columns wide (the
+    report feature answers)."""

@@ -1,17 +1,14 @@
-"""The ``causal_eval`` marker's keys and the session stash key: light enough for plugin import time."""
+"""The ``causal_eval`` marker's keys and the per-test timer's stash key: light enough for plugin import
+time."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from pytest_causal_eval.session import CausalEvalSession  # noqa: F401
+__all__ = ["ITEM_TIMER_KEY", "MARKER_KEYS", "all_marker_keys", "marker_kwargs"]
 
-__all__ = ["ITEM_TIMER_KEY", "MARKER_KEYS", "SESSION_KEY", "all_marker_keys", "marker_kwargs"]
-
-SESSION_KEY = pytest.StashKey["CausalEvalSession"]()
 #: A per-test clock (e.g. CUDA events for a GPU test); the session's timer when unset.
 ITEM_TIMER_KEY = pytest.StashKey[Any]()
 

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_causal_eval import hookspecs
 from pytest_causal_eval.features import feature_modules
-from pytest_causal_eval.markers import SESSION_KEY, all_marker_keys
+from pytest_causal_eval.markers import all_marker_keys
 from pytest_causal_eval.options import add_options, all_option_specs, resolve_settings
 
 if TYPE_CHECKING:
@@ -21,8 +21,11 @@ if TYPE_CHECKING:
     from pytest_causal_eval.engine.fixture import EngineHandle, EnginePool
     from pytest_causal_eval.environment.cpu import CpuEnv
     from pytest_causal_eval.environment.gpu import GpuEnv
+    from pytest_causal_eval.session import CausalEvalSession
 
 SESSION_PLUGIN_NAME = "causal_eval_session"
+#: The enabled run's session (absent when the plugin is off).
+SESSION_KEY: pytest.StashKey[CausalEvalSession] = pytest.StashKey()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -15,34 +15,24 @@ import datetime as _dt
 import json
 import shutil
 from collections.abc import Callable, Generator, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
 from pytest_causal_eval import __version__
 from pytest_causal_eval.atomicio import write_json_atomic
 from pytest_causal_eval.bench import TestMeasurements
-from pytest_causal_eval.markers import ITEM_TIMER_KEY, SESSION_KEY, marker_kwargs
+from pytest_causal_eval.markers import ITEM_TIMER_KEY, marker_kwargs
+from pytest_causal_eval.measure.probes import Probe, ProbeFactory
 from pytest_causal_eval.measure.runner import GC_POLICIES, RunnerConfig
 from pytest_causal_eval.measure.timer import PerfCounterTimer, Timer
 from pytest_causal_eval.measure.workers import workers_of
 from pytest_causal_eval.options import Settings, parse_duration, parse_positive_int, parse_warmup
 from pytest_causal_eval.results import Measurement, RunResults
 
-__all__ = ["SESSION_KEY", "CausalEvalSession", "Probe", "ProbeFactory", "describe_error", "marker_kwargs"]
+__all__ = ["CausalEvalSession", "describe_error", "marker_kwargs"]
 
 WORKER_OUTPUT_KEY = "causal_eval_measurements"
-
-
-class Probe(Protocol):
-    """Something that observes one measurement: started before warm-up, stopped after the rounds."""
-
-    def start(self) -> None: ...
-
-    def stop(self, measurement: Measurement) -> None: ...
-
-
-ProbeFactory = Callable[[pytest.Item, Measurement], Probe | None]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -202,13 +192,8 @@ class CausalEvalSession:
                 [m.to_dict() for m in self.measurements]
             )
             return
-        from pytest_causal_eval.environment.fingerprint import collect_environment
-
-        try:
-            self.environment = collect_environment(self.config.rootpath)
-        except Exception as exc:
-            self.errors.append(f"could not describe the environment: {describe_error(exc)}")
-            self.environment = {}
+        # The features describe the environment in their pytest_causal_eval_session_results (the
+        # environment feature first: the machine, git, health and xdist).
         self.results = RunResults(
             measurements=sorted(self.measurements, key=lambda m: m.id),
             environment=self.environment,
@@ -248,11 +233,10 @@ class CausalEvalSession:
         if self.is_worker:
             return
         if self.results is not None and self.results.measurements:
-            from pytest_causal_eval.report.terminal import render_table
-
             columns = shutil.get_terminal_size((80, 24)).columns
             terminalreporter.write_sep("-", "causal-eval")
-            for line in render_table(self.results.measurements, width=columns):
+            table = self.config.hook.pytest_causal_eval_summary_table(results=self.results, width=columns)
+            for line in table or []:
                 terminalreporter.write_line(line)
             if self.settings.json_path is not None and self.json_written:
                 terminalreporter.write_line(f"results written to {self.settings.json_path}")

@@ -1,1 +1,1 @@
-"""A/B runs of two revisions in git worktrees, and sharding suites across runners."""
+"""A/B runs of two revisions in git worktrees (``causal-eval ab``)."""

@@ -133,6 +133,6 @@ MARKER_KEYS: dict[str, str] = {
 
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     """Register the gate (judging, saving, verdict reports) for this enabled run."""
-    from pytest_causal_eval.baseline.gatekeeper import BaselineGate
+    from pytest_causal_eval.baseline.plugin import BaselineGate
 
     config.pluginmanager.register(BaselineGate(config, session), GATE_PLUGIN_NAME)

@@ -37,7 +37,7 @@ six significant digits so that re-saving the same numbers does not churn the fil
 
 ``time.sessions`` survives a save, as ``first_seen`` does (``store.save_entries``): the median time of each
 saving session (the last ``MAX_SESSIONS``), with the code it measured (``code``: a digest of the
-committed files apart from the baselines, see ``gatekeeper.code_identity``; empty for a dirty or
+committed files apart from the baselines, see ``baseline.plugin.code_identity``; empty for a dirty or
 unknown tree) and when. Sessions that measured the *same* code tell how far two
 sessions on the same code drift apart; ``session_floor`` turns them into the gate's
 between-process allowance when that drift is larger than the default (see ``baseline.gate``).

@@ -94,7 +94,7 @@ def register(subparsers: Any) -> None:
 def _plan(args: argparse.Namespace) -> Any:
     from pytest_causal_eval.ab.orchestrate import ABPlan
     from pytest_causal_eval.ab.runner import DEFAULT_BUDGET, HEALTH_FLAG, MAX_TIME_FLAG, split_flag
-    from pytest_causal_eval.environment.feature import parse_health_sample
+    from pytest_causal_eval.environment.settings import parse_health_sample
     from pytest_causal_eval.options import parse_duration, parse_positive_int
     from pytest_causal_eval.stats.compare import parse_threshold
 

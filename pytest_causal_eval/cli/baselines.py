@@ -180,9 +180,9 @@ class _Kept:
 
 
 def _kept_by_key(paths: list[Path]) -> dict[str, _Kept]:
-    from pytest_causal_eval.ab.merge import shard_of
     from pytest_causal_eval.baseline.machine import results_machine
     from pytest_causal_eval.cli.compare import load_results
+    from pytest_causal_eval.shard.merge import shard_of
 
     out: dict[str, _Kept] = {}
     for path in paths:

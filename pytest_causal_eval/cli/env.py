@@ -116,9 +116,9 @@ def run_env(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pytest_causal_eval.baseline.machine import fingerprint_from_environment, live_environment
-    from pytest_causal_eval.environment.feature import parse_health_sample
     from pytest_causal_eval.environment.fingerprint import collect_environment
     from pytest_causal_eval.environment.machine import check_health, kernel_cmdline
+    from pytest_causal_eval.environment.settings import parse_health_sample
     from pytest_causal_eval.environment.tuning import suggest_tuning
 
     try:
@@ -126,7 +126,7 @@ def run_env(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(f"--sample: {exc}") from None
     environment = collect_environment(Path.cwd())
-    # the key the plugin computes for this machine (baseline.gatekeeper: the session's environment)
+    # the key the plugin computes for this machine (baseline.plugin: the session's environment)
     machine = fingerprint_from_environment(live_environment(environment)).to_dict()
     health = check_health(interval)
     suggestions = suggest_tuning(health, kernel_cmdline())

@@ -46,12 +46,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_causal_eval.ab.merge import MergeError, merge_results
     from pytest_causal_eval.atomicio import write_json_atomic, write_text_atomic
     from pytest_causal_eval.cli.compare import load_results, quarantine_lines
     from pytest_causal_eval.numbers import non_finite_path
     from pytest_causal_eval.report.markdown import render_markdown
     from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
+    from pytest_causal_eval.shard.merge import MergeError, merge_results
 
     output = writable_output("-o/--output", args.output) or Path(args.output)
     markdown_path = writable_output("--markdown", args.markdown)

@@ -13,12 +13,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 from pytest_causal_eval.environment import affinity as _aff
 from pytest_causal_eval.environment import seeds as _seeds
 from pytest_causal_eval.environment import threads as _threads
 from pytest_causal_eval.measure.runner import GC_POLICIES, gc_policy
 
-__all__ = ["CPU_MARKER_KEYS", "CpuEnv", "CpuEnvError", "current_cpu_state"]
+__all__ = ["CPU_ENV_KEY", "CPU_MARKER_KEYS", "CpuEnv", "CpuEnvError", "current_cpu_state"]
 
 # Marker keys that configure cpu_env (``gc`` is a core marker key; cpu_env reads it too).
 from pytest_causal_eval.environment.keys import CPU_MARKER_KEYS
@@ -150,3 +152,7 @@ class CpuEnv:
                 f"allowed: {_aff.format_cpu_list(allowed)}"
             )
         return cpus
+
+
+#: The test's CpuEnv while the ``cpu_env`` fixture is active (the environment plugin records it).
+CPU_ENV_KEY: pytest.StashKey[CpuEnv] = pytest.StashKey()

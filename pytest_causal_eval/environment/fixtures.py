@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_causal_eval.environment.keys import CPU_ENV_KEY, GPU_ENV_KEY
+from pytest_causal_eval.environment.cpu import CPU_ENV_KEY
+from pytest_causal_eval.environment.gpu import GPU_ENV_KEY
 
 if TYPE_CHECKING:
     from pytest_causal_eval.environment.cpu import CpuEnv
@@ -27,7 +28,7 @@ def _marker_values(node: pytest.Item, keys: Any) -> dict[str, Any]:
 
 
 def _require_gpu(config: pytest.Config) -> bool:
-    from pytest_causal_eval.environment.feature import OPTIONS
+    from pytest_causal_eval.environment.settings import OPTIONS
     from pytest_causal_eval.options import resolve_settings
 
     specs = [spec for spec in OPTIONS if spec.dest == "require_gpu"]

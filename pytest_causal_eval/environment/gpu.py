@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import pytest
+
 __all__ = [
+    "GPU_ENV_KEY",
     "GPU_MARKER_KEYS",
     "PRECISIONS",
     "AdaptiveResult",
@@ -292,3 +295,7 @@ def _empty_cache() -> None:
     if torch is not None:
         with contextlib.suppress(Exception):
             torch.cuda.empty_cache()
+
+
+#: The test's GpuEnv while ``gpu_env`` (or a device marker) is active.
+GPU_ENV_KEY: pytest.StashKey[GpuEnv] = pytest.StashKey()

@@ -1,4 +1,5 @@
-"""Stash keys shared by the environment fixtures and the environment plugin (light to import)."""
+"""The environment's marker keys and the CUDA timer's stash key (light to import: option parsing
+reads the marker keys). The fixtures' own stash keys live with their classes (``cpu``, ``gpu``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_causal_eval.environment.cpu import CpuEnv
-    from pytest_causal_eval.environment.gpu import GpuEnv
     from pytest_causal_eval.measure.cuda import CudaEventTimer
 
-__all__ = ["CPU_ENV_KEY", "CUDA_TIMER_KEY", "GPU_ENV_KEY"]
+__all__ = ["CPU_MARKER_KEYS", "CUDA_TIMER_KEY", "GPU_MARKER_KEYS"]
 
-CPU_ENV_KEY: pytest.StashKey[CpuEnv] = pytest.StashKey()
-GPU_ENV_KEY: pytest.StashKey[GpuEnv] = pytest.StashKey()
 CUDA_TIMER_KEY: pytest.StashKey[CudaEventTimer] = pytest.StashKey()
 
 # Marker keys of the fixtures, here so option parsing does not import the fixtures' machinery.

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_causal_eval.environment.cpu import CPU_MARKER_KEYS, current_cpu_state
-from pytest_causal_eval.environment.gpu import GPU_MARKER_KEYS
-from pytest_causal_eval.environment.keys import CPU_ENV_KEY, CUDA_TIMER_KEY, GPU_ENV_KEY
+from pytest_causal_eval.environment.cpu import CPU_ENV_KEY, CPU_MARKER_KEYS, current_cpu_state
+from pytest_causal_eval.environment.gpu import GPU_ENV_KEY, GPU_MARKER_KEYS
+from pytest_causal_eval.environment.keys import CUDA_TIMER_KEY
 from pytest_causal_eval.environment.xdist import (
     DEFAULT_XDIST_MODE,
     PinPlan,
@@ -27,7 +27,8 @@ from pytest_causal_eval.markers import ITEM_TIMER_KEY
 from pytest_causal_eval.results import Measurement, Metric
 
 if TYPE_CHECKING:
-    from pytest_causal_eval.session import CausalEvalSession, Probe
+    from pytest_causal_eval.measure.probes import Probe
+    from pytest_causal_eval.session import CausalEvalSession
 
 __all__ = ["HEALTH_INPUT_KEY", "EnvironmentPlugin"]
 
@@ -208,7 +209,15 @@ class EnvironmentPlugin:
             self.gpu_environment = {k: v for k, v in gpu.items() if k != "settings"}
 
     # -- session end -------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)  # the other features read the machine and git from it
     def pytest_causal_eval_session_results(self, config: pytest.Config, results: Any) -> None:
+        from pytest_causal_eval.environment.fingerprint import collect_environment
+        from pytest_causal_eval.session import describe_error
+
+        try:
+            results.environment.update(collect_environment(config.rootpath))
+        except Exception as exc:
+            self.session.errors.append(f"could not describe the environment: {describe_error(exc)}")
         if self.health is not None:
             results.environment["health"] = self.health
         results.environment["xdist"] = {

@@ -177,6 +177,12 @@ class ReportPlugin:
             return
         self.lines.append(f"Prometheus metrics: {self.prometheus_path}")
 
+    def pytest_causal_eval_summary_table(self, results: RunResults, width: int) -> list[str]:
+        """The results table the session prints first in its terminal summary."""
+        from pytest_causal_eval.report.terminal import render_table
+
+        return render_table(results.measurements, width=width)
+
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.session.is_worker or (not self.lines and not self.errors):
             return

@@ -14,7 +14,7 @@ import numpy  # noqa: F401 - imported once, before pytester's in-process runs (s
 import pytest
 from gitrepo import git
 
-import pytest_causal_eval.ab.shard_plugin  # noqa: F401 - same reason
+import pytest_causal_eval.shard.plugin  # noqa: F401 - same reason
 
 WORK = '''
 UNITS = {units}

@@ -6,7 +6,7 @@ import numpy  # noqa: F401 - pytester's in-process runs drop modules first impor
 import pytest  # numpy (a C extension) cannot be imported twice, so it is loaded out here
 from fakeclock import FAKE_CLOCK_SOURCE
 
-import pytest_causal_eval.baseline.gatekeeper  # noqa: F401 - same reason
+import pytest_causal_eval.baseline.plugin  # noqa: F401 - same reason
 
 FAKE_CLOCK_CONFTEST = (
     FAKE_CLOCK_SOURCE

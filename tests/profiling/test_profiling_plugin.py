@@ -298,7 +298,7 @@ def test_memray_unavailable_falls_back_to_tracemalloc_and_says_so(
 CONFTEST_EXPLAIN = """
 import pytest
 from pytest_causal_eval.results import Measurement
-from pytest_causal_eval.session import SESSION_KEY
+from pytest_causal_eval.plugin import SESSION_KEY
 
 BASE_EXTRA = {
     "hotspots": [{"function": "spin", "file": "test_explain.py", "line": 3, "self": 0.05, "total": 0.06}],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy  # noqa: F401 - pytester's in-process runs cannot import numpy (a C extension) twice
 import pytest
 
-import pytest_causal_eval.baseline.gatekeeper
+import pytest_causal_eval.baseline.plugin
 import pytest_causal_eval.report.plugin  # noqa: F401 - same reason
 
 

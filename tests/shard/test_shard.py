@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from pytest_causal_eval.ab.shard import Shard, assign_balanced, assign_hashed, durations_by_test, parse_shard
 from pytest_causal_eval.results import Measurement, RunResults
+from pytest_causal_eval.shard.assign import (
+    Shard,
+    assign_balanced,
+    assign_hashed,
+    durations_by_test,
+    parse_shard,
+)
 
 IDS = [f"test_mod.py::test_{i}" for i in range(12)]
 

@@ -15,14 +15,14 @@ import pytest
 from pytest_causal_eval.options import OptionSpec
 
 if TYPE_CHECKING:
-    from pytest_causal_eval.ab.shard import Shard
     from pytest_causal_eval.session import CausalEvalSession
+    from pytest_causal_eval.shard.assign import Shard
 
 __all__ = ["MARKER_KEYS", "OPTIONS", "configure"]
 
 
 def _parse_shard(text: str) -> Shard:
-    from pytest_causal_eval.ab.shard import parse_shard  # imported when the flag is used
+    from pytest_causal_eval.shard.assign import parse_shard  # imported when the flag is used
 
     return parse_shard(text)
 
@@ -62,7 +62,7 @@ def configure(config: pytest.Config, session: CausalEvalSession) -> None:
                 "--causal-eval-shard-durations needs --causal-eval-shard K/N (which shard to run)"
             )
         return
-    from pytest_causal_eval.ab.shard_plugin import SHARD_PLUGIN_NAME, ShardPlugin, load_durations
+    from pytest_causal_eval.shard.plugin import SHARD_PLUGIN_NAME, ShardPlugin, load_durations
 
     durations = load_durations(source) if source is not None else None
     config.pluginmanager.register(ShardPlugin(shard, durations, source), SHARD_PLUGIN_NAME)

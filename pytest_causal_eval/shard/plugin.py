@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.ab.shard import Shard, assign_balanced, assign_hashed, durations_by_test
 from pytest_causal_eval.results import ResultsFormatError, RunResults, read_results
+from pytest_causal_eval.shard.assign import Shard, assign_balanced, assign_hashed, durations_by_test
 
 __all__ = ["SHARD_PLUGIN_NAME", "ShardPlugin", "load_durations"]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.ab.merge import MergeError, machine_key, merge_results
 from pytest_causal_eval.cli import main
 from pytest_causal_eval.results import Measurement, RunResults
+from pytest_causal_eval.shard.merge import MergeError, machine_key, merge_results
 
 ENV: dict[str, Any] = {
     "python": {"implementation": "CPython", "version": "3.11.9"},
@@ -140,8 +140,8 @@ def test_merge_refuses_to_overwrite_an_input(tmp_path: Path, capsys: pytest.Capt
 def test_merge_uses_the_key_the_plugin_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The plugin's key comes from the live process (thread variables included); merge computed
     another one from the environment block for the same machine."""
-    from pytest_causal_eval.baseline.gatekeeper import live_environment
     from pytest_causal_eval.baseline.machine import fingerprint_from_environment
+    from pytest_causal_eval.baseline.plugin import live_environment
     from pytest_causal_eval.environment.fingerprint import collect_environment
 
     live = fingerprint_from_environment(live_environment())

@@ -1,0 +1,51 @@
+"""The environment feature's options (``--causal-eval-xdist``, ``--causal-eval-require-gpu``,
+``--causal-eval-health-sample``), apart from its wiring so that the fixtures can read them without
+importing the feature (which imports the plugin, which uses the fixtures)."""
+
+from __future__ import annotations
+
+from pytest_causal_eval.environment.xdist import DEFAULT_XDIST_MODE, XDIST_MODES, parse_xdist_mode
+from pytest_causal_eval.options import OptionSpec, parse_bool, parse_duration
+
+__all__ = ["OPTIONS", "parse_health_sample"]
+
+
+def parse_health_sample(text: str) -> float:
+    """'off' (0: no busy-process sampling) or a duration such as 200ms."""
+    lowered = str(text).strip().lower()
+    if lowered in ("off", "0", "no", "false"):
+        return 0.0
+    try:
+        value = parse_duration(lowered)
+    except ValueError:
+        raise ValueError(f"expected off or a duration such as 200ms, got {text!r}") from None
+    if value > 10:
+        raise ValueError(f"expected at most 10s, got {text!r}")
+    return value
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "xdist",
+        "Timing under pytest-xdist: serial (timed sections take turns, the rest runs in parallel), "
+        f"pin (each worker on its own CPUs), off (no coordination). Default {DEFAULT_XDIST_MODE}.",
+        DEFAULT_XDIST_MODE,
+        parse_xdist_mode,
+        metavar="|".join(XDIST_MODES),
+    ),
+    OptionSpec(
+        "require_gpu",
+        "Fail (instead of skip) tests using gpu_env when CUDA is not available.",
+        False,
+        parse_bool,
+        is_flag=True,
+    ),
+    OptionSpec(
+        "health_sample",
+        "How long the start-of-run health check watches other processes' CPU use (default 200ms; "
+        "off: watch none, read only load, memory and swap).",
+        0.2,
+        parse_health_sample,
+        metavar="DURATION|off",
+    ),
+)

@@ -1,0 +1,23 @@
+"""What observes a measurement besides the clocks: a probe, and the factory a feature registers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import pytest
+
+from pytest_causal_eval.results import Measurement
+
+__all__ = ["Probe", "ProbeFactory"]
+
+
+class Probe(Protocol):
+    """Something that observes one measurement: started before warm-up, stopped after the rounds."""
+
+    def start(self) -> None: ...
+
+    def stop(self, measurement: Measurement) -> None: ...
+
+
+ProbeFactory = Callable[[pytest.Item, Measurement], Probe | None]
