@@ -1,7 +1,10 @@
 """Atomic file writes: a temporary file in the same directory, fsync, then ``os.replace``.
 
 A reader sees the old file or the new one, never half of one, even after Ctrl-C or a crash. A
-symbolic link is written through (its target is replaced, the link stays a link). A process killed
+symbolic link is written through (its target is replaced, the link stays a link); a link that loops
+is refused. A path that names something other than a regular file (``/dev/null``, a named pipe, a
+terminal) is written into, not replaced: replacing ``/dev/null`` with a file, as root, would break
+the machine. A process killed
 mid-write leaves its temporary (``.<name>.XXXXXXXX.tmp``) behind; ``remove_stale_temporaries``
 deletes those of one file, for a caller that holds the lock every writer of that file takes.
 """
@@ -9,9 +12,11 @@ deletes those of one file, for a caller that holds the lock every writer of that
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,11 +28,31 @@ _RANDOM = "[a-z0-9_]{8}"  # tempfile's random part of a name
 
 def _target(path: Path) -> Path:
     """The file a write to ``path`` must replace: ``path`` itself, or the file a symlink points to."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    if not path.is_symlink():
+        return path
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:  # a dangling link: its target is created
+        return Path(os.path.realpath(path))
+    except OSError as exc:  # ELOOP: the link points back to itself through other links
+        raise OSError(errno.ELOOP, "a symbolic link that loops, not a file", str(path)) from exc
+
+
+def _is_special(path: Path) -> bool:
+    """An existing path that is not a regular file or a directory: a device, a pipe, a socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = _target(Path(path))
+    if _is_special(path):
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

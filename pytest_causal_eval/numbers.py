@@ -8,8 +8,9 @@ measurement and the field (``problem(field, value, expected)``).
 
 Bounds: a time compared by the gate is a positive number of seconds from 1 ps to 10^7 s (115 days;
 a CPU time may be 0); a metric value is 0 or of magnitude 1e-100 to 1e100, so that the ratio of two
-values always stays a finite float. The
-JSON Schemas under ``pytest_causal_eval/schema/`` state the same bounds.
+values always stays a finite float; a count (rounds, iterations) is a whole number up to 10^9, more
+than a round per nanosecond of a one-second budget, so a hand-edited ``rounds`` of 1e30 cannot narrow
+an interval into a verdict. The JSON Schemas under ``pytest_causal_eval/schema/`` state the same bounds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 from typing import Literal
 
 __all__ = [
+    "COUNT_MAX",
     "EXPECTED",
     "TIME_MAX",
     "TIME_MIN",
@@ -35,6 +37,7 @@ TIME_MIN = 1e-12
 TIME_MAX = 1e7
 VALUE_MIN = 1e-100
 VALUE_MAX = 1e100
+COUNT_MAX = 10**9
 
 Kind = Literal["time", "time_or_zero", "value", "count", "positive_count"]
 
@@ -42,7 +45,7 @@ EXPECTED: dict[str, str] = {
     "time": f"a positive number of seconds ({TIME_MIN:g} to {TIME_MAX:g})",
     "time_or_zero": f"a number of seconds from 0 to {TIME_MAX:g}",
     "value": f"a finite number (0, or of magnitude {VALUE_MIN:g} to {VALUE_MAX:g})",
-    "count": "a whole number >= 0",
+    "count": "a whole number from 0 to 10^9",
     "positive_count": "a whole number >= 1",
 }
 
@@ -64,6 +67,8 @@ def check(value: object, kind: Kind) -> str | None:
             isinstance(value, float) and value.is_integer()  # 5.0: JSON has one number type
         )
         good = whole and value >= (kind == "positive_count")  # type: ignore[operator]
+        if good and kind == "count":
+            good = value <= COUNT_MAX  # type: ignore[operator]
         return None if good else EXPECTED[kind]
     if not is_number(value):
         return EXPECTED[kind]

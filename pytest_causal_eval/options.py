@@ -18,6 +18,8 @@ import pytest
 
 __all__ = [
     "CORE_OPTIONS",
+    "MAX_DURATION",
+    "DurationTooLongError",
     "OptionSpec",
     "Settings",
     "add_options",
@@ -53,14 +55,26 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0,
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zµ]*)\s*$")
 
 
+MAX_DURATION = 86400.0  # a day: no budget, warm-up or limit of one measurement is longer
+
+
+class DurationTooLongError(ValueError):
+    """A well-formed duration beyond ``MAX_DURATION`` (its message is the one to show)."""
+
+
 def parse_duration(text: str) -> float:
-    """'0.5', '500ms', '2s', '100us' -> seconds (> 0)."""
+    """'0.5', '500ms', '2s', '100us' -> seconds (> 0, at most a day).
+
+    ``1e400`` parses as infinity, which would make a time budget never end; a day is far beyond any
+    measurement's budget and still a number the runner can compute with."""
     m = _DURATION.match(str(text))
     if not m or m.group(2) not in ("", *_UNITS):
         raise ValueError(f"expected a duration such as 0.5, 500ms, 2s or 100us, got {text!r}")
     value = float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1.0)
     if value <= 0:
         raise ValueError(f"expected a positive duration, got {text!r}")
+    if not value <= MAX_DURATION:  # also catches inf (and nan, which the pattern cannot produce)
+        raise DurationTooLongError(f"expected a duration of at most a day (86400s), got {text!r}")
     return value
 
 
@@ -93,6 +107,8 @@ def parse_warmup(text: str) -> float | None:
         return 0.0
     try:
         return parse_duration(lowered)
+    except DurationTooLongError:
+        raise
     except ValueError:
         raise ValueError(f"expected auto, off or a duration such as 200ms, got {text!r}") from None
 

@@ -37,6 +37,10 @@ def test_help_lists_the_group_and_every_flag(pytester: pytest.Pytester) -> None:
         (["--causal-eval-max-rounds", "many"], "--causal-eval-max-rounds: expected a positive integer*"),
         (["--causal-eval-warmup", "sometimes"], "--causal-eval-warmup: expected auto, off or a duration*"),
         (["--causal-eval-min-time", "2s", "--causal-eval-max-time", "1s"], "*must not exceed*"),
+        # 1e400 parses as infinity: a budget that never ends, a warm-up that overflows the runner
+        (["--causal-eval-max-time=1e400"], "--causal-eval-max-time: expected a duration of at most a day*"),
+        (["--causal-eval-warmup=1e400"], "--causal-eval-warmup: expected a duration of at most a day*"),
+        (["--causal-eval-max-time=2000min"], "--causal-eval-max-time: expected a duration of at most a day*"),
     ],
 )
 def test_bad_values_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
