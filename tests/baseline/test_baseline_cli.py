@@ -123,6 +123,10 @@ def test_import_a_real_pytest_benchmark_run(
             benchmark.pedantic(sum, args=(range(100),), rounds=20, iterations=5)
         """
     )
+    # under pytest -n N this test runs in an xdist worker whose PYTEST_XDIST_* variables the
+    # child pytest inherits: pytest-benchmark then takes itself for a worker and saves nothing
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--benchmark-autosave", "--benchmark-save-data"
     )
