@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -177,6 +178,40 @@ def test_a_compression_bomb_is_inflated_no_further_than_the_cap() -> None:
     assert isinstance(exc, PartialFailure) and "exceeds max_response_bytes=1048576" in str(exc.errors[0])
     assert peak < 8 * MIB
     assert server.requests[0].headers.get("accept-encoding") == "identity"
+
+
+def test_close_finishes_the_stream_generators_a_capped_read_left_open() -> None:
+    """A body read no further than the cap leaves httpx's and httpcore's stream generators
+    suspended on the client's loop (only the outermost can be closed where reading stops);
+    ``close()`` must close them before it stops the loop, as ``asyncio.run`` does, or they are
+    collected unclosed later (``coroutine method 'aclose' ... was never awaited``)."""
+    model = create_model("openai", base_url="http://127.0.0.1:9/v1", model_name="m")
+    loop = model._ensure_loop()
+    closed: list[str] = []
+
+    async def inner() -> AsyncIterator[bytes]:
+        try:
+            yield b"0" * 1000
+            yield b"0" * 1000
+        finally:
+            closed.append("inner")
+
+    async def outer() -> AsyncIterator[bytes]:  # like httpx's stream over httpcore's
+        try:
+            async for chunk in inner():
+                yield chunk
+        finally:
+            closed.append("outer")
+
+    async def read_one_chunk() -> AsyncIterator[bytes]:  # returns the stream it started
+        stream = outer()
+        await stream.__anext__()
+        return stream  # suspended mid-body, as the cap leaves it
+
+    stream = asyncio.run_coroutine_threadsafe(read_one_chunk(), loop).result(timeout=10)
+    model.close()
+    assert sorted(closed) == ["inner", "outer"]
+    del stream
 
 
 def test_bodies_within_the_cap_are_read_compressed_or_not() -> None:
