@@ -96,7 +96,7 @@ def test_two_choice_dataset_from_two_columns(tmp_path: Path, capsys: pytest.Capt
     per_question = tmp_path / "per.jsonl"
     argv = ["evaluate", "--model", "constant", "--model-arg", "answer=B", "--dataset", str(path),
             "--field", "choices=hypothesis1,hypothesis2", "--field", "answer=label",
-            "--output-jsonl", str(per_question)]  # fmt: skip
+            "--output", str(per_question)]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "questions  4   answered 4   correct 2   unparsed 0   errors 0 (0.00% error rate)" in out

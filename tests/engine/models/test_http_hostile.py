@@ -44,7 +44,7 @@ def test_a_key_echoed_by_the_server_reaches_no_output(
     with _echo_key_401(style) as server:
         argv = ["evaluate", "--model", "openai", "--base-url", server.base_url, "--model-name", "m",
                 "--model-arg", "api_key_env=H15_KEY", "--task", "association", "-n", "10",
-                "--batch-size", "5", "--cache", str(cache), "--output-jsonl", str(rows)]  # fmt: skip
+                "--batch-size", "5", "--cache", str(cache), "--output", str(rows)]  # fmt: skip
         assert main([*argv, "--max-error-rate", "1", "--json"]) == 0
         kept = capsys.readouterr()
         assert main([*argv, "--max-error-rate", "0"]) == 2  # the run aborts: the message goes to stderr
@@ -76,7 +76,7 @@ def test_a_key_in_a_response_is_not_cached_or_written(
         code = main(
             ["evaluate", "--model", "openai", "--base-url", server.base_url, "--model-name", "m",
              "--model-arg", "api_key_env=H15_KEY", "--task", "association", "-n", "6",
-             "--cache", str(cache), "--output-jsonl", str(rows)]
+             "--cache", str(cache), "--output", str(rows)]
         )  # fmt: skip
     assert code == 0
     first = json.loads(rows.read_text().splitlines()[0])
@@ -231,7 +231,7 @@ def test_the_cap_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFix
     with ScriptedServer(lambda _: Reply(200, completion("yes " + "y" * 5000))) as server:
         base = ["evaluate", "--model", "openai", "--base-url", server.base_url, "--model-name", "m",
                 "--task", "association", "-n", "4", "--max-error-rate", "1", "--json"]  # fmt: skip
-        assert main([*base, "--max-response-bytes", "1000", "--output-jsonl", str(rows)]) == 0
+        assert main([*base, "--max-response-bytes", "1000", "--output", str(rows)]) == 0
         assert json.loads(capsys.readouterr().out)["errors"] == 4
         assert "max_response_bytes=1000" in json.loads(rows.read_text().splitlines()[0])["error"]
         assert main([*base, "--max-response-bytes", "100000"]) == 0

@@ -103,7 +103,7 @@ def test_cli_evaluate_finishes_when_redis_dies(
     code = main(
         ["evaluate", "--model", "saboteur", "--model-arg", "at=3", "--task", "association", "-n", "120",
          "--batch-size", "10", "--cache", doomed_redis.url, "--cache-fallback", str(tmp_path / "fb"),
-         "--output-jsonl", str(rows), "--json"]
+         "--output", str(rows), "--json"]
     )  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
