@@ -232,6 +232,13 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
         raise CLIError("--base-url, --model-name and --max-response-bytes apply to --model openai only")
     if args.model == "replay" and options.get("match") == "order" and args.dataset:
         options.setdefault("dataset", args.dataset)  # the i-th recording answers the i-th question
+        # of the dataset as this command reads it: the same format, columns and label base
+        if args.format:
+            options.setdefault("dataset_format", args.format)
+        if args.field:
+            options.setdefault("dataset_fields", dict(args.field))
+        if args.label_base is not None:
+            options.setdefault("label_base", args.label_base)
     return options
 
 
