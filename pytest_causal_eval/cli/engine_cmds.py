@@ -293,6 +293,13 @@ def _evaluate_run(args: argparse.Namespace) -> int:
         raise CLIError("--ray-address applies to --executor ray only")
     from ._progress import CountProgress
 
+    if args.model == "oracle" and args.dataset:
+        print(
+            "causal-eval: warning: the oracle answers with the dataset's own answer field, so it scores "
+            "100% on any file: this measures the harness, not the engine; to check a CLadder file's "
+            "ground truth use causal-eval validate cladder PATH",
+            file=sys.stderr,
+        )
     cache = None
     progress: CountProgress | None = None
     try:
