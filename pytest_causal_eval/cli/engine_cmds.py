@@ -232,6 +232,13 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
         raise CLIError("--base-url, --model-name and --max-response-bytes apply to --model openai only")
     if args.model == "replay" and options.get("match") == "order" and args.dataset:
         options.setdefault("dataset", args.dataset)  # the i-th recording answers the i-th question
+        # of the dataset as this command reads it: the same format, columns and label base
+        if args.format:
+            options.setdefault("dataset_format", args.format)
+        if args.field:
+            options.setdefault("dataset_fields", dict(args.field))
+        if args.label_base is not None:
+            options.setdefault("label_base", args.label_base)
     return options
 
 
@@ -286,6 +293,13 @@ def _evaluate_run(args: argparse.Namespace) -> int:
         raise CLIError("--ray-address applies to --executor ray only")
     from ._progress import CountProgress
 
+    if args.model == "oracle" and args.dataset:
+        print(
+            "causal-eval: warning: the oracle answers with the dataset's own answer field, so it scores "
+            "100% on any file: this measures the harness, not the engine; to check a CLadder file's "
+            "ground truth use causal-eval validate cladder PATH",
+            file=sys.stderr,
+        )
     cache = None
     progress: CountProgress | None = None
     try:

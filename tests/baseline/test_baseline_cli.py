@@ -95,22 +95,25 @@ def test_baselines_show_and_prune(tmp_path: Path, capsys: pytest.CaptureFixture[
     for mid, seen in (("t.py::a", old), ("t.py::b", new), ("t.py::c", new)):
         entries[mid] = entry_from_measurement(Measurement(id=mid, test_id=mid, samples=[1e-3] * 5), seen, "v")
     store.save_entries("m1", {"key": "m1", "hard": {"os": "linux"}}, entries)
-    assert main(["baselines", "show", "--dir", str(store.directory)]) == 0
+    assert main(["baselines", "show", "--baselines", str(store.directory)]) == 0
     assert "m1: 3 measurement(s)" in capsys.readouterr().out
-    assert main(["baselines", "show", "m1", "--dir", str(store.directory)]) == 0
+    assert main(["baselines", "show", "m1", "--baselines", str(store.directory)]) == 0
     assert "t.py::a: median 1.00 ms, 5 rounds, 5 samples kept" in capsys.readouterr().out
-    assert main(["baselines", "prune", "--dir", str(store.directory), "--older-than", "30", "--dry-run"]) == 0
+    assert (
+        main(["baselines", "prune", "--baselines", str(store.directory), "--older-than", "30", "--dry-run"])
+        == 0
+    )
     assert "would remove m1: t.py::a" in capsys.readouterr().out
     assert len(store.load("m1").measurements) == 3  # type: ignore[union-attr]
-    assert main(["baselines", "prune", "--dir", str(store.directory), "--older-than", "30"]) == 0
+    assert main(["baselines", "prune", "--baselines", str(store.directory), "--older-than", "30"]) == 0
     assert sorted(store.load("m1").measurements) == ["t.py::b", "t.py::c"]  # type: ignore[union-attr]
     results = run_file(tmp_path / "r.json", ids=("t.py::b",), key="m1")
-    assert main(["baselines", "prune", "--dir", str(store.directory), "--not-in", str(results)]) == 0
+    assert main(["baselines", "prune", "--baselines", str(store.directory), "--not-in", str(results)]) == 0
     assert sorted(store.load("m1").measurements) == ["t.py::b"]  # type: ignore[union-attr]
-    assert main(["baselines", "prune", "--dir", str(store.directory)]) == 2
-    assert main(["baselines", "show", "nope", "--dir", str(store.directory)]) == 2
+    assert main(["baselines", "prune", "--baselines", str(store.directory)]) == 2
+    assert main(["baselines", "show", "nope", "--baselines", str(store.directory)]) == 2
     store.path_for("m2").write_text("[")
-    assert main(["baselines", "show", "--dir", str(store.directory)]) == 2
+    assert main(["baselines", "show", "--baselines", str(store.directory)]) == 2
     assert "m2: error: is not valid JSON" in capsys.readouterr().out
 
 
@@ -123,6 +126,10 @@ def test_import_a_real_pytest_benchmark_run(
             benchmark.pedantic(sum, args=(range(100),), rounds=20, iterations=5)
         """
     )
+    # under pytest -n N this test runs in an xdist worker whose PYTEST_XDIST_* variables the
+    # child pytest inherits: pytest-benchmark then takes itself for a worker and saves nothing
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--benchmark-autosave", "--benchmark-save-data"
     )
@@ -165,12 +172,21 @@ def test_import_refuses_another_machine_and_bad_files(
     }
     path = tmp_path / "0001_x.json"
     path.write_text(json.dumps(doc))
-    assert main(["import-pytest-benchmark", str(path), "--dir", str(tmp_path / "b")]) == 2
+    assert main(["import-pytest-benchmark", str(path), "--baselines", str(tmp_path / "b")]) == 2
     assert (
         f"recorded on another machine (arch: '{platform.machine()}' vs 'riscv64')" in capsys.readouterr().err
     )
     assert (
-        main(["import-pytest-benchmark", str(path), "--dir", str(tmp_path / "b"), "--machine", "riscv-box"])
+        main(
+            [
+                "import-pytest-benchmark",
+                str(path),
+                "--baselines",
+                str(tmp_path / "b"),
+                "--machine",
+                "riscv-box",
+            ]
+        )
         == 0
     )
     stored = json.loads((tmp_path / "b" / "riscv-box.json").read_text())
@@ -210,7 +226,7 @@ def test_prune_not_in_touches_only_the_results_machine(
 ) -> None:
     store = two_machine_store(tmp_path)
     results = run_file(tmp_path / "r.json", ids=("t.py::a", "t.py::b"), key="m1")
-    prune = ["baselines", "prune", "--dir", str(store.directory), "--not-in", str(results)]
+    prune = ["baselines", "prune", "--baselines", str(store.directory), "--not-in", str(results)]
     assert main([*prune, "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "would remove m1: t.py::c",
@@ -257,7 +273,7 @@ def test_prune_not_in_refuses_results_that_cannot_tell_what_is_stale(
         json.dumps({"schema_version": 1, "measurements": [], "extra": {"machine": {"key": "m1", "hard": {}}}})
     )
     files = [str(f) for f in make(tmp_path)]
-    prune = ["baselines", "prune", "--dir", str(store.directory)] + [
+    prune = ["baselines", "prune", "--baselines", str(store.directory)] + [
         a for f in files for a in ("--not-in", f)
     ]
     before = {k: store.path_for(k).read_text() for k in ("m1", "m2")}
@@ -276,11 +292,11 @@ def test_prune_not_in_an_empty_results_file_of_no_machine_is_refused(
     store = two_machine_store(tmp_path)
     (tmp_path / "e.json").write_text('{"schema_version":1,"measurements":[]}')
     monkeypatch.chdir(tmp_path)
-    assert main(["baselines", "prune", "--dir", "b", "--not-in", "e.json"]) == 2
+    assert main(["baselines", "prune", "--baselines", "b", "--not-in", "e.json"]) == 2
     assert "e.json: the results do not say which machine they were measured on" in capsys.readouterr().err
     # a results file of a machine without a baseline here prunes nothing
     other = run_file(tmp_path / "o.json", key="m3")
-    assert main(["baselines", "prune", "--dir", "b", "--not-in", str(other)]) == 2
+    assert main(["baselines", "prune", "--baselines", "b", "--not-in", str(other)]) == 2
     assert f"no baseline in b for machine key m3, the one {other} was measured on" in capsys.readouterr().err
     assert ids_of(store, "m1") == ["t.py::a", "t.py::b", "t.py::c"]
     assert ids_of(store, "m2") == ["t.py::a", "t.py::z"]
@@ -293,11 +309,11 @@ def test_prune_invalid_and_show_name_quarantined_entries(
     doc = json.loads(store.path_for("m1").read_text())
     doc["measurements"]["t.py::b"]["time"]["summary"]["median"] = "fast"
     store.path_for("m1").write_text(json.dumps(doc))
-    assert main(["baselines", "show", "m1", "--dir", str(store.directory)]) == 2
+    assert main(["baselines", "show", "m1", "--baselines", str(store.directory)]) == 2
     out = capsys.readouterr().out
     assert "m1: 2 measurement(s), last saved" in out and "1 holding a bad number" in out
     assert "t.py::b: bad entry: time.summary.median is 'fast': expected a positive number of seconds" in out
-    assert main(["baselines", "prune", "--dir", str(store.directory), "--invalid"]) == 0
+    assert main(["baselines", "prune", "--baselines", str(store.directory), "--invalid"]) == 0
     assert "removed m1: t.py::b" in capsys.readouterr().out
     assert ids_of(store, "m1") == ["t.py::a", "t.py::c"]
 
@@ -367,7 +383,9 @@ def test_import_refuses_a_benchmark_without_a_numeric_median_and_keeps_the_rest(
     path = tmp_path / "0001_x.json"
     path.write_text(json.dumps(doc))
     directory = tmp_path / "b"
-    assert main(["import-pytest-benchmark", str(path), "--dir", str(directory), "--machine", "box"]) == 2
+    assert (
+        main(["import-pytest-benchmark", str(path), "--baselines", str(directory), "--machine", "box"]) == 2
+    )
     err = capsys.readouterr().err
     for expected in (
         "benchmarks[1]: t.py::words: stats.median is 'fast': expected a positive number of seconds",
@@ -395,7 +413,7 @@ def test_import_into_another_machines_file_needs_force(
     path.write_text(json.dumps(doc))
     store = BaselineStore(tmp_path / "b")
     store.save_entries("box", {"key": "box", "hard": {"arch": "x86_64"}}, {})
-    args = ["import-pytest-benchmark", str(path), "--dir", str(store.directory), "--machine", "box"]
+    args = ["import-pytest-benchmark", str(path), "--baselines", str(store.directory), "--machine", "box"]
     assert main(args) == 2
     assert "holds the baseline of another machine (stored vs this machine: arch: 'x86_64' vs 'riscv64')" in (
         capsys.readouterr().err
@@ -448,7 +466,7 @@ BINARY = b"\xff\xfe\x00\x81binary\x00"
         ["compare", "{bin}", "{good}"],
         ["merge", "{good}", "{bin}", "-o", "{tmp}/m.json"],
         ["report", "{bin}", "-o", "{tmp}/rep"],
-        ["baselines", "prune", "--dir", "{tmp}/b", "--not-in", "{bin}"],
+        ["baselines", "prune", "--baselines", "{tmp}/b", "--not-in", "{bin}"],
     ],
     ids=["compare B", "compare A", "merge", "report", "prune --not-in"],
 )

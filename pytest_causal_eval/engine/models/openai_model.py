@@ -274,8 +274,7 @@ class OpenAIModel(TextModel):
             self._loop = self._client = self._sem = self._thread = None
         if loop is None:
             return
-        if client is not None:
-            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(_shut_down(client), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         if thread is not None:
             thread.join(timeout=10)
@@ -388,6 +387,26 @@ class OpenAIModel(TextModel):
             return []
         results = await asyncio.wrap_future(self._submit([q.prompt for q in questions]))
         return self._collect(results)
+
+
+async def _shut_down(client: httpx.AsyncClient | None) -> None:
+    """What ``asyncio.run`` does before it closes its loop, for the client's loop: close the client,
+    then every async generator still open and the tasks that close them.
+
+    A body read no further than the cap leaves httpx's and httpcore's stream generators suspended,
+    one inside the other (:func:`_read_capped` can close only the outermost); each is closed by a task
+    the loop schedules when it is collected, and closing one drops the next. A loop stopped before
+    those tasks ran leaves the generators unclosed (``coroutine ... was never awaited``)."""
+    if client is not None:
+        await client.aclose()
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    for _ in range(16):  # one nesting level a round; httpx and httpcore nest four
+        await loop.shutdown_asyncgens()
+        pending = [task for task in asyncio.all_tasks() if task is not me]
+        if not pending:
+            return
+        await asyncio.wait(pending, timeout=1.0)
 
 
 def _content(payload: Any) -> str:

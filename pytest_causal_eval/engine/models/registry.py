@@ -52,13 +52,23 @@ class ModelSpec:
         return {"name": self.name, "options": dict(self.options)}
 
 
-def _lazy(module: str, attr: str) -> ModelFactory:
+def _lazy(module: str, attr: str, extras: str) -> ModelFactory:
     """A factory that imports ``module`` (of this subpackage) only when a model is created: the
-    optional dependencies (torch, httpx, transformers) load with the first such model."""
+    optional dependencies (torch, httpx, transformers) load with the first such model. One that is
+    not installed is an :class:`EngineError` naming the package ``extras`` that installs it."""
 
     def factory(**options: Any) -> Model:
-        cls = getattr(importlib.import_module(f"pytest_causal_eval.engine.models.{module}"), attr)
-        model: Model = cls(**options)
+        try:
+            loaded = importlib.import_module(f"pytest_causal_eval.engine.models.{module}")
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").partition(".")[0]
+            if not missing or missing == "pytest_causal_eval":
+                raise
+            raise EngineError(
+                f"the {module.removesuffix('_model')} model needs {missing}, which is not installed: "
+                f"pip install 'pytest-causal-eval[{extras}]'"
+            ) from None
+        model: Model = getattr(loaded, attr)(**options)
         return model
 
     factory.__name__ = f"{attr}_factory"
@@ -72,9 +82,9 @@ MODELS: dict[str, ModelFactory] = {
     "replay": ReplayModel,
     "spin": SpinModel,
     "lookup": LookupModel,
-    "torch": _lazy("torch_model", "TorchModel"),
-    "openai": _lazy("openai_model", "OpenAIModel"),
-    "hf": _lazy("hf_model", "HFModel"),
+    "torch": _lazy("torch_model", "TorchModel", "torch"),
+    "openai": _lazy("openai_model", "OpenAIModel", "http"),
+    "hf": _lazy("hf_model", "HFModel", "torch,hf"),  # the hf model runs on the torch model's helpers
 }
 
 

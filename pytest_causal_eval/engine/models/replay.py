@@ -45,7 +45,8 @@ class ReplayModel(TextModel):
       a tie between different responses is ambiguous.
     * ``"exact"``: only the record whose input is the prompt.
     * ``"order"``: the i-th record answers the i-th question of ``dataset`` (a dataset file in any
-      format :func:`~.loaders.load_dataset` detects); every record's ``target_field`` must name
+      format :func:`~.loaders.load_dataset` reads, with ``dataset_format``, ``dataset_fields`` and
+      ``label_base`` as it takes them); every record's ``target_field`` must name
       the same answer as its question, so files in different orders are caught when loading.
 
     A question with no recording raises ``LookupError``, which the evaluator records as a failed
@@ -63,6 +64,9 @@ class ReplayModel(TextModel):
         match: str = "auto",
         dataset: str | Path | None = None,
         target_field: str = "target",
+        dataset_format: str | None = None,
+        dataset_fields: dict[str, str] | None = None,
+        label_base: int | None = None,
     ) -> None:
         if match not in REPLAY_MATCHES:
             raise UnknownNameError("replay match", match, REPLAY_MATCHES)
@@ -97,7 +101,8 @@ class ReplayModel(TextModel):
         self._by_line: dict[str, list[int]] = {}
         if match == "order":
             assert dataset is not None
-            self._pair_in_order(records, Path(dataset), target_field, digest)
+            questions = list(load_dataset(dataset, dataset_format, dataset_fields, label_base=label_base))
+            self._pair_in_order(records, questions, Path(dataset), target_field, digest)
         else:
             for recording in records:
                 previous = self._answers.setdefault(recording.prompt, recording.response)
@@ -113,9 +118,13 @@ class ReplayModel(TextModel):
         self._digest = digest.hexdigest()[:16]
 
     def _pair_in_order(
-        self, records: list[_Recording], dataset: Path, target_field: str, digest: Any
+        self,
+        records: list[_Recording],
+        questions: list[Any],
+        dataset: Path,
+        target_field: str,
+        digest: Any,
     ) -> None:
-        questions = list(load_dataset(dataset))
         if len(questions) != len(records):
             raise DatasetError(
                 str(self.path),

@@ -217,13 +217,21 @@ class SQLiteCache:
         self._local = threading.local()
         self._generation = 0  # bumped when the file is rebuilt or reopened read-only: threads reopen
         self._lock = threading.Lock()
+        # every connection this object opened, in any thread, and the process that opened it: close()
+        # closes them all (a thread's connection would otherwise stay open until that thread ends)
+        self._opened: dict[sqlite3.Connection, int] = {}
+        self._opened_lock = threading.Lock()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CacheUnavailable(f"cannot create cache directory {self.directory}: {exc}") from None
         if self.path.exists() and not os.access(self.path, os.W_OK):
             self._use_read_only("the file is not writable")
-        self._run(lambda con: con.execute("SELECT count(*) FROM responses").fetchone())
+        try:
+            self._run(lambda con: con.execute("SELECT count(*) FROM responses").fetchone())
+        except BaseException:
+            self.close()  # the caller gets no object to close
+            raise
 
     def describe(self) -> str:
         return f"disk cache {self.path}"
@@ -232,7 +240,11 @@ class SQLiteCache:
     def _connect(self) -> sqlite3.Connection:
         if self.read_only:
             return self._connect_read_only()
-        con = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        # check_same_thread=False: each thread still uses only its own connection, but close() may
+        # close another thread's
+        con = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
         try:
             con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
             mode = con.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -253,7 +265,13 @@ class SQLiteCache:
         uri = self.path.resolve().as_uri()
         last: sqlite3.Error | None = None
         for query in ("?mode=ro", "?mode=ro&immutable=1"):
-            con = sqlite3.connect(uri + query, uri=True, timeout=self.busy_timeout_s, isolation_level=None)
+            con = sqlite3.connect(
+                uri + query,
+                uri=True,
+                timeout=self.busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             try:
                 con.execute("SELECT count(*) FROM responses").fetchone()
             except sqlite3.Error as exc:
@@ -269,11 +287,18 @@ class SQLiteCache:
         con: sqlite3.Connection | None = getattr(local, "con", None)
         if con is None or local.pid != os.getpid() or local.generation != self._generation:
             if con is not None and getattr(local, "pid", None) == os.getpid():
-                with contextlib.suppress(sqlite3.Error):
-                    con.close()
+                self._close(con)
             con = self._connect()
+            with self._opened_lock:
+                self._opened[con] = os.getpid()
             local.con, local.pid, local.generation = con, os.getpid(), self._generation
         return con
+
+    def _close(self, con: sqlite3.Connection) -> None:
+        with self._opened_lock:
+            self._opened.pop(con, None)
+        with contextlib.suppress(sqlite3.Error):
+            con.close()
 
     def _run(self, op: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
         """Run ``op`` with retries on lock contention.
@@ -324,8 +349,8 @@ class SQLiteCache:
     def _drop_connection(self) -> None:
         con = getattr(self._local, "con", None)
         if con is not None:
-            with contextlib.suppress(sqlite3.Error):
-                con.close()
+            if getattr(self._local, "pid", None) == os.getpid():
+                self._close(con)
             self._local.con = None
 
     def _use_read_only(self, reason: str) -> None:
@@ -441,7 +466,19 @@ class SQLiteCache:
         return int(count[0]) if count else 0
 
     def close(self) -> None:
-        self._drop_connection()
+        """Close the connections of every thread that used this cache (a later use reopens).
+
+        Connections another process inherited (a fork) are left to the process that opened them."""
+        pid = os.getpid()
+        with self._lock:
+            self._generation += 1  # a thread whose connection is closed here opens a new one
+            with self._opened_lock:
+                mine = [con for con, owner in self._opened.items() if owner == pid]
+                self._opened = {con: owner for con, owner in self._opened.items() if owner != pid}
+        for con in mine:
+            with contextlib.suppress(sqlite3.Error):
+                con.close()
+        self._local.con = None
 
 
 class RedisCache:
@@ -547,10 +584,13 @@ class TieredCache:
         if factory is None:
             message = f"{failure}; {memory_only}"
         else:
+            replacement: SQLiteCache | None = None
             try:
                 replacement = factory()
                 replacement.put_many(self.front.items())
             except CacheUnavailable as fallback_error:
+                if replacement is not None:
+                    replacement.close()
                 message = f"{failure}; the fallback failed too ({fallback_error}); {memory_only}"
             else:
                 self.back = replacement

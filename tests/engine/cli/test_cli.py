@@ -15,8 +15,14 @@ def test_generate_then_evaluate_dataset(tmp_path: Path, capsys: pytest.CaptureFi
     assert len(lines) == 40 and json.loads(lines[0])["task"] == "counterfactual"
     capsys.readouterr()
     assert main(["evaluate", "--model", "oracle", "--dataset", str(out), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
     assert data["n"] == 40 and data["accuracy"] == 1.0
+    # the README's promise: the oracle on a dataset proves nothing about the engine, and says so
+    assert "warning: the oracle answers with the dataset's own answer field" in captured.err
+    assert "causal-eval validate cladder PATH" in captured.err
+    assert main(["evaluate", "--model", "oracle", "--task", "association", "-n", "5", "--json"]) == 0
+    assert "oracle" not in capsys.readouterr().err  # a generated task: what the oracle is for
 
 
 def test_evaluate_task_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

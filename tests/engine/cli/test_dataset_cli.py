@@ -96,7 +96,7 @@ def test_two_choice_dataset_from_two_columns(tmp_path: Path, capsys: pytest.Capt
     per_question = tmp_path / "per.jsonl"
     argv = ["evaluate", "--model", "constant", "--model-arg", "answer=B", "--dataset", str(path),
             "--field", "choices=hypothesis1,hypothesis2", "--field", "answer=label",
-            "--output-jsonl", str(per_question)]  # fmt: skip
+            "--output", str(per_question)]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "questions  4   answered 4   correct 2   unparsed 0   errors 0 (0.00% error rate)" in out
@@ -113,6 +113,23 @@ def test_two_choice_dataset_from_two_columns(tmp_path: Path, capsys: pytest.Capt
 
 
 MAPPING = ["--field", "choices=hypothesis1,hypothesis2", "--field", "answer=label"]
+
+
+def test_replay_in_order_reads_the_dataset_with_the_same_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """match=order pairs the i-th recording with the i-th question of --dataset as this command
+    reads it: with --field and --label-base (before: read with the default columns, and refused)."""
+    shifted = _pairs(tmp_path, [{**p, "label": int(p["label"]) + 1} for p in PAIRS])  # type: ignore[call-overload]
+    recorded = tmp_path / "recorded.jsonl"
+    targets = [p["hypothesis2"] if p["label"] else p["hypothesis1"] for p in PAIRS]
+    recorded.write_text("".join(json.dumps({"input": f"q{i}", "prediction": "B", "target": t}) + "\n"
+                                for i, t in enumerate(targets)))  # fmt: skip
+    argv = ["evaluate", "--model", "replay", "--model-arg", f"path={recorded}", "--model-arg", "match=order",
+            "--dataset", str(shifted), *MAPPING, "--label-base", "1", "--json"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    data = json.loads(capsys.readouterr().out)
+    assert (data["n"], data["correct"], data["errors"]) == (4, 2, 0)
 
 
 @pytest.mark.parametrize(

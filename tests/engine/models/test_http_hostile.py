@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -43,7 +44,7 @@ def test_a_key_echoed_by_the_server_reaches_no_output(
     with _echo_key_401(style) as server:
         argv = ["evaluate", "--model", "openai", "--base-url", server.base_url, "--model-name", "m",
                 "--model-arg", "api_key_env=H15_KEY", "--task", "association", "-n", "10",
-                "--batch-size", "5", "--cache", str(cache), "--output-jsonl", str(rows)]  # fmt: skip
+                "--batch-size", "5", "--cache", str(cache), "--output", str(rows)]  # fmt: skip
         assert main([*argv, "--max-error-rate", "1", "--json"]) == 0
         kept = capsys.readouterr()
         assert main([*argv, "--max-error-rate", "0"]) == 2  # the run aborts: the message goes to stderr
@@ -75,7 +76,7 @@ def test_a_key_in_a_response_is_not_cached_or_written(
         code = main(
             ["evaluate", "--model", "openai", "--base-url", server.base_url, "--model-name", "m",
              "--model-arg", "api_key_env=H15_KEY", "--task", "association", "-n", "6",
-             "--cache", str(cache), "--output-jsonl", str(rows)]
+             "--cache", str(cache), "--output", str(rows)]
         )  # fmt: skip
     assert code == 0
     first = json.loads(rows.read_text().splitlines()[0])
@@ -179,6 +180,40 @@ def test_a_compression_bomb_is_inflated_no_further_than_the_cap() -> None:
     assert server.requests[0].headers.get("accept-encoding") == "identity"
 
 
+def test_close_finishes_the_stream_generators_a_capped_read_left_open() -> None:
+    """A body read no further than the cap leaves httpx's and httpcore's stream generators
+    suspended on the client's loop (only the outermost can be closed where reading stops);
+    ``close()`` must close them before it stops the loop, as ``asyncio.run`` does, or they are
+    collected unclosed later (``coroutine method 'aclose' ... was never awaited``)."""
+    model = create_model("openai", base_url="http://127.0.0.1:9/v1", model_name="m")
+    loop = model._ensure_loop()
+    closed: list[str] = []
+
+    async def inner() -> AsyncIterator[bytes]:
+        try:
+            yield b"0" * 1000
+            yield b"0" * 1000
+        finally:
+            closed.append("inner")
+
+    async def outer() -> AsyncIterator[bytes]:  # like httpx's stream over httpcore's
+        try:
+            async for chunk in inner():
+                yield chunk
+        finally:
+            closed.append("outer")
+
+    async def read_one_chunk() -> AsyncIterator[bytes]:  # returns the stream it started
+        stream = outer()
+        await stream.__anext__()
+        return stream  # suspended mid-body, as the cap leaves it
+
+    stream = asyncio.run_coroutine_threadsafe(read_one_chunk(), loop).result(timeout=10)
+    model.close()
+    assert sorted(closed) == ["inner", "outer"]
+    del stream
+
+
 def test_bodies_within_the_cap_are_read_compressed_or_not() -> None:
     plain = completion("yes")
     replies = iter([Reply(200, plain), Reply(200, gzip.compress(plain), {"Content-Encoding": "gzip"})])
@@ -196,7 +231,7 @@ def test_the_cap_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFix
     with ScriptedServer(lambda _: Reply(200, completion("yes " + "y" * 5000))) as server:
         base = ["evaluate", "--model", "openai", "--base-url", server.base_url, "--model-name", "m",
                 "--task", "association", "-n", "4", "--max-error-rate", "1", "--json"]  # fmt: skip
-        assert main([*base, "--max-response-bytes", "1000", "--output-jsonl", str(rows)]) == 0
+        assert main([*base, "--max-response-bytes", "1000", "--output", str(rows)]) == 0
         assert json.loads(capsys.readouterr().out)["errors"] == 4
         assert "max_response_bytes=1000" in json.loads(rows.read_text().splitlines()[0])["error"]
         assert main([*base, "--max-response-bytes", "100000"]) == 0

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,27 @@ def test_registry() -> None:
     assert "gpt-17" in str(info.value) and "oracle" in str(info.value) and "replay" in str(info.value)
     with pytest.raises(EngineError, match="bad options for model 'oracle'"):
         create_model("oracle", temperature=0.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "hidden", "extras"),
+    [
+        ("hf", {"path": "ckpt"}, "torch", "torch,hf"),
+        ("torch", {}, "torch", "torch"),
+        ("openai", {"base_url": "http://127.0.0.1:9/v1", "model_name": "m"}, "httpx", "http"),
+    ],
+)
+def test_a_model_whose_extra_is_not_installed_says_what_to_install(
+    name: str, options: dict[str, str], hidden: str, extras: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, hidden, None)  # as if not installed: importing it fails
+    for module in ("hf_model", "torch_model", "openai_model"):  # imported afresh, without it
+        monkeypatch.delitem(sys.modules, f"pytest_causal_eval.engine.models.{module}", raising=False)
+    with pytest.raises(EngineError) as info:
+        create_model(name, **options)
+    assert str(info.value) == (
+        f"the {name} model needs {hidden}, which is not installed: pip install 'pytest-causal-eval[{extras}]'"
+    )
 
 
 def test_oracle_constant_random() -> None:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import sqlite3
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from pytest_causal_eval.engine import (
     Question,
     RedisCache,
     SQLiteCache,
+    TieredCache,
     cache_key,
     create_model,
     generate,
@@ -89,8 +93,10 @@ def test_sqlite_persists_as_json_with_ttl(tmp_path: Path) -> None:
 
 def test_evaluator_hits_on_disk_across_instances(tmp_path: Path) -> None:
     model = Counting()
-    first = Evaluator(model, batch_size=8, cache=open_cache(str(tmp_path))).run(QS)
-    second = Evaluator(model, batch_size=5, cache=open_cache(str(tmp_path))).run(QS)
+    with contextlib.closing(open_cache(str(tmp_path))) as cache:
+        first = Evaluator(model, batch_size=8, cache=cache).run(QS)
+    with contextlib.closing(open_cache(str(tmp_path))) as cache:
+        second = Evaluator(model, batch_size=5, cache=cache).run(QS)
     assert (first.cache_hits, first.cache_misses) == (0, 40)
     assert (second.cache_hits, second.cache_misses) == (40, 0) and model.asked == 40
     assert second.accuracy == first.accuracy == 1.0
@@ -107,6 +113,51 @@ def test_corrupt_file_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     rebuilt.put("k", "v2")
     assert rebuilt.get("k") == "v2"
     assert len(list(tmp_path.glob("responses.sqlite3.corrupt-*"))) == 1
+    rebuilt.close()
+
+
+def test_close_closes_the_connection_of_every_thread_that_used_the_cache(tmp_path: Path) -> None:
+    cache = SQLiteCache(tmp_path)
+    both_in = threading.Barrier(2)
+
+    def use(worker: int) -> None:  # two pool threads, each with its own connection
+        cache.put(f"w{worker}", "yes")
+        both_in.wait(timeout=10)
+
+    wal = tmp_path / "responses.sqlite3-wal"
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(use, range(2)))
+        assert wal.exists()
+        cache.close()  # the pool's threads are still alive, and so would be their connections
+        # SQLite removes the WAL file when the last connection to the database closes
+        assert not wal.exists()
+        assert pool.submit(cache.get, "w1").result() == "yes"  # a closed cache reopens on use
+    assert cache.get("w0") == "yes"
+    cache.close()
+    assert not wal.exists()
+
+
+def test_a_fallback_that_fails_too_is_closed(tmp_path: Path) -> None:
+    class Broken(SQLiteCache):
+        closed = 0
+
+        def put_many(self, items: object) -> None:
+            raise CacheUnavailable("the fallback disk is full")
+
+        def close(self) -> None:
+            Broken.closed += 1
+            super().close()
+
+    class Failing(MemoryCache):
+        name = "failing"
+
+        def get_many(self, keys: Sequence[str]) -> list[str | None]:
+            raise CacheUnavailable("the shared cache went away")
+
+    cache = TieredCache(MemoryCache(), Failing(), lambda: Broken(tmp_path))
+    with pytest.warns(CacheWarning, match="the fallback failed too"):
+        assert cache.get("k") is None
+    assert Broken.closed == 1 and cache.back is None
 
 
 def _writer(directory: str, worker: int, rounds: int) -> None:
@@ -126,9 +177,9 @@ def test_several_processes_write_at_once(tmp_path: Path) -> None:
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]  # no "database is locked"
-    cache = SQLiteCache(tmp_path)
-    assert len(cache) == 4 * 40 * 20
-    assert cache.get("w3-r39-19") == "3:39:19"
+    with contextlib.closing(SQLiteCache(tmp_path)) as cache:
+        assert len(cache) == 4 * 40 * 20
+        assert cache.get("w3-r39-19") == "3:39:19"
 
 
 def test_redis_cache_roundtrip_and_ttl(redis_url: str) -> None:
@@ -140,7 +191,10 @@ def test_redis_cache_roundtrip_and_ttl(redis_url: str) -> None:
     model = Counting("redis-model")
     tiered = open_cache(redis_url)
     Evaluator(model, cache=tiered).run(QS)
-    r = Evaluator(model, cache=open_cache(redis_url)).run(QS)  # a fresh memory layer: served by Redis
+    with contextlib.closing(open_cache(redis_url)) as fresh:  # a fresh memory layer: served by Redis
+        r = Evaluator(model, cache=fresh).run(QS)
+    tiered.close()
+    cache.close()
     assert r.cache_hits == 40 and model.asked == 40
 
 
@@ -157,6 +211,7 @@ def test_redis_that_does_not_answer(tmp_path: Path) -> None:
         cache = open_cache(url, fallback_dir=tmp_path)
     cache.put("k", "v")
     assert cache.get("k") == "v" and (tmp_path / "responses.sqlite3").exists()
+    cache.close()
 
 
 def test_errors_are_not_cached() -> None:

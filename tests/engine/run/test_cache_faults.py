@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -69,10 +70,12 @@ def test_redis_killed_mid_run_falls_back_to_disk_once_and_keeps_everything(
     assert result.n == 200 and result.accuracy == 1.0 and result.errors == 0
     assert result.cache_misses == 200 and list(result.notes) == [message]
     assert cache.back is not None and cache.back.name == "sqlite"
+    cache.close()
     # every response of the run is on disk: the 3 batches answered before the crash were copied over
-    disk = SQLiteCache(fallback)
-    assert len(disk) == 200
-    again = Evaluator(Saboteur(lambda: None), batch_size=20, cache=open_cache(str(fallback))).run(QS)
+    with contextlib.closing(SQLiteCache(fallback)) as disk:
+        assert len(disk) == 200
+    with contextlib.closing(open_cache(str(fallback))) as reopened:
+        again = Evaluator(Saboteur(lambda: None), batch_size=20, cache=reopened).run(QS)
     assert again.cache_hits == 200 and again.accuracy == 1.0
 
 
@@ -86,6 +89,7 @@ def test_redis_killed_mid_run_without_fallback_goes_on_in_memory(doomed_redis: R
     assert "continuing with the in-memory cache only" in message
     assert result.n == 200 and result.accuracy == 1.0
     assert second.cache_hits == 200  # this run's answers are still served from memory
+    cache.close()
 
 
 def test_cli_evaluate_finishes_when_redis_dies(
@@ -99,7 +103,7 @@ def test_cli_evaluate_finishes_when_redis_dies(
     code = main(
         ["evaluate", "--model", "saboteur", "--model-arg", "at=3", "--task", "association", "-n", "120",
          "--batch-size", "10", "--cache", doomed_redis.url, "--cache-fallback", str(tmp_path / "fb"),
-         "--output-jsonl", str(rows), "--json"]
+         "--output", str(rows), "--json"]
     )  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -108,7 +112,8 @@ def test_cli_evaluate_finishes_when_redis_dies(
     assert len(rows.read_text().splitlines()) == 120
     warned = [line for line in err.splitlines() if line.startswith("causal-eval: warning:")]
     assert len(warned) == 1 and "continuing with the disk cache" in warned[0], err
-    assert len(SQLiteCache(tmp_path / "fb")) == 120
+    with contextlib.closing(SQLiteCache(tmp_path / "fb")) as disk:
+        assert len(disk) == 120
 
 
 def test_disk_cache_locked_mid_run_is_given_up_once(tmp_path: Path) -> None:
@@ -127,10 +132,12 @@ def test_disk_cache_locked_mid_run_is_given_up_once(tmp_path: Path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+        back.close()
     (message,) = _cache_warnings(caught)
     assert "stayed locked" in message and "in-memory cache only" in message
     assert result.n == 200 and result.accuracy == 1.0
-    assert len(SQLiteCache(tmp_path)) == 40  # the batches stored before the lock are intact
+    with contextlib.closing(SQLiteCache(tmp_path)) as disk:
+        assert len(disk) == 40  # the batches stored before the lock are intact
 
 
 class Flaky:
@@ -169,6 +176,7 @@ def test_redis_that_stops_answering_mid_run_is_given_up_after_its_timeout(doomed
             result = Evaluator(stop, batch_size=50, cache=cache).run(QS)
     finally:
         os.kill(doomed_redis.proc.pid, signal.SIGCONT)
+        cache.close()
     (message,) = _cache_warnings(caught)
     assert "Timeout" in message and "in-memory cache only" in message
     assert result.n == 200 and result.accuracy == 1.0
