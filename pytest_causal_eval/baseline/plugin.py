@@ -1,12 +1,7 @@
 """The gate's plugin object: judge each measurement at the end of its test, save once on the
 controller, and report verdicts (terminal, exit status; the Markdown verdicts are written by the
-report feature from the verdicts recorded here).
-
-Re-measuring: when the time comparison is inconclusive, the workload kept by ``causal_bench``
-(``session.stores[nodeid].workloads[name]``) is measured again with the session's runner settings
-and timer, up to ``--causal-eval-remeasure`` extra passes, the new rounds are pooled with the old,
-and the comparison is repeated. Still undecided: the verdict is inconclusive (a warning; a failure
-with ``--causal-eval-strict``), never a guess.
+report feature from the verdicts recorded here). An inconclusive time comparison is measured again
+first (``remeasure``).
 
 A gate that is off must not look green. *Faults* (the baseline file cannot be read or is of a newer
 schema, an entry holds a bad number, the save failed or was interrupted) are errors; *warnings*
@@ -21,13 +16,14 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_causal_eval import __version__
+from pytest_causal_eval.baseline.code_identity import code_identity
 from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
 from pytest_causal_eval.baseline.machine import (
     Fingerprint,
@@ -37,10 +33,12 @@ from pytest_causal_eval.baseline.machine import (
     live_environment,
     soft_differences,
 )
+from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
     entry_problem,
     gpu_identity,
+    measurement_from_entry,
     session_record,
 )
 from pytest_causal_eval.baseline.store import (
@@ -51,14 +49,13 @@ from pytest_causal_eval.baseline.store import (
     SaveOutcome,
     TooNewError,
 )
-from pytest_causal_eval.profiling.stored import restore_profile
-from pytest_causal_eval.results import Measurement, Metric, RunResults
+from pytest_causal_eval.results import Measurement, RunResults
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
 from pytest_causal_eval.stats.noise import noise_profile
 from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
 
-__all__ = ["BaselineGate", "baseline_measurement", "code_identity", "in_ci"]
+__all__ = ["BaselineGate", "in_ci"]
 
 FORCE_FLAG = "--causal-eval-force-save"
 
@@ -68,65 +65,8 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def code_identity(root: Path, baselines: Path) -> str:
-    """A name for the code a session measured: a digest of the committed files of the checkout
-    around ``root`` *apart from the baseline directory*, or "" when there is none (not a git
-    checkout, or uncommitted changes outside the baselines: a dirty tree's code has no name, so its
-    sessions are kept but never paired with another).
-
-    The baseline files are left out because every save changes them and committing them makes a new
-    commit of the same code; two saves with a baseline commit in between still measured one code.
-    """
-    import hashlib
-
-    from pytest_causal_eval.environment.fingerprint import git_output
-
-    top_text = git_output("rev-parse", "--show-toplevel", cwd=root)
-    if not top_text:
-        return ""
-    top = Path(top_text).resolve()
-    spec = ["--", "."]
-    prefix = None
-    if baselines.resolve().is_relative_to(top):  # else they live outside the checkout
-        prefix = baselines.resolve().relative_to(top).as_posix() + "/"
-        spec.append(f":(exclude){prefix}")
-    status = git_output("status", "--porcelain", "--untracked-files=no", *spec, cwd=top, timeout=30)
-    # one line a file: "<mode> <type> <object>\t<path>"
-    tree = git_output("ls-tree", "-r", "--full-tree", "HEAD", cwd=top, timeout=30)
-    if status is None or status or not tree:
-        return ""
-    kept = [
-        line for line in tree.splitlines() if prefix is None or not line.split("\t", 1)[-1].startswith(prefix)
-    ]
-    return "tree:" + hashlib.sha256("\n".join(kept).encode()).hexdigest()[:16]
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def baseline_measurement(mid: str, entry: Mapping[str, Any]) -> Measurement:
-    """A stored entry as a ``Measurement`` (for the explain hook and profile diffs)."""
-    time_block = entry.get("time") or {}
-    metrics = {}
-    for name, data in (entry.get("metrics") or {}).items():
-        metrics[name] = Metric(
-            name=name,
-            value=float(data["value"]),
-            unit=str(data.get("unit", "")),
-            better="higher" if data.get("better") == "higher" else "lower",
-            samples=[float(v) for v in data["samples"]] if data.get("samples") else None,
-        )
-    return Measurement(
-        id=mid,
-        test_id=str(entry.get("test_id", mid)),
-        name=str(entry.get("name", "")),
-        params={str(k): str(v) for k, v in (entry.get("params") or {}).items()},
-        samples=[float(v) for v in time_block.get("samples") or []],
-        iterations=int(time_block.get("iterations") or 0),
-        metrics=metrics,
-        extra={"baseline": True, "noise": dict(entry.get("noise") or {}), **restore_profile(entry)},
-    )
 
 
 class BaselineGate:
@@ -268,7 +208,9 @@ class BaselineGate:
             self.notes.append(f"{measurement.id}: {record['message']}")
             return None
         comparisons = judge(measurement, entry, config)
-        comparisons = self._remeasure_if_undecided(item, measurement, entry, config, comparisons)
+        comparisons = remeasure_if_undecided(
+            self.session, item, measurement, entry, config, comparisons, self.extra_passes
+        )
         self._record_noise(measurement)
         record = verdict_record(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
         measurement.extra["verdict"] = record
@@ -290,30 +232,6 @@ class BaselineGate:
             )
         return failures or None
 
-    def _remeasure_if_undecided(
-        self,
-        item: pytest.Item,
-        measurement: Measurement,
-        entry: Mapping[str, Any] | None,
-        config: GateConfig,
-        comparisons: list[Comparison],
-    ) -> list[Comparison]:
-        store = self.session.stores.get(item.nodeid)
-        workload = store.workloads.get(measurement.name) if store is not None else None
-        passes = 0
-        while (
-            passes < self.extra_passes
-            and workload is not None
-            and measurement.mode == "auto"
-            and any(c.verdict == "inconclusive" and c.metric == "time" for c in comparisons)
-        ):
-            remeasure(self.session, item, measurement, workload)
-            passes += 1
-            comparisons = judge(measurement, entry, config)
-        if passes:
-            measurement.extra["remeasured"] = passes
-        return comparisons
-
     def _record_noise(self, measurement: Measurement) -> None:
         if measurement.samples:
             measurement.extra["noise"] = noise_profile(measurement.samples).to_dict()
@@ -324,7 +242,7 @@ class BaselineGate:
         """Ask the explainers about one regressed quantity, ``metric``."""
         store = self.session.stores.get(item.nodeid)
         workload = store.workloads.get(measurement.name) if store is not None else None
-        baseline = baseline_measurement(measurement.id, entry) if entry is not None else None
+        baseline = measurement_from_entry(measurement.id, entry) if entry is not None else None
         lines: list[str] = []
         try:
             results = self.config.hook.pytest_causal_eval_explain(
@@ -529,20 +447,3 @@ def _gpu_mismatch(measurement: Measurement, entry: Mapping[str, Any] | None) -> 
 def _noisy(measurement: Measurement) -> bool:
     health = measurement.extra.get("health")
     return bool(isinstance(health, Mapping) and health.get("noisy"))
-
-
-def remeasure(
-    session: CausalEvalSession, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
-) -> None:
-    """One more measuring pass of ``workload``; its rounds are appended to the measurement's samples.
-
-    No warm-up: the workload has just run its warm-up and rounds, so it is as warm as it gets.
-    """
-    import dataclasses
-
-    from pytest_causal_eval.measure.runner import Runner
-
-    config = dataclasses.replace(session.runner_config(item), warmup=0.0)
-    outcome = Runner(config, session.timer).run(workload)
-    measurement.samples = [*measurement.samples, *outcome.per_iteration_seconds()]
-    measurement.cpu_samples = [*measurement.cpu_samples, *outcome.per_iteration_cpu_seconds()]
