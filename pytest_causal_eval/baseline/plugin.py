@@ -25,14 +25,6 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.baseline.code_identity import code_identity
 from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
-from pytest_causal_eval.baseline.machine import (
-    Fingerprint,
-    describe_differences,
-    fingerprint_from_environment,
-    hard_differences,
-    live_environment,
-    soft_differences,
-)
 from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
@@ -48,6 +40,14 @@ from pytest_causal_eval.baseline.store import (
     MachineMismatchError,
     SaveOutcome,
     TooNewError,
+)
+from pytest_causal_eval.environment.fingerprint import (
+    Fingerprint,
+    describe_differences,
+    fingerprint_from_environment,
+    hard_differences,
+    live_environment,
+    soft_differences,
 )
 from pytest_causal_eval.results import Measurement, RunResults
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs

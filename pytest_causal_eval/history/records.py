@@ -56,8 +56,8 @@ class SeriesPoint:
 
 
 def machine_key_of(results: RunResults) -> tuple[str, dict[str, Any]]:
-    """The machine key and fingerprint of a run (``baseline.machine.results_machine``)."""
-    from pytest_causal_eval.baseline.machine import results_machine
+    """The machine key and fingerprint of a run (``environment.fingerprint.results_machine``)."""
+    from pytest_causal_eval.environment.fingerprint import results_machine
 
     key, fingerprint = results_machine(results)
     return key, {**fingerprint.to_dict(), "key": key}

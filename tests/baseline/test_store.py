@@ -10,12 +10,6 @@ from typing import Any
 import pytest
 
 from pytest_causal_eval.baseline.gate import GateConfig, judge, verdict_record
-from pytest_causal_eval.baseline.machine import (
-    Fingerprint,
-    fingerprint_from_environment,
-    hard_differences,
-    soft_differences,
-)
 from pytest_causal_eval.baseline.schema import (
     MAX_SAMPLES,
     SCHEMA_VERSION,
@@ -30,6 +24,12 @@ from pytest_causal_eval.baseline.store import (
     MachineMismatchError,
     TooNewError,
     read_baseline,
+)
+from pytest_causal_eval.environment.fingerprint import (
+    Fingerprint,
+    fingerprint_from_environment,
+    hard_differences,
+    soft_differences,
 )
 from pytest_causal_eval.results import Measurement, Metric
 
