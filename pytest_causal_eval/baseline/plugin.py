@@ -49,7 +49,7 @@ from pytest_causal_eval.environment.fingerprint import (
     live_environment,
     soft_differences,
 )
-from pytest_causal_eval.results import Measurement, RunResults
+from pytest_causal_eval.results import Measurement, RunResults, Verdict
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
 from pytest_causal_eval.stats.noise import noise_profile
@@ -271,6 +271,13 @@ class BaselineGate:
         lines.extend(f"causal-eval: warning: {w}" for w in self.warnings)
         return lines
 
+    def pytest_causal_eval_baseline_entries(
+        self, config: pytest.Config
+    ) -> tuple[Mapping[str, Mapping[str, Any]], Path] | None:
+        if self.baseline is None:
+            return None
+        return self.baseline.measurements, self.baseline.path
+
     def pytest_causal_eval_session_results(self, config: pytest.Config, results: RunResults) -> None:
         results.extra["machine"] = {**self.fingerprint.to_dict(), "key": self.key}
         results.extra["baseline"] = {
@@ -281,7 +288,8 @@ class BaselineGate:
             "inconclusive": sorted(
                 m.id
                 for m in results.measurements
-                if (m.extra.get("verdict") or {}).get("verdict") == "inconclusive"
+                if (v := Verdict.from_dict(m.extra.get("verdict"))) is not None
+                and v.verdict == "inconclusive"
             ),
         }
         if self.save:
@@ -290,8 +298,8 @@ class BaselineGate:
                 self.notes.append("the run was interrupted: the baseline was not saved (it is unchanged)")
             else:
                 self._save(results)
-                results.extra["baseline"]["errors"] = list(self.errors)
-                results.extra["baseline"]["notes"] = list(self.notes)
+            results.extra["baseline"]["errors"] = list(self.errors)
+            results.extra["baseline"]["notes"] = list(self.notes)
         self._report(results)
 
     def _save(self, results: RunResults) -> None:
