@@ -33,6 +33,7 @@ from pytest_causal_eval.baseline.schema import (
     measurement_from_entry,
     session_record,
 )
+from pytest_causal_eval.baseline.settings import BaselineSettings
 from pytest_causal_eval.baseline.store import (
     BaselineFile,
     BaselineFileError,
@@ -53,7 +54,6 @@ from pytest_causal_eval.results import Measurement, RunResults, Verdict
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
 from pytest_causal_eval.stats.noise import noise_profile
-from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
 
 __all__ = ["BaselineGate", "in_ci"]
 
@@ -75,17 +75,14 @@ class BaselineGate:
     def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
         self.config = config
         self.session = session
-        settings = session.settings
-        directory = settings.get("baselines")
-        if directory is None:
-            directory = config.rootpath / "baselines"
-        self.store = BaselineStore(Path(directory))
-        self.save = bool(settings.get("save"))
-        self.force_save = bool(settings.get("force_save"))
-        self.strict = bool(settings.get("strict"))
-        self.extra_passes = int(settings.get("remeasure", 2))
-        self.threshold: Threshold = settings.get("threshold") or DEFAULT_THRESHOLD
-        self.chosen_key: str | None = settings.get("machine")
+        settings = BaselineSettings.of(session.settings)
+        self.store = BaselineStore(Path(settings.baselines or config.rootpath / "baselines"))
+        self.save = settings.save
+        self.force_save = settings.force_save
+        self.strict = settings.strict
+        self.extra_passes = settings.remeasure
+        self.threshold: Threshold = settings.threshold
+        self.chosen_key = settings.machine
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
         self.baseline: BaselineFile | None = None
