@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -46,6 +47,14 @@ def pytest_causal_eval_explain(
 def pytest_causal_eval_session_results(config: pytest.Config, results: RunResults) -> None:
     """Called once, on the controller, with every measurement of the run (xdist workers' too).
     Features add what they know to ``results.environment`` and ``results.extra`` here."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_causal_eval_baseline_entries(
+    config: pytest.Config,
+) -> tuple[Mapping[str, Mapping[str, Any]], Path] | None:
+    """The stored entries of the baseline this run was compared with, by measurement id, and its
+    file (the baseline feature answers; None when none was compared)."""
 
 
 @pytest.hookspec(firstresult=True)

@@ -30,6 +30,7 @@ __all__ = [
     "Metric",
     "ResultsFormatError",
     "RunResults",
+    "Verdict",
     "measurement_problem",
     "read_results",
     "results_schema_path",
@@ -90,6 +91,85 @@ class Metric:
             unit=str(data.get("unit", "")),
             better=_better(data.get("better", "lower")),
             samples=[float(v) for v in data["samples"]] if data.get("samples") is not None else None,
+        )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass
+class Verdict:
+    """The gate's judgement of one measurement, stored as ``measurement.extra["verdict"]``.
+
+    ``verdict`` is regressed, inconclusive, improved, pass or new; the numbers are those of the
+    deciding comparison (``metric``), ``all`` holds every comparison made. The fields after
+    ``baseline_median`` exist only when a comparison decided (``None``: left out of the dict).
+    """
+
+    verdict: str
+    message: str = ""
+    metric: str | None = None
+    change: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    threshold: str | None = None
+    baseline_median: float | None = None
+    baseline: str | None = None  # the baseline's machine key or label
+    candidate_median: float | None = None
+    better: str | None = None
+    unit: str | None = None
+    method: str | None = None
+    all: list[dict[str, Any]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (the keys and their order as the results schema has them)."""
+        out: dict[str, Any] = {
+            "verdict": self.verdict,
+            "metric": self.metric,
+            "change": self.change,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "threshold": self.threshold,
+            "baseline_median": self.baseline_median,
+        }
+        optional = {"candidate_median": self.candidate_median, "better": self.better, "unit": self.unit}
+        out.update({k: v for k, v in optional.items() if v is not None})
+        out["message"] = self.message
+        if self.method is not None:
+            out["method"] = self.method
+        out["baseline"] = self.baseline
+        if self.all is not None:
+            out["all"] = [dict(c) for c in self.all]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Verdict | None:
+        """The record in ``data`` (a stored ``extra["verdict"]``); None when there is none."""
+        if not isinstance(data, Mapping):
+            return None
+        comparisons = data.get("all")
+        return cls(
+            verdict=str(data.get("verdict") or ""),
+            message=str(data.get("message") or ""),
+            metric=_text(data.get("metric")),
+            change=_number(data.get("change")),
+            ci_low=_number(data.get("ci_low")),
+            ci_high=_number(data.get("ci_high")),
+            threshold=_text(data.get("threshold")),
+            baseline_median=_number(data.get("baseline_median")),
+            baseline=_text(data.get("baseline")),
+            candidate_median=_number(data.get("candidate_median")),
+            better=_text(data.get("better")),
+            unit=_text(data.get("unit")),
+            method=_text(data.get("method")),
+            all=[dict(c) for c in comparisons if isinstance(c, Mapping)]
+            if isinstance(comparisons, list)
+            else None,
         )
 
 

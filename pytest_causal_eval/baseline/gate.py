@@ -22,13 +22,12 @@ from typing import Any
 from pytest_causal_eval.baseline.schema import session_floor
 from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_comparable
 from pytest_causal_eval.report.units import format_seconds, format_value
-from pytest_causal_eval.results import Measurement
+from pytest_causal_eval.results import Measurement, Verdict
 from pytest_causal_eval.stats.compare import (
     Comparison,
     GateSettings,
     Side,
     Threshold,
-    Verdict,
     compare,
     parse_threshold,
     seed_for,
@@ -39,6 +38,7 @@ __all__ = [
     "DERIVED_METRICS",
     "GateConfig",
     "baseline_side",
+    "build_verdict",
     "config_from_record",
     "format_change",
     "format_comparison",
@@ -227,44 +227,37 @@ def format_comparison(c: Comparison, unit: str = "") -> str:
 NOT_GATED = "not gated: every metric's threshold is off"
 
 
-def verdict_record(
+def build_verdict(
     m: Measurement,
     comparisons: Sequence[Comparison],
     baseline_key: str | None,
     has_baseline: bool = False,
-) -> dict[str, Any]:
-    """The dict stored in ``measurement.extra['verdict']``. No comparisons with a baseline entry
+) -> Verdict:
+    """The measurement's verdict from its comparisons. No comparisons with a baseline entry
     (``has_baseline``) means nothing is gated (every threshold off): a pass that says so."""
     top = headline(comparisons)
     if top is None:
-        return {
-            "verdict": "pass" if has_baseline else "new",
-            "metric": None,
-            "change": None,
-            "ci_low": None,
-            "ci_high": None,
-            "threshold": None,
-            "baseline_median": None,
-            "message": NOT_GATED if has_baseline else "no baseline for this measurement",
-            "baseline": baseline_key,
-        }
+        return Verdict(
+            verdict="pass" if has_baseline else "new",
+            message=NOT_GATED if has_baseline else "no baseline for this measurement",
+            baseline=baseline_key,
+        )
     unit = m.metrics[top.metric].unit if top.metric in m.metrics else "s"
-    verdict: Verdict = top.verdict
-    return {
-        "verdict": verdict,
-        "metric": top.metric,
-        "change": top.change,
-        "ci_low": top.ci_low,
-        "ci_high": top.ci_high,
-        "threshold": str(top.threshold),
-        "baseline_median": top.baseline_center,
-        "candidate_median": top.candidate_center,
-        "better": top.better,
-        "unit": unit,
-        "message": format_comparison(top, unit),
-        "method": top.method,
-        "baseline": baseline_key,
-        "all": [
+    return Verdict(
+        verdict=top.verdict,
+        metric=top.metric,
+        change=top.change,
+        ci_low=top.ci_low,
+        ci_high=top.ci_high,
+        threshold=str(top.threshold),
+        baseline_median=top.baseline_center,
+        candidate_median=top.candidate_center,
+        better=top.better,
+        unit=unit,
+        message=format_comparison(top, unit),
+        method=top.method,
+        baseline=baseline_key,
+        all=[
             {
                 "metric": c.metric,
                 "verdict": c.verdict,
@@ -275,4 +268,14 @@ def verdict_record(
             }
             for c in comparisons
         ],
-    }
+    )
+
+
+def verdict_record(
+    m: Measurement,
+    comparisons: Sequence[Comparison],
+    baseline_key: str | None,
+    has_baseline: bool = False,
+) -> dict[str, Any]:
+    """The dict stored in ``measurement.extra['verdict']``: ``build_verdict(...).to_dict()``."""
+    return build_verdict(m, comparisons, baseline_key, has_baseline).to_dict()

@@ -1,12 +1,7 @@
 """The gate's plugin object: judge each measurement at the end of its test, save once on the
 controller, and report verdicts (terminal, exit status; the Markdown verdicts are written by the
-report feature from the verdicts recorded here).
-
-Re-measuring: when the time comparison is inconclusive, the workload kept by ``causal_bench``
-(``session.stores[nodeid].workloads[name]``) is measured again with the session's runner settings
-and timer, up to ``--causal-eval-remeasure`` extra passes, the new rounds are pooled with the old,
-and the comparison is repeated. Still undecided: the verdict is inconclusive (a warning; a failure
-with ``--causal-eval-strict``), never a guess.
+report feature from the verdicts recorded here). An inconclusive time comparison is measured again
+first (``remeasure``).
 
 A gate that is off must not look green. *Faults* (the baseline file cannot be read or is of a newer
 schema, an entry holds a bad number, the save failed or was interrupted) are errors; *warnings*
@@ -21,28 +16,24 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_causal_eval import __version__
+from pytest_causal_eval.baseline.code_identity import code_identity
 from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
-from pytest_causal_eval.baseline.machine import (
-    Fingerprint,
-    describe_differences,
-    fingerprint_from_environment,
-    hard_differences,
-    live_environment,
-    soft_differences,
-)
+from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
     entry_problem,
     gpu_identity,
+    measurement_from_entry,
     session_record,
 )
+from pytest_causal_eval.baseline.settings import BaselineSettings
 from pytest_causal_eval.baseline.store import (
     BaselineFile,
     BaselineFileError,
@@ -51,14 +42,20 @@ from pytest_causal_eval.baseline.store import (
     SaveOutcome,
     TooNewError,
 )
-from pytest_causal_eval.profiling.stored import restore_profile
-from pytest_causal_eval.results import Measurement, Metric, RunResults
+from pytest_causal_eval.environment.fingerprint import (
+    Fingerprint,
+    describe_differences,
+    fingerprint_from_environment,
+    hard_differences,
+    live_environment,
+    soft_differences,
+)
+from pytest_causal_eval.results import Measurement, RunResults, Verdict
 from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
 from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
 from pytest_causal_eval.stats.noise import noise_profile
-from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
 
-__all__ = ["BaselineGate", "baseline_measurement", "code_identity", "in_ci"]
+__all__ = ["BaselineGate", "in_ci"]
 
 FORCE_FLAG = "--causal-eval-force-save"
 
@@ -68,65 +65,8 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def code_identity(root: Path, baselines: Path) -> str:
-    """A name for the code a session measured: a digest of the committed files of the checkout
-    around ``root`` *apart from the baseline directory*, or "" when there is none (not a git
-    checkout, or uncommitted changes outside the baselines: a dirty tree's code has no name, so its
-    sessions are kept but never paired with another).
-
-    The baseline files are left out because every save changes them and committing them makes a new
-    commit of the same code; two saves with a baseline commit in between still measured one code.
-    """
-    import hashlib
-
-    from pytest_causal_eval.environment.fingerprint import git_output
-
-    top_text = git_output("rev-parse", "--show-toplevel", cwd=root)
-    if not top_text:
-        return ""
-    top = Path(top_text).resolve()
-    spec = ["--", "."]
-    prefix = None
-    if baselines.resolve().is_relative_to(top):  # else they live outside the checkout
-        prefix = baselines.resolve().relative_to(top).as_posix() + "/"
-        spec.append(f":(exclude){prefix}")
-    status = git_output("status", "--porcelain", "--untracked-files=no", *spec, cwd=top, timeout=30)
-    # one line a file: "<mode> <type> <object>\t<path>"
-    tree = git_output("ls-tree", "-r", "--full-tree", "HEAD", cwd=top, timeout=30)
-    if status is None or status or not tree:
-        return ""
-    kept = [
-        line for line in tree.splitlines() if prefix is None or not line.split("\t", 1)[-1].startswith(prefix)
-    ]
-    return "tree:" + hashlib.sha256("\n".join(kept).encode()).hexdigest()[:16]
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def baseline_measurement(mid: str, entry: Mapping[str, Any]) -> Measurement:
-    """A stored entry as a ``Measurement`` (for the explain hook and profile diffs)."""
-    time_block = entry.get("time") or {}
-    metrics = {}
-    for name, data in (entry.get("metrics") or {}).items():
-        metrics[name] = Metric(
-            name=name,
-            value=float(data["value"]),
-            unit=str(data.get("unit", "")),
-            better="higher" if data.get("better") == "higher" else "lower",
-            samples=[float(v) for v in data["samples"]] if data.get("samples") else None,
-        )
-    return Measurement(
-        id=mid,
-        test_id=str(entry.get("test_id", mid)),
-        name=str(entry.get("name", "")),
-        params={str(k): str(v) for k, v in (entry.get("params") or {}).items()},
-        samples=[float(v) for v in time_block.get("samples") or []],
-        iterations=int(time_block.get("iterations") or 0),
-        metrics=metrics,
-        extra={"baseline": True, "noise": dict(entry.get("noise") or {}), **restore_profile(entry)},
-    )
 
 
 class BaselineGate:
@@ -135,17 +75,14 @@ class BaselineGate:
     def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
         self.config = config
         self.session = session
-        settings = session.settings
-        directory = settings.get("baselines")
-        if directory is None:
-            directory = config.rootpath / "baselines"
-        self.store = BaselineStore(Path(directory))
-        self.save = bool(settings.get("save"))
-        self.force_save = bool(settings.get("force_save"))
-        self.strict = bool(settings.get("strict"))
-        self.extra_passes = int(settings.get("remeasure", 2))
-        self.threshold: Threshold = settings.get("threshold") or DEFAULT_THRESHOLD
-        self.chosen_key: str | None = settings.get("machine")
+        settings = BaselineSettings.of(session.settings)
+        self.store = BaselineStore(Path(settings.baselines or config.rootpath / "baselines"))
+        self.save = settings.save
+        self.force_save = settings.force_save
+        self.strict = settings.strict
+        self.extra_passes = settings.remeasure
+        self.threshold: Threshold = settings.threshold
+        self.chosen_key = settings.machine
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
         self.baseline: BaselineFile | None = None
@@ -268,7 +205,9 @@ class BaselineGate:
             self.notes.append(f"{measurement.id}: {record['message']}")
             return None
         comparisons = judge(measurement, entry, config)
-        comparisons = self._remeasure_if_undecided(item, measurement, entry, config, comparisons)
+        comparisons = remeasure_if_undecided(
+            self.session, item, measurement, entry, config, comparisons, self.extra_passes
+        )
         self._record_noise(measurement)
         record = verdict_record(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
         measurement.extra["verdict"] = record
@@ -290,30 +229,6 @@ class BaselineGate:
             )
         return failures or None
 
-    def _remeasure_if_undecided(
-        self,
-        item: pytest.Item,
-        measurement: Measurement,
-        entry: Mapping[str, Any] | None,
-        config: GateConfig,
-        comparisons: list[Comparison],
-    ) -> list[Comparison]:
-        store = self.session.stores.get(item.nodeid)
-        workload = store.workloads.get(measurement.name) if store is not None else None
-        passes = 0
-        while (
-            passes < self.extra_passes
-            and workload is not None
-            and measurement.mode == "auto"
-            and any(c.verdict == "inconclusive" and c.metric == "time" for c in comparisons)
-        ):
-            remeasure(self.session, item, measurement, workload)
-            passes += 1
-            comparisons = judge(measurement, entry, config)
-        if passes:
-            measurement.extra["remeasured"] = passes
-        return comparisons
-
     def _record_noise(self, measurement: Measurement) -> None:
         if measurement.samples:
             measurement.extra["noise"] = noise_profile(measurement.samples).to_dict()
@@ -324,7 +239,7 @@ class BaselineGate:
         """Ask the explainers about one regressed quantity, ``metric``."""
         store = self.session.stores.get(item.nodeid)
         workload = store.workloads.get(measurement.name) if store is not None else None
-        baseline = baseline_measurement(measurement.id, entry) if entry is not None else None
+        baseline = measurement_from_entry(measurement.id, entry) if entry is not None else None
         lines: list[str] = []
         try:
             results = self.config.hook.pytest_causal_eval_explain(
@@ -353,6 +268,13 @@ class BaselineGate:
         lines.extend(f"causal-eval: warning: {w}" for w in self.warnings)
         return lines
 
+    def pytest_causal_eval_baseline_entries(
+        self, config: pytest.Config
+    ) -> tuple[Mapping[str, Mapping[str, Any]], Path] | None:
+        if self.baseline is None:
+            return None
+        return self.baseline.measurements, self.baseline.path
+
     def pytest_causal_eval_session_results(self, config: pytest.Config, results: RunResults) -> None:
         results.extra["machine"] = {**self.fingerprint.to_dict(), "key": self.key}
         results.extra["baseline"] = {
@@ -363,7 +285,8 @@ class BaselineGate:
             "inconclusive": sorted(
                 m.id
                 for m in results.measurements
-                if (m.extra.get("verdict") or {}).get("verdict") == "inconclusive"
+                if (v := Verdict.from_dict(m.extra.get("verdict"))) is not None
+                and v.verdict == "inconclusive"
             ),
         }
         if self.save:
@@ -372,8 +295,8 @@ class BaselineGate:
                 self.notes.append("the run was interrupted: the baseline was not saved (it is unchanged)")
             else:
                 self._save(results)
-                results.extra["baseline"]["errors"] = list(self.errors)
-                results.extra["baseline"]["notes"] = list(self.notes)
+            results.extra["baseline"]["errors"] = list(self.errors)
+            results.extra["baseline"]["notes"] = list(self.notes)
         self._report(results)
 
     def _save(self, results: RunResults) -> None:
@@ -529,20 +452,3 @@ def _gpu_mismatch(measurement: Measurement, entry: Mapping[str, Any] | None) -> 
 def _noisy(measurement: Measurement) -> bool:
     health = measurement.extra.get("health")
     return bool(isinstance(health, Mapping) and health.get("noisy"))
-
-
-def remeasure(
-    session: CausalEvalSession, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
-) -> None:
-    """One more measuring pass of ``workload``; its rounds are appended to the measurement's samples.
-
-    No warm-up: the workload has just run its warm-up and rounds, so it is as warm as it gets.
-    """
-    import dataclasses
-
-    from pytest_causal_eval.measure.runner import Runner
-
-    config = dataclasses.replace(session.runner_config(item), warmup=0.0)
-    outcome = Runner(config, session.timer).run(workload)
-    measurement.samples = [*measurement.samples, *outcome.per_iteration_seconds()]
-    measurement.cpu_samples = [*measurement.cpu_samples, *outcome.per_iteration_cpu_seconds()]

@@ -37,7 +37,7 @@ six significant digits so that re-saving the same numbers does not churn the fil
 
 ``time.sessions`` survives a save, as ``first_seen`` does (``store.save_entries``): the median time of each
 saving session (the last ``MAX_SESSIONS``), with the code it measured (``code``: a digest of the
-committed files apart from the baselines, see ``baseline.plugin.code_identity``; empty for a dirty or
+committed files apart from the baselines, see ``baseline.code_identity``; empty for a dirty or
 unknown tree) and when. Sessions that measured the *same* code tell how far two
 sessions on the same code drift apart; ``session_floor`` turns them into the gate's
 between-process allowance when that drift is larger than the default (see ``baseline.gate``).
@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval import numbers
-from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile
-from pytest_causal_eval.results import Measurement
+from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile, restore_profile
+from pytest_causal_eval.results import Measurement, Metric
 from pytest_causal_eval.stats.summary import pooled_log_sd, summarize
 
 __all__ = [
@@ -162,6 +162,31 @@ def entry_from_measurement(
     if profile:
         entry[PROFILE_ENTRY_KEY] = profile
     return entry
+
+
+def measurement_from_entry(mid: str, entry: Mapping[str, Any]) -> Measurement:
+    """A stored entry as a ``Measurement`` (the inverse of ``entry_from_measurement`` as far as it
+    goes: for the explain hook and profile diffs)."""
+    time_block = entry.get("time") or {}
+    metrics = {}
+    for name, data in (entry.get("metrics") or {}).items():
+        metrics[name] = Metric(
+            name=name,
+            value=float(data["value"]),
+            unit=str(data.get("unit", "")),
+            better="higher" if data.get("better") == "higher" else "lower",
+            samples=[float(v) for v in data["samples"]] if data.get("samples") else None,
+        )
+    return Measurement(
+        id=mid,
+        test_id=str(entry.get("test_id", mid)),
+        name=str(entry.get("name", "")),
+        params={str(k): str(v) for k, v in (entry.get("params") or {}).items()},
+        samples=[float(v) for v in time_block.get("samples") or []],
+        iterations=int(time_block.get("iterations") or 0),
+        metrics=metrics,
+        extra={"baseline": True, "noise": dict(entry.get("noise") or {}), **restore_profile(entry)},
+    )
 
 
 def session_record(median: float, code: str, at: str) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from typing import Any
 
 from pytest_causal_eval.atomicio import remove_stale_temporaries, write_text_atomic
 from pytest_causal_eval.baseline.locking import directory_lock
-from pytest_causal_eval.baseline.machine import Fingerprint, describe_differences, hard_differences
 from pytest_causal_eval.baseline.schema import (
     BaselineFormatError,
     SchemaTooNewError,
@@ -38,6 +37,7 @@ from pytest_causal_eval.baseline.schema import (
     merge_sessions,
     migrate,
 )
+from pytest_causal_eval.environment.fingerprint import Fingerprint, describe_differences, hard_differences
 
 __all__ = [
     "LOCK_TIMEOUT",

@@ -1,7 +1,7 @@
 """``causal-eval baselines show|prune``: inspect and tidy the baseline directory.
 
 ``prune --not-in RESULTS`` removes the entries a results file does not hold, from the baseline of the
-machine key the results were measured on only (``baseline.machine.results_machine``), and refuses
+machine key the results were measured on only (``environment.fingerprint.results_machine``), and refuses
 (unless ``--force``) when the results hold none of that file's measurements (an empty run, another
 suite) or only some shards of a sharded run: their absence says nothing about staleness.
 ``--dry-run`` lists what would be removed. Exit status 2 for a usage error or a file that cannot be
@@ -180,8 +180,8 @@ class _Kept:
 
 
 def _kept_by_key(paths: list[Path]) -> dict[str, _Kept]:
-    from pytest_causal_eval.baseline.machine import results_machine
     from pytest_causal_eval.cli.compare import load_results
+    from pytest_causal_eval.environment.fingerprint import results_machine
     from pytest_causal_eval.shard.merge import shard_of
 
     out: dict[str, _Kept] = {}

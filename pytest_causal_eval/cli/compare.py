@@ -65,15 +65,15 @@ def quarantine_lines(path: Path, results: Any, consequence: str) -> list[str]:
 
 
 def _fingerprint(results: Any) -> Any:
-    from pytest_causal_eval.baseline.machine import results_machine
+    from pytest_causal_eval.environment.fingerprint import results_machine
 
     return results_machine(results)[1]
 
 
 def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.baseline.gate import config_from_record, format_comparison, judge, verdict_record
-    from pytest_causal_eval.baseline.machine import describe_differences, hard_differences
     from pytest_causal_eval.baseline.schema import entry_from_measurement
+    from pytest_causal_eval.environment.fingerprint import describe_differences, hard_differences
     from pytest_causal_eval.report.markdown import render_markdown
     from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
     from pytest_causal_eval.stats.compare import parse_threshold

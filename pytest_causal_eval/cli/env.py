@@ -115,8 +115,11 @@ def run_env(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
 
-    from pytest_causal_eval.baseline.machine import fingerprint_from_environment, live_environment
-    from pytest_causal_eval.environment.fingerprint import collect_environment
+    from pytest_causal_eval.environment.fingerprint import (
+        collect_environment,
+        fingerprint_from_environment,
+        live_environment,
+    )
     from pytest_causal_eval.environment.machine import check_health, kernel_cmdline
     from pytest_causal_eval.environment.settings import parse_health_sample
     from pytest_causal_eval.environment.tuning import suggest_tuning

@@ -170,13 +170,13 @@ def convert_benchmark(bench: Mapping[str, Any], saved: str, source: str) -> tupl
 
 def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.baseline.feature import parse_machine_key
-    from pytest_causal_eval.baseline.machine import (
+    from pytest_causal_eval.baseline.store import BaselineFileError, BaselineStore, MachineMismatchError
+    from pytest_causal_eval.environment.fingerprint import (
         describe_differences,
         fingerprint_from_environment,
         hard_differences,
         live_environment,
     )
-    from pytest_causal_eval.baseline.store import BaselineFileError, BaselineStore, MachineMismatchError
 
     chosen: str | None = None
     if args.machine is not None:

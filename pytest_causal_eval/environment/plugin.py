@@ -16,8 +16,8 @@ import pytest
 from pytest_causal_eval.environment.cpu import CPU_ENV_KEY, CPU_MARKER_KEYS, current_cpu_state
 from pytest_causal_eval.environment.gpu import GPU_ENV_KEY, GPU_MARKER_KEYS
 from pytest_causal_eval.environment.keys import CUDA_TIMER_KEY
+from pytest_causal_eval.environment.settings import EnvironmentSettings
 from pytest_causal_eval.environment.xdist import (
-    DEFAULT_XDIST_MODE,
     PinPlan,
     TimingLockProbe,
     lock_path,
@@ -41,8 +41,9 @@ class EnvironmentPlugin:
     def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
         self.config = config
         self.session = session
-        self.mode: str = session.settings.get("xdist") or DEFAULT_XDIST_MODE
-        self.health_interval = float(session.settings.get("health_sample", 0.2) or 0.0)
+        settings = EnvironmentSettings.of(session.settings)
+        self.mode = settings.xdist
+        self.health_interval = settings.health_sample
         self.workerinput: dict[str, Any] = dict(getattr(config, "workerinput", {}) or {})
         identity = session.workers
         self.is_worker = identity.is_worker

@@ -4,10 +4,12 @@ importing the feature (which imports the plugin, which uses the fixtures)."""
 
 from __future__ import annotations
 
-from pytest_causal_eval.environment.xdist import DEFAULT_XDIST_MODE, XDIST_MODES, parse_xdist_mode
-from pytest_causal_eval.options import OptionSpec, parse_bool, parse_duration
+from dataclasses import dataclass
 
-__all__ = ["OPTIONS", "parse_health_sample"]
+from pytest_causal_eval.environment.xdist import DEFAULT_XDIST_MODE, XDIST_MODES, parse_xdist_mode
+from pytest_causal_eval.options import OptionSpec, Settings, parse_bool, parse_duration
+
+__all__ = ["OPTIONS", "EnvironmentSettings", "parse_health_sample"]
 
 
 def parse_health_sample(text: str) -> float:
@@ -49,3 +51,20 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="DURATION|off",
     ),
 )
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """The environment feature's settings, typed (their defaults are the ``OPTIONS`` above)."""
+
+    xdist: str
+    require_gpu: bool
+    health_sample: float  # seconds; 0: watch no process
+
+    @classmethod
+    def of(cls, settings: Settings) -> EnvironmentSettings:
+        return cls(
+            xdist=str(settings["xdist"]),
+            require_gpu=bool(settings["require_gpu"]),
+            health_sample=float(settings["health_sample"]),
+        )

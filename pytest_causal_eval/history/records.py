@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_causal_eval.results import RunResults
+from pytest_causal_eval.results import RunResults, Verdict
 
 __all__ = ["BenchRecord", "RunRecord", "SeriesPoint", "machine_key_of", "run_record"]
 
@@ -56,8 +56,8 @@ class SeriesPoint:
 
 
 def machine_key_of(results: RunResults) -> tuple[str, dict[str, Any]]:
-    """The machine key and fingerprint of a run (``baseline.machine.results_machine``)."""
-    from pytest_causal_eval.baseline.machine import results_machine
+    """The machine key and fingerprint of a run (``environment.fingerprint.results_machine``)."""
+    from pytest_causal_eval.environment.fingerprint import results_machine
 
     key, fingerprint = results_machine(results)
     return key, {**fingerprint.to_dict(), "key": key}
@@ -70,7 +70,7 @@ def run_record(results: RunResults) -> RunRecord:
     benchmarks = []
     for m in sorted(results.measurements, key=lambda m: m.id):
         stats = m.stats
-        verdict = m.extra.get("verdict")
+        verdict = Verdict.from_dict(m.extra.get("verdict"))
         benchmarks.append(
             BenchRecord(
                 benchmark=m.id,
@@ -83,7 +83,7 @@ def run_record(results: RunResults) -> RunRecord:
                     name: {"value": metric.value, "unit": metric.unit, "better": metric.better}
                     for name, metric in sorted(m.metrics.items())
                 },
-                verdict=str(verdict.get("verdict")) if isinstance(verdict, Mapping) else None,
+                verdict=verdict.verdict if verdict is not None else None,
             )
         )
     return RunRecord(

@@ -16,7 +16,7 @@ from typing import Any
 from pytest_causal_eval.history.changepoints import ChangePoint, detect_change_points
 from pytest_causal_eval.history.records import SeriesPoint
 from pytest_causal_eval.report.svg import Box
-from pytest_causal_eval.results import Measurement, Metric
+from pytest_causal_eval.results import Measurement, Metric, Verdict
 from pytest_causal_eval.stats.summary import percentile, summarize
 
 __all__ = [
@@ -175,11 +175,10 @@ def bench_view(
     history: Sequence[SeriesPoint] | None = None,
     profiles: Sequence[tuple[str, str]] = (),
 ) -> BenchView:
-    record = m.extra.get("verdict")
-    record = record if isinstance(record, Mapping) else {}
+    record = Verdict.from_dict(m.extra.get("verdict")) or Verdict(verdict="")
     health = m.extra.get("health")
     stats = summarize(m.samples) if m.samples else None
-    css = {"regressed": "cur bad", "improved": "cur good"}.get(str(record.get("verdict")), "cur")
+    css = {"regressed": "cur bad", "improved": "cur good"}.get(record.verdict, "cur")
     throughput: tuple[float, str] | None = None
     if "throughput" in m.metrics:
         throughput = (m.metrics["throughput"].value, m.metrics["throughput"].unit or "/s")
@@ -189,13 +188,13 @@ def bench_view(
     return BenchView(
         id=m.id,
         anchor=f"b{index}",
-        verdict=str(record.get("verdict") or ""),
-        verdict_metric=str(record.get("metric") or ""),
-        change=_float(record.get("change")),
-        ci_low=_float(record.get("ci_low")),
-        ci_high=_float(record.get("ci_high")),
-        threshold=str(record.get("threshold") or ""),
-        message=str(record.get("message") or ""),
+        verdict=record.verdict,
+        verdict_metric=record.metric or "",
+        change=record.change,
+        ci_low=record.ci_low,
+        ci_high=record.ci_high,
+        threshold=record.threshold or "",
+        message=record.message,
         noisy=bool(isinstance(health, Mapping) and health.get("noisy")),
         passed=m.extra.get("passed") is not False,
         median=stats.median if stats else None,

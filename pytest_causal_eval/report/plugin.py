@@ -21,8 +21,6 @@ from pytest_causal_eval.session import CausalEvalSession, describe_error
 
 __all__ = ["ReportPlugin"]
 
-GATE_PLUGIN_NAME = "causal_eval_baseline"
-
 
 class ReportPlugin:
     """Registered as ``causal_eval_report`` when the plugin is enabled."""
@@ -40,23 +38,20 @@ class ReportPlugin:
         self.errors: list[str] = []
 
     # -- inputs from other features ---------------------------------------------------------------
-    def _gate(self) -> Any:
-        return self.config.pluginmanager.get_plugin(GATE_PLUGIN_NAME)
-
     def _gate_messages(self, results: RunResults) -> tuple[list[str], list[str]]:
-        gate = self._gate()
-        if gate is not None:
-            return list(getattr(gate, "errors", [])), list(getattr(gate, "notes", []))
+        """The gate's errors and notes, as it recorded them in the results."""
         block = results.extra.get("baseline")
         if isinstance(block, Mapping):
             return [str(e) for e in block.get("errors") or []], [str(n) for n in block.get("notes") or []]
         return [], []
 
     def _baseline(self) -> tuple[dict[str, dict[str, Any]], str]:
-        baseline = getattr(self._gate(), "baseline", None)
-        if baseline is None:
+        """The entries of the baseline the gate compared with, and its file (the gate answers)."""
+        answer = self.config.hook.pytest_causal_eval_baseline_entries(config=self.config)
+        if answer is None:
             return {}, ""
-        return dict(baseline.measurements), str(baseline.path)
+        entries, path = answer
+        return {k: dict(v) for k, v in entries.items()}, str(path)
 
     # -- session end ------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)

@@ -9,11 +9,10 @@ iteration), ``causal_eval_metric{benchmark, metric, unit}`` (every recorded metr
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
 from pathlib import Path
 
 from pytest_causal_eval.atomicio import write_bytes_atomic
-from pytest_causal_eval.results import RunResults
+from pytest_causal_eval.results import RunResults, Verdict
 
 __all__ = ["render_prometheus", "write_prometheus"]
 
@@ -58,9 +57,9 @@ def render_prometheus(results: RunResults) -> bytes:
             time_gauge.labels(m.id, "iqr").set(stats.iqr)
         for name, metric in sorted(m.metrics.items()):
             metric_gauge.labels(m.id, name, metric.unit).set(metric.value)
-        record = m.extra.get("verdict")
-        if isinstance(record, Mapping) and record.get("verdict"):
-            verdict_gauge.labels(m.id, str(record["verdict"])).set(1)
+        record = Verdict.from_dict(m.extra.get("verdict"))
+        if record is not None and record.verdict:
+            verdict_gauge.labels(m.id, record.verdict).set(1)
     stamp = _timestamp(results.created)
     if stamp is not None:
         Gauge(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_causal_eval.report.terminal import common_prefix, shorten
-from pytest_causal_eval.results import Measurement
+from pytest_causal_eval.results import Measurement, Verdict
 
 __all__ = ["ORDER", "VerdictRow", "count_verdicts", "format_interval", "render_summary", "verdict_rows"]
 
@@ -42,8 +42,8 @@ def verdict_rows(measurements: Sequence[Measurement]) -> list[VerdictRow]:
     """One row per measurement that carries a verdict, worst first, then by id."""
     rows: list[VerdictRow] = []
     for m in measurements:
-        record = m.extra.get("verdict")
-        if not isinstance(record, Mapping):
+        record = Verdict.from_dict(m.extra.get("verdict"))
+        if record is None:
             continue
         health = m.extra.get("health")
         noise = m.extra.get("noise")
@@ -51,13 +51,13 @@ def verdict_rows(measurements: Sequence[Measurement]) -> list[VerdictRow]:
         rows.append(
             VerdictRow(
                 id=m.id,
-                verdict=str(record.get("verdict", "new")),
-                metric=str(record.get("metric") or ""),
-                change=_float(record.get("change")),
-                ci_low=_float(record.get("ci_low")),
-                ci_high=_float(record.get("ci_high")),
-                threshold=str(record.get("threshold") or ""),
-                message=str(record.get("message") or ""),
+                verdict=record.verdict or "new",
+                metric=record.metric or "",
+                change=record.change,
+                ci_low=record.ci_low,
+                ci_high=record.ci_high,
+                threshold=record.threshold or "",
+                message=record.message,
                 noisy=bool(isinstance(health, Mapping) and health.get("noisy")),
                 cv=_float(noise.get("cv")),
                 mdc=_float(noise.get("mdc")),

@@ -1,6 +1,6 @@
 """Merging the results files of several shards (or runs) into one (pure: no I/O).
 
-Refused: files measured on different machine keys (``baseline.machine.results_machine``: the key the
+Refused: files measured on different machine keys (``environment.fingerprint.results_machine``: the key the
 plugin recorded, the one it compares and saves under; the message names both keys and the hard keys
 that differ), and the same
 measurement id in two files (two shards that overlapped, or the same shard uploaded twice) unless
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_causal_eval.ab.pooling import pool_measurements
-from pytest_causal_eval.baseline.machine import (
+from pytest_causal_eval.environment.fingerprint import (
     Fingerprint,
     describe_differences,
     hard_differences,

@@ -10,12 +10,6 @@ from typing import Any
 import pytest
 
 from pytest_causal_eval.baseline.gate import GateConfig, judge, verdict_record
-from pytest_causal_eval.baseline.machine import (
-    Fingerprint,
-    fingerprint_from_environment,
-    hard_differences,
-    soft_differences,
-)
 from pytest_causal_eval.baseline.schema import (
     MAX_SAMPLES,
     SCHEMA_VERSION,
@@ -31,7 +25,13 @@ from pytest_causal_eval.baseline.store import (
     TooNewError,
     read_baseline,
 )
-from pytest_causal_eval.results import Measurement, Metric
+from pytest_causal_eval.environment.fingerprint import (
+    Fingerprint,
+    fingerprint_from_environment,
+    hard_differences,
+    soft_differences,
+)
+from pytest_causal_eval.results import Measurement, Metric, Verdict
 
 MACHINE = {"key": "k", "hard": {"os": "linux"}, "soft": {}}
 
@@ -370,3 +370,21 @@ def test_a_memory_change_below_its_absolute_tolerance_passes_whatever_its_ratio(
     assert verdict(100.0, 200.0) == "pass"
     assert verdict(100e6, 120e6) == "regressed"
     assert verdict(100e6, 105e6) == "pass"
+
+
+def test_the_verdict_record_round_trips_through_its_class_unchanged() -> None:
+    """``Verdict`` is the one decoder of ``extra['verdict']``: what the gate stores comes back as it
+    was, key order included, for a judged, a new and an ungated measurement."""
+    base = entry_from_measurement(measurement("a"), "t", "v")
+    cand = measurement("a", scale=1.3)
+    records = [
+        verdict_record(cand, judge(cand, base, GateConfig()), "k"),
+        verdict_record(cand, [], None),
+        verdict_record(cand, [], "k", has_baseline=True),
+    ]
+    for record in records:
+        decoded = Verdict.from_dict(json.loads(json.dumps(record)))
+        assert decoded is not None
+        assert list(decoded.to_dict().items()) == list(record.items())
+    assert Verdict.from_dict(records[0]).verdict == "regressed"  # type: ignore[union-attr]
+    assert Verdict.from_dict(None) is None and Verdict.from_dict("regressed") is None

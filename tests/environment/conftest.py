@@ -6,7 +6,8 @@ from typing import Any
 # Loaded once here: pytester forgets modules a run imported, and numpy/torch cannot be imported twice.
 import numpy  # noqa: F401
 import pytest
-from envfakes import FAKE_CUDA_SOURCE
+
+from .envfakes import FAKE_CUDA_SOURCE
 
 with contextlib.suppress(ImportError):
     import torch  # noqa: F401

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from envfakes import FAKE_CUDA_SOURCE
 from fakeclock import FAKE_CLOCK_SOURCE
+
+from .envfakes import FAKE_CUDA_SOURCE
 
 pytest_plugins = ["pytester"]
 

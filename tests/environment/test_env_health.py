@@ -8,9 +8,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from envfakes import FAKE_PSUTIL_SOURCE
 
 from pytest_causal_eval.environment import machine
+
+from .envfakes import FAKE_PSUTIL_SOURCE
 
 ON = ("--causal-eval", "--causal-eval-warmup=off", "--causal-eval-max-time=5ms", "-p", "no:cacheprovider")
 

@@ -150,3 +150,25 @@ def test_small_parsers() -> None:
     for bad, fn in (("x", parse_positive_int), ("maybe", parse_bool)):
         with pytest.raises(ValueError):
             fn(bad)
+
+
+def test_feature_settings_are_typed_with_the_defaults_of_their_options(pytestconfig: pytest.Config) -> None:
+    """Each feature reads its settings through one typed record whose defaults are its OptionSpecs'."""
+    from pytest_causal_eval.baseline.settings import BaselineSettings
+    from pytest_causal_eval.environment.settings import EnvironmentSettings
+    from pytest_causal_eval.options import resolve_settings
+    from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
+
+    settings = resolve_settings(pytestconfig)
+    assert EnvironmentSettings.of(settings) == EnvironmentSettings(
+        xdist="serial", require_gpu=False, health_sample=0.2
+    )
+    assert BaselineSettings.of(settings) == BaselineSettings(
+        baselines=None,
+        save=False,
+        force_save=False,
+        machine=None,
+        threshold=DEFAULT_THRESHOLD,
+        strict=False,
+        remeasure=2,
+    )

@@ -140,9 +140,8 @@ def test_merge_refuses_to_overwrite_an_input(tmp_path: Path, capsys: pytest.Capt
 def test_merge_uses_the_key_the_plugin_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The plugin's key comes from the live process (thread variables included); merge computed
     another one from the environment block for the same machine."""
-    from pytest_causal_eval.baseline.machine import fingerprint_from_environment
     from pytest_causal_eval.baseline.plugin import live_environment
-    from pytest_causal_eval.environment.fingerprint import collect_environment
+    from pytest_causal_eval.environment.fingerprint import collect_environment, fingerprint_from_environment
 
     live = fingerprint_from_environment(live_environment())
     recorded = {**live.to_dict(), "key": live.key}

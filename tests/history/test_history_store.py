@@ -6,12 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from report.fakes import make_results
 
 from pytest_causal_eval.cli import main
 from pytest_causal_eval.history.records import run_record
 from pytest_causal_eval.history.store import HistoryError, HistoryStore, match_benchmark
-
-from .fakes import make_results
 
 
 def record_runs(path: Path, medians: list[float], commit_prefix: str = "c") -> HistoryStore:
