@@ -30,8 +30,7 @@ class ReportPlugin:
         self.session = session
         settings = session.settings
         self.history_path: Path | None = settings.get("history")
-        explicit = settings.sources.get("report", "default") != "default"
-        self.html_dir: Path | None = settings.report_dir if explicit else None
+        self.html_dir: Path | None = settings.report_dir if settings.html_report else None
         self.markdown_path: Path | None = settings.get("markdown")
         self.prometheus_path: Path | None = settings.get("prometheus")
         self.lines: list[str] = []
