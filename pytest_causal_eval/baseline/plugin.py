@@ -214,8 +214,11 @@ class BaselineGate:
         failures: list[str] = []
         regressed = [c for c in comparisons if c.verdict == "regressed"]
         if regressed:
-            failures.append(f"causal-eval: {measurement.id} regressed")
-            failures.extend("  " + format_comparison(c, _unit(measurement, c)) for c in regressed)
+            # the numbers first: pytest's short summary shows this line cut to the terminal width
+            first = format_comparison(regressed[0], _unit(measurement, regressed[0]))
+            named = "" if measurement.id == item.nodeid else f" {measurement.id}"
+            failures.append(f"{first} [causal-eval: regressed{named}]")
+            failures.extend("  " + format_comparison(c, _unit(measurement, c)) for c in regressed[1:])
             if _noisy(measurement):
                 failures.append("  (the machine was noisy during this measurement)")
             for comparison in regressed:
@@ -249,6 +252,8 @@ class BaselineGate:
             return [f"  (explaining the regression failed: {type(exc).__name__}: {exc})"]
         for result in results:
             lines.extend(str(line) for line in result or [])
+        if lines:  # for the HTML report and the Markdown, which show why beside the verdict
+            measurement.extra.setdefault("explanation", {})[metric] = [line.strip("\n") for line in lines]
         return lines
 
     # -- session end (controller) ------------------------------------------------------------------
@@ -374,11 +379,14 @@ class BaselineGate:
             self.errors.extend(_quarantine_errors(outcome.path, left, "kept as it is, not used for gating"))
 
     def _report(self, results: RunResults) -> None:
+        from pytest_causal_eval.report.attention import machine_note
         from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 
         rows = verdict_rows(results.measurements)
         columns = shutil.get_terminal_size((80, 24)).columns
-        self.rows_lines = render_summary(rows, width=columns)
+        health = results.environment.get("health")
+        machine = machine_note(results.measurements, health if isinstance(health, Mapping) else None)
+        self.rows_lines = render_summary(rows, width=columns, machine=machine)
         session = self.pytest_session
         if session is None or session.exitstatus != 0:
             return
