@@ -353,6 +353,28 @@ class BaselineGate:
             self.errors.append(f"could not save the baseline to {target}: {detail}")
             return
         self._saved(outcome, len(entries), skipped, set(entries))
+        self._keep_profiles(results, entries)
+
+    def _keep_profiles(self, results: RunResults, entries: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep the saved measurements' profiles: a later regression links them beside its own."""
+        from pytest_causal_eval.profiling.artifacts import keep_baseline_profiles
+
+        saved = {
+            m.id: (str(entries[m.id].get("last_seen")), dict(m.extra["profile_artifacts"]))
+            for m in results.measurements
+            if m.id in entries and isinstance(m.extra.get("profile_artifacts"), Mapping)
+        }
+        if not saved:
+            return
+        report_dir = self.session.settings.report_dir
+        try:
+            copied = keep_baseline_profiles(report_dir, self.key, saved)
+        except OSError as exc:
+            self.errors.append(f"could not keep the baseline's profiles under {report_dir}: {exc}")
+            return
+        if copied:
+            where = report_dir / "profiles" / "baseline" / self.key
+            self.notes.append(f"kept {copied} profile(s) of this baseline in {where}")
 
     def _saved(self, outcome: SaveOutcome, count: int, skipped: int, written: set[str]) -> None:
         self.saved = f"baseline saved: {count} measurement(s) to {outcome.path}"

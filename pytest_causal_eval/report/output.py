@@ -92,12 +92,28 @@ def write_html_report(
     errors: Sequence[str] = (),
 ) -> Path:
     """Render the run and replace ``report_dir/index.html`` atomically (other files stay)."""
+    from pytest_causal_eval.profiling.artifacts import kept_baseline_profiles
+    from pytest_causal_eval.report.attention import machine_note
+
     detail = detail_for(len(results.measurements))
     history, history_note = history_for_report(history_path, results, detail.trend_runs)
-    views = bench_views(
-        results.measurements, baseline_entries or {}, history, profile_links(results, report_dir), detail
-    )
     key, fingerprint = machine_key_of(results)
+    kept = kept_baseline_profiles(report_dir, key, baseline_entries or {}) if key else {}
+    baseline_links = {
+        mid: [(kind, relative_href(path, report_dir)) for kind, path in sorted(kinds.items())]
+        for mid, kinds in kept.items()
+    }
+    recorded = results.extra.get("history")
+    this_run = recorded.get("run_id") if isinstance(recorded, Mapping) else None
+    views = bench_views(
+        results.measurements,
+        baseline_entries or {},
+        history,
+        profile_links(results, report_dir),
+        detail,
+        baseline_profiles=baseline_links,
+        this_run=this_run if isinstance(this_run, int) else None,
+    )
     health = results.environment.get("health")
     doc = ReportDoc(
         views=views,
@@ -112,6 +128,7 @@ def write_html_report(
         baseline_file=baseline_file,
         history_note=history_note,
         detail=detail,
+        machine=machine_note(results.measurements, health if isinstance(health, Mapping) else None),
     )
     path = report_dir / HTML_NAME
     write_text_atomic(path, render_page(doc))
