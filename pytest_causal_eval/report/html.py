@@ -23,7 +23,7 @@ __all__ = ["PROFILE_LABELS", "ReportDoc", "render_page"]
 PROFILE_LABELS = {
     "cpu_html": "CPU profile (pyinstrument)",
     "speedscope": "CPU flame graph (speedscope JSON)",
-    "memory_flamegraph": "memory flame graph",
+    "memory_flamegraph": "memory: allocation sites",
     "torch_trace": "torch trace",
 }
 
