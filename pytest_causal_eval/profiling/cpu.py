@@ -21,6 +21,7 @@ def offline_html(page: str) -> str:
     """pyinstrument's HTML page with its web-font request replaced by an empty inline stylesheet."""
     return _REMOTE_CSS.sub("data:text/css,", page)
 
+
 MIN_PROFILE_SECONDS = 0.2
 MAX_PROFILE_RUNS = 100_000
 SAMPLE_INTERVAL = 0.0001
