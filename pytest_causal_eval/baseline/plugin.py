@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +252,10 @@ class BaselineGate:
             return [f"  (explaining the regression failed: {type(exc).__name__}: {exc})"]
         for result in results:
             lines.extend(str(line) for line in result or [])
-        if lines:  # for the HTML report and the Markdown, which show why beside the verdict
-            measurement.extra.setdefault("explanation", {})[metric] = [line.strip("\n") for line in lines]
+        kept = _without_artifact_paths(lines)
+        if kept:  # for the HTML report and the Markdown, which show why beside the verdict (and link
+            # the profiles themselves: a local path means nothing in a PR comment)
+            measurement.extra.setdefault("explanation", {})[metric] = [line.strip("\n") for line in kept]
         return lines
 
     # -- session end (controller) ------------------------------------------------------------------
@@ -447,6 +449,21 @@ class BaselineGate:
             terminalreporter.write_line(f"causal-eval: {reason}", red=True)
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _without_artifact_paths(lines: Sequence[str]) -> list[str]:
+    """The explanation without its ``profiles:`` block (file paths on this machine)."""
+    out: list[str] = []
+    skipping = False
+    for line in lines:
+        if line.strip() == "profiles:":
+            skipping = True
+            continue
+        if skipping and line.startswith(" "):
+            continue
+        skipping = False
+        out.append(line)
+    return out
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -510,6 +510,7 @@ def test_real_gate_regression_carries_the_hotspot_diff(
     assert 'href="profiles/baseline/' in html and ">CPU profile (pyinstrument)</a>, baseline<" in html
     markdown = (pytester.path / "verdicts.md").read_text()
     assert "<summary>why: test_gate.py::test_gate</summary>" in markdown and header in markdown
+    assert ".causal-eval/report/profiles" not in markdown  # a local path means nothing in a PR comment
 
 
 def test_a_workload_failing_in_the_profiling_pass_is_reported_not_hidden(pytester: pytest.Pytester) -> None:
