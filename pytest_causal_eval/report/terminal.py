@@ -66,6 +66,8 @@ def _change_of(m: Measurement) -> float:
 def common_prefix(ids: Sequence[str]) -> str:
     """The longest common directory/module prefix ending at a '/' or '::' boundary."""
     if len(ids) < 2:
+        if ids and "::" in ids[0]:  # one measurement: its module is said once, in the title
+            return ids[0].split("::")[0] + "::"
         if ids and "/" in ids[0].split("::")[0]:
             return ids[0].split("::")[0].rsplit("/", 1)[0] + "/"
         return ""
