@@ -27,6 +27,7 @@ __all__ = [
     "parse_bool",
     "parse_duration",
     "parse_positive_int",
+    "parse_report_dir",
     "resolve_settings",
 ]
 
@@ -150,6 +151,19 @@ def parse_writable_dir(text: str) -> Path:
     return path
 
 
+DEFAULT_REPORT_DIR = Path(".causal-eval/report")
+
+
+def parse_report_dir(text: str) -> Path | None:
+    """A writable directory, or off/no/false/none (None) to write no HTML report."""
+    if str(text).strip().lower() in ("off", "no", "false", "none"):
+        return None
+    try:
+        return parse_writable_dir(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (or off to write no HTML report)") from None
+
+
 CORE_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "enabled",
@@ -163,10 +177,11 @@ CORE_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "report",
-        "Directory for reports and profiles (default .causal-eval/report; created only when written).",
+        "Directory of the HTML report and the profiles (default .causal-eval/report; created only when "
+        "written), or off to write no HTML report (profiles then still go to the default directory).",
         Path(".causal-eval/report"),
-        parse_writable_dir,
-        metavar="DIR",
+        parse_report_dir,
+        metavar="DIR|off",
     ),
     OptionSpec(
         "min_time",
@@ -272,8 +287,14 @@ class Settings:
 
     @property
     def report_dir(self) -> Path:
+        """Where the report and profiles go (the default directory when the HTML report is off)."""
         value = self._values.get("report")
-        return value if isinstance(value, Path) else Path(".causal-eval/report")
+        return value if isinstance(value, Path) else DEFAULT_REPORT_DIR
+
+    @property
+    def html_report(self) -> bool:
+        """Whether to write the HTML report (``--causal-eval-report=off`` turns it off)."""
+        return "report" not in self._values or self._values.get("report") is not None
 
     @property
     def min_time(self) -> float:

@@ -265,6 +265,10 @@ def build_verdict(
                 "ci_low": c.ci_low,
                 "ci_high": c.ci_high,
                 "threshold": str(c.threshold),
+                "baseline_median": c.baseline_center,
+                "candidate_median": c.candidate_center,
+                "unit": m.metrics[c.metric].unit if c.metric in m.metrics else "s",
+                "message": format_comparison(c, m.metrics[c.metric].unit if c.metric in m.metrics else "s"),
             }
             for c in comparisons
         ],

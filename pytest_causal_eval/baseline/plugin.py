@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +214,11 @@ class BaselineGate:
         failures: list[str] = []
         regressed = [c for c in comparisons if c.verdict == "regressed"]
         if regressed:
-            failures.append(f"causal-eval: {measurement.id} regressed")
-            failures.extend("  " + format_comparison(c, _unit(measurement, c)) for c in regressed)
+            # the numbers first: pytest's short summary shows this line cut to the terminal width
+            first = format_comparison(regressed[0], _unit(measurement, regressed[0]))
+            named = "" if measurement.id == item.nodeid else f" {measurement.id}"
+            failures.append(f"{first} [causal-eval: regressed{named}]")
+            failures.extend("  " + format_comparison(c, _unit(measurement, c)) for c in regressed[1:])
             if _noisy(measurement):
                 failures.append("  (the machine was noisy during this measurement)")
             for comparison in regressed:
@@ -249,6 +252,10 @@ class BaselineGate:
             return [f"  (explaining the regression failed: {type(exc).__name__}: {exc})"]
         for result in results:
             lines.extend(str(line) for line in result or [])
+        kept = _without_artifact_paths(lines)
+        if kept:  # for the HTML report and the Markdown, which show why beside the verdict (and link
+            # the profiles themselves: a local path means nothing in a PR comment)
+            measurement.extra.setdefault("explanation", {})[metric] = [line.strip("\n") for line in kept]
         return lines
 
     # -- session end (controller) ------------------------------------------------------------------
@@ -348,6 +355,28 @@ class BaselineGate:
             self.errors.append(f"could not save the baseline to {target}: {detail}")
             return
         self._saved(outcome, len(entries), skipped, set(entries))
+        self._keep_profiles(results, entries)
+
+    def _keep_profiles(self, results: RunResults, entries: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep the saved measurements' profiles: a later regression links them beside its own."""
+        from pytest_causal_eval.profiling.artifacts import keep_baseline_profiles
+
+        saved = {
+            m.id: (str(entries[m.id].get("last_seen")), dict(m.extra["profile_artifacts"]))
+            for m in results.measurements
+            if m.id in entries and isinstance(m.extra.get("profile_artifacts"), Mapping)
+        }
+        if not saved:
+            return
+        report_dir = self.session.settings.report_dir
+        try:
+            copied = keep_baseline_profiles(report_dir, self.key, saved)
+        except OSError as exc:
+            self.errors.append(f"could not keep the baseline's profiles under {report_dir}: {exc}")
+            return
+        if copied:
+            where = report_dir / "profiles" / "baseline" / self.key
+            self.notes.append(f"kept {copied} profile(s) of this baseline in {where}")
 
     def _saved(self, outcome: SaveOutcome, count: int, skipped: int, written: set[str]) -> None:
         self.saved = f"baseline saved: {count} measurement(s) to {outcome.path}"
@@ -374,11 +403,14 @@ class BaselineGate:
             self.errors.extend(_quarantine_errors(outcome.path, left, "kept as it is, not used for gating"))
 
     def _report(self, results: RunResults) -> None:
+        from pytest_causal_eval.report.attention import machine_note
         from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 
         rows = verdict_rows(results.measurements)
         columns = shutil.get_terminal_size((80, 24)).columns
-        self.rows_lines = render_summary(rows, width=columns)
+        health = results.environment.get("health")
+        machine = machine_note(results.measurements, health if isinstance(health, Mapping) else None)
+        self.rows_lines = render_summary(rows, width=columns, machine=machine)
         session = self.pytest_session
         if session is None or session.exitstatus != 0:
             return
@@ -417,6 +449,21 @@ class BaselineGate:
             terminalreporter.write_line(f"causal-eval: {reason}", red=True)
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _without_artifact_paths(lines: Sequence[str]) -> list[str]:
+    """The explanation without its ``profiles:`` block (file paths on this machine)."""
+    out: list[str] = []
+    skipping = False
+    for line in lines:
+        if line.strip() == "profiles:":
+            skipping = True
+            continue
+        if skipping and line.startswith(" "):
+            continue
+        skipping = False
+        out.append(line)
+    return out
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

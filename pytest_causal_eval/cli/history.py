@@ -1,4 +1,9 @@
-"""``causal-eval history``: benchmark trends from the run history, with the commits where they stepped."""
+"""``causal-eval history``: benchmark trends from the run history, with the commits where they stepped.
+
+A step (change point) needs at least 4 runs of a benchmark on one machine: two on each side. A step
+whose run was measured with uncommitted changes names its commit as ``3f2a9c1b+dirty``; one measured
+while the machine was noisy (load, busy processes: stored with each run) is marked as maybe load, not
+code. With fewer than 4 runs the values are listed, without a sparkline."""
 
 from __future__ import annotations
 

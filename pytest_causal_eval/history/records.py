@@ -23,6 +23,7 @@ class BenchRecord:
     mean: float | None = None
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     verdict: str | None = None
+    noisy: bool = False  # the machine was noisy while this measurement was taken
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class RunRecord:
     fingerprint: dict[str, Any]
     tool_version: str
     benchmarks: list[BenchRecord]
+    health: dict[str, Any] = field(default_factory=dict)  # the machine's health at the run's start
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,15 @@ class SeriesPoint:
     median: float
     iqr: float | None
     n: int
+    dirty: bool = False  # measured with uncommitted changes on top of ``commit``
+    noisy: bool = False  # the machine was noisy while it was measured
 
     @property
     def short_commit(self) -> str:
-        return self.commit[:8] if self.commit else "?"
+        """``3f2a9c1b``, or ``3f2a9c1b+dirty`` for uncommitted changes on top of it."""
+        if not self.commit:
+            return "?"
+        return self.commit[:8] + ("+dirty" if self.dirty else "")
 
 
 def machine_key_of(results: RunResults) -> tuple[str, dict[str, Any]]:
@@ -84,6 +91,7 @@ def run_record(results: RunResults) -> RunRecord:
                     for name, metric in sorted(m.metrics.items())
                 },
                 verdict=verdict.verdict if verdict is not None else None,
+                noisy=_noisy(m.extra.get("health")),
             )
         )
     return RunRecord(
@@ -95,4 +103,20 @@ def run_record(results: RunResults) -> RunRecord:
         fingerprint=fingerprint,
         tool_version=results.tool_version,
         benchmarks=benchmarks,
+        health=_health(results.environment.get("health")),
     )
+
+
+def _noisy(health: Any) -> bool:
+    return bool(isinstance(health, Mapping) and health.get("noisy"))
+
+
+def _health(health: Any) -> dict[str, Any]:
+    """What the history keeps of the machine's health: noisy or not, the load and the reasons."""
+    if not isinstance(health, Mapping):
+        return {}
+    return {
+        "noisy": bool(health.get("noisy")),
+        "load_avg_1m": health.get("load_avg_1m"),
+        "reasons": [str(r) for r in health.get("reasons") or []],
+    }

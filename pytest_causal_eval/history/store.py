@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS measurements (
 CREATE INDEX IF NOT EXISTS measurements_by_benchmark ON measurements (benchmark, run_id);
 """
 
+# Columns added after schema 1 (older files get them on their next write; older readers ignore them).
+_ADDED = (("runs", "health", "TEXT"), ("measurements", "noisy", "INTEGER"))
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
 
 class HistoryError(Exception):
     """A history database that cannot be used; ``path`` and ``problem`` name it."""
@@ -161,9 +168,12 @@ class HistoryStore:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+                for table, column, kind in _ADDED:
+                    if column not in _columns(conn, table):
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 cursor = conn.execute(
                     "INSERT INTO runs (created, git_commit, branch, dirty, machine_key, fingerprint, "
-                    "tool_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "tool_version, health) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run.created,
                         run.commit,
@@ -172,12 +182,13 @@ class HistoryStore:
                         run.machine_key,
                         json.dumps(run.fingerprint, sort_keys=True, default=str),
                         run.tool_version,
+                        json.dumps(run.health, sort_keys=True, default=str),
                     ),
                 )
                 run_id = int(cursor.lastrowid or 0)
                 conn.executemany(
                     "INSERT OR REPLACE INTO measurements (run_id, benchmark, median, iqr, n, p95, mean, "
-                    "metrics, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "metrics, verdict, noisy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             run_id,
@@ -189,6 +200,7 @@ class HistoryStore:
                             b.mean,
                             json.dumps(b.metrics, sort_keys=True),
                             b.verdict,
+                            int(b.noisy),
                         )
                         for b in run.benchmarks
                     ],
@@ -241,9 +253,10 @@ class HistoryStore:
                 self._check(conn)
                 if not _has_tables(conn):
                     return out
+                noisy = "m.noisy" if "noisy" in _columns(conn, "measurements") else "0"
                 query = (
                     "SELECT r.id, r.created, r.git_commit, r.branch, r.machine_key, m.benchmark, m.median, "
-                    "m.iqr, m.n FROM measurements m JOIN runs r ON r.id = m.run_id "
+                    f"m.iqr, m.n, r.dirty, {noisy} FROM measurements m JOIN runs r ON r.id = m.run_id "
                     "WHERE m.median IS NOT NULL"
                 )
                 args: list[str] = []
@@ -266,6 +279,8 @@ class HistoryStore:
                         median=float(row[6]),
                         iqr=float(row[7]) if row[7] is not None else None,
                         n=int(row[8]),
+                        dirty=bool(row[9]),
+                        noisy=bool(row[10]),
                     )
                     out.setdefault((point.machine_key, benchmark), []).append(point)
         except sqlite3.Error as exc:

@@ -8,7 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pytest_causal_eval.history.changepoints import ChangePoint, detect_change_points
 from pytest_causal_eval.history.records import SeriesPoint
 
-__all__ = ["SPARK_CHARS", "describe_step", "render_trends", "sparkline"]
+__all__ = ["MIN_RUNS_FOR_STEP", "SPARK_CHARS", "describe_step", "render_trends", "sparkline"]
+
+#: detect_change_points needs two runs on each side of a step
+MIN_RUNS_FOR_STEP = 4
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
@@ -29,16 +32,24 @@ def sparkline(values: Sequence[float]) -> str:
 
 
 def describe_step(step: ChangePoint, points: Sequence[SeriesPoint], fmt: Callable[[float], str]) -> str:
-    """'stepped +23.4% (1.00 ms -> 1.23 ms) at 3f2a9c1b on main, run 17 (2024-05-01)'."""
+    """'stepped +23.4% (1.00 ms -> 1.23 ms) at 3f2a9c1b on main, run 17 (2024-05-01)'.
+
+    A step measured with uncommitted changes says so (``3f2a9c1b+dirty``: the commit is not what
+    changed); one whose first runs were measured on a noisy machine is marked as possibly load."""
     point = points[step.index]
     where = f"at {point.short_commit}" if point.commit else "at an unknown commit"
+    if point.dirty:
+        where += " (uncommitted changes)"
     if point.branch:
         where += f" on {point.branch}"
     date = point.created[:10] if point.created else "?"
-    return (
+    text = (
         f"stepped {step.change:+.1%} ({fmt(step.before)} -> {fmt(step.after)}) {where}, "
         f"run {point.run_id} ({date})"
     )
+    if any(p.noisy for p in points[step.index : step.index + 2]):
+        text += "; the machine was noisy in that run: maybe load, not code"
+    return text
 
 
 def render_trends(
@@ -57,6 +68,10 @@ def render_trends(
                 continue
             medians = [p.median for p in points]
             lines.append(benchmark)
+            if len(points) < MIN_RUNS_FOR_STEP:  # a sparkline of 1-3 points says nothing
+                values = ", ".join(fmt(p.median) + (" (noisy)" if p.noisy else "") for p in points)
+                lines.append(f"  {len(points)} run(s): {values} (a step needs {MIN_RUNS_FOR_STEP} runs)")
+                continue
             recent = ", ".join(fmt(v) for v in medians[-last:])
             lines.append(f"  {sparkline(medians)}  {len(points)} run(s); last: {recent}")
             steps = detect_change_points(medians)

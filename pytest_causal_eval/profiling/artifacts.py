@@ -9,7 +9,15 @@ from pathlib import Path
 from pytest_causal_eval.atomicio import write_json_atomic
 from pytest_causal_eval.profiling.names import artifact_stem, build_index, merge_index
 
-__all__ = ["ARTIFACT_SUFFIXES", "INDEX_NAME", "ArtifactStore"]
+__all__ = [
+    "ARTIFACT_SUFFIXES",
+    "BASELINE_DIR",
+    "INDEX_NAME",
+    "ArtifactStore",
+    "baseline_profile_dir",
+    "keep_baseline_profiles",
+    "kept_baseline_profiles",
+]
 
 INDEX_NAME = "index.json"
 
@@ -54,3 +62,74 @@ class ArtifactStore:
             old = None
         write_json_atomic(index_path, merge_index(old, build_index(names)))
         return index_path
+
+
+BASELINE_DIR = "baseline"
+
+
+def baseline_profile_dir(report_dir: Path, machine_key: str) -> Path:
+    """Where the profiles of a saved baseline are kept: ``<report dir>/profiles/baseline/<machine key>``.
+
+    Kept in the report folder, not beside the committed baselines: profiles weigh hundreds of
+    kilobytes each and belong to the machine that saved them."""
+    return report_dir / "profiles" / BASELINE_DIR / machine_key
+
+
+def keep_baseline_profiles(
+    report_dir: Path, machine_key: str, saved: Mapping[str, tuple[str, Mapping[str, str]]]
+) -> int:
+    """Copy each saved measurement's profiles (``{id: (saved_at, {kind: path})}``) beside the others
+    of its baseline, atomically, and record them in that folder's ``index.json``
+    (``{id: {"saved_at": ..., "files": {kind: name}}}``). Returns how many files were copied."""
+    from pytest_causal_eval.atomicio import write_bytes_atomic
+
+    directory = baseline_profile_dir(report_dir, machine_key)
+    index_path = directory / INDEX_NAME
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        index = {}
+    index = index if isinstance(index, dict) else {}
+    copied = 0
+    for mid, (saved_at, kinds) in saved.items():
+        files = {}
+        for kind, source in kinds.items():
+            name = Path(source).name
+            try:
+                data = Path(source).read_bytes()
+            except OSError:
+                continue
+            write_bytes_atomic(directory / name, data)
+            files[kind] = name
+            copied += 1
+        if files:
+            index[mid] = {"saved_at": saved_at, "files": files}
+    if copied:
+        write_json_atomic(index_path, index)
+    return copied
+
+
+def kept_baseline_profiles(
+    report_dir: Path, machine_key: str, entries: Mapping[str, Mapping[str, object]]
+) -> dict[str, dict[str, Path]]:
+    """``{id: {kind: path}}`` of the kept baseline profiles that belong to the baseline entries now in
+    use (the entry's ``last_seen`` is when it was saved: a profile kept at another save is not shown)."""
+    directory = baseline_profile_dir(report_dir, machine_key)
+    try:
+        index = json.loads((directory / INDEX_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, dict[str, Path]] = {}
+    for mid, record in index.items() if isinstance(index, dict) else ():
+        entry = entries.get(mid)
+        if not isinstance(record, dict) or entry is None or record.get("saved_at") != entry.get("last_seen"):
+            continue
+        files = record.get("files")
+        found = {
+            str(kind): directory / str(name)
+            for kind, name in (files.items() if isinstance(files, dict) else ())
+            if (directory / str(name)).is_file()
+        }
+        if found:
+            out[str(mid)] = found
+    return out

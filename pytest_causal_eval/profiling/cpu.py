@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,17 @@ from typing import Any
 
 from pytest_causal_eval.profiling.hotspots import Hotspot, hotspots_from_tree
 
-__all__ = ["CpuProfile", "profile_cpu", "pyinstrument_missing"]
+__all__ = ["CpuProfile", "offline_html", "profile_cpu", "pyinstrument_missing"]
+
+# pyinstrument's page asks for web fonts at load time; an empty inline stylesheet keeps it offline
+# (the page falls back to the system fonts its CSS names)
+_REMOTE_CSS = re.compile(r"https?://fonts\.googleapis\.com/[^\"'\s)]*")
+
+
+def offline_html(page: str) -> str:
+    """pyinstrument's HTML page with its web-font request replaced by an empty inline stylesheet."""
+    return _REMOTE_CSS.sub("data:text/css,", page)
+
 
 MIN_PROFILE_SECONDS = 0.2
 MAX_PROFILE_RUNS = 100_000
@@ -66,7 +77,7 @@ def profile_cpu(
     hotspots = hotspots_from_tree(root, roots, exclude=exclude) if root is not None else []
     return CpuProfile(
         hotspots=hotspots,
-        html=HTMLRenderer().render(session),
+        html=offline_html(HTMLRenderer().render(session)),
         speedscope=SpeedscopeRenderer().render(session),
         runs=runs,
         seconds=seconds,

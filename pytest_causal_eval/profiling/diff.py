@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pytest_causal_eval.profiling.hotspots import Hotspot
 from pytest_causal_eval.profiling.sites import AllocationSite
-from pytest_causal_eval.report.units import format_bytes
+from pytest_causal_eval.report.units import format_bytes, format_seconds
 
 __all__ = [
     "HotspotChange",
@@ -34,6 +34,17 @@ class HotspotChange:
     after_self: float | None
     before_total: float | None
     after_total: float | None
+    before_time: float = 0.0  # the baseline's median time per call (0: unknown)
+    after_time: float = 0.0  # this run's
+
+    @property
+    def timed(self) -> bool:
+        return self.before_time > 0 and self.after_time > 0
+
+    @property
+    def seconds(self) -> float:
+        """Change of the function's own time per call: its contribution to the regression."""
+        return (self.after_self or 0.0) * self.after_time - (self.before_self or 0.0) * self.before_time
 
     @property
     def points(self) -> float:
@@ -81,10 +92,19 @@ def _paired(
 
 
 def diff_hotspots(
-    current: Sequence[Hotspot], baseline: Sequence[Hotspot], limit: int = 8, min_points: float = 1.0
+    current: Sequence[Hotspot],
+    baseline: Sequence[Hotspot],
+    limit: int = 8,
+    min_points: float = 1.0,
+    times: tuple[float, float] = (0.0, 0.0),
 ) -> list[HotspotChange]:
-    """Functions whose self (or total) share moved by at least ``min_points`` percentage points, biggest
-    self-share move first. Functions are matched by file and function name, not line."""
+    """Functions whose self (or total) share moved by at least ``min_points`` percentage points.
+
+    With ``times`` (the baseline's and this run's median time per call) the biggest contribution to
+    the change in absolute time comes first (a function whose share stayed put while everything got
+    slower counts too: it moved by 1% of the baseline's time or more); without, the biggest share move.
+    Functions are matched by file and function name, not line."""
+    before_time, after_time = times
     changes = []
     for ref, b, a in _paired(current, baseline, lambda h: h.key):
         change = HotspotChange(
@@ -95,10 +115,16 @@ def diff_hotspots(
             after_self=a.self_share if a else None,
             before_total=b.total_share if b else None,
             after_total=a.total_share if a else None,
+            before_time=before_time,
+            after_time=after_time,
         )
-        if abs(change.points) >= min_points or abs(change.total_points) >= min_points:
+        moved = abs(change.points) >= min_points or abs(change.total_points) >= min_points
+        if moved or (change.timed and abs(change.seconds) >= before_time * min_points / 100.0):
             changes.append(change)
-    changes.sort(key=lambda c: (-abs(c.points), -abs(c.total_points), c.file, c.function))
+    if before_time > 0 and after_time > 0:
+        changes.sort(key=lambda c: (-abs(c.seconds), c.file, c.function))
+    else:
+        changes.sort(key=lambda c: (-abs(c.points), -abs(c.total_points), c.file, c.function))
     return changes[:limit]
 
 
@@ -131,9 +157,11 @@ def format_share(share: float | None) -> str:
 
 
 def format_hotspot_change(change: HotspotChange) -> str:
-    """``engine/evaluator.py:142 score_batch  18% -> 41% (+23 pts self; total 30% -> 52%)``."""
+    """``evaluator.py:142 score_batch  +9.20 ms self time; 18% -> 41% (+23 pts self; total 30% -> 52%)``."""
+    sign = "+" if change.seconds >= 0 else "-"
+    own = f"{sign}{format_seconds(abs(change.seconds))} self time; " if change.timed else ""
     return (
-        f"{change.file}:{change.line} {change.function}  "
+        f"{change.file}:{change.line} {change.function}  {own}"
         f"{format_share(change.before_self)} -> {format_share(change.after_self)} "
         f"({change.points:+.0f} pts self; total {format_share(change.before_total)} -> "
         f"{format_share(change.after_total)})"
@@ -159,15 +187,26 @@ def format_site_change(change: SiteChange) -> str:
 
 
 def hotspot_lines(
-    current: Sequence[Hotspot], baseline: Sequence[Hotspot] | None, limit: int = 8, indent: str = "  "
+    current: Sequence[Hotspot],
+    baseline: Sequence[Hotspot] | None,
+    limit: int = 8,
+    indent: str = "  ",
+    times: tuple[float, float] = (0.0, 0.0),
 ) -> list[str]:
-    """The explanation of a time regression: the diff when the baseline has hotspots, else the top list."""
+    """The explanation of a time regression: the diff when the baseline has hotspots, else the top list.
+
+    ``times``: the baseline's and this run's median time per call, to order by contribution."""
     if not current:
         return [f"{indent}(no CPU samples in the profile: the workload ran too briefly)"]
     if baseline:
-        changes = diff_hotspots(current, baseline, limit=limit)
+        changes = diff_hotspots(current, baseline, limit=limit, times=times)
         if changes:
-            return ["hotspot changes against the baseline (share of profiled time):"] + [
+            order = (
+                "biggest contribution to the change in time per call first"
+                if times[0] > 0 and times[1] > 0
+                else "share of profiled time"
+            )
+            return [f"hotspot changes against the baseline ({order}):"] + [
                 indent + format_hotspot_change(c) for c in changes
             ]
         head = "no function's share of time moved by 1 point or more; top hotspots now:"

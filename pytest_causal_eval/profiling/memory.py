@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import html
 import linecache
-import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -87,43 +86,18 @@ def profile_memory_memray(
                 (record.stack_trace(), record.size, record.n_allocations)
                 for record in reader.get_high_watermark_allocation_records(merge_threads=True)
             ]
-            flamegraph = _memray_flamegraph(reader, capture)
         finally:
             reader.close()
+    sites = aggregate_sites(records, roots, exclude=exclude)
+    # our own page, not memray's flame graph: that one loads its scripts from a CDN and is a broken
+    # page offline or in a locked-down CI artifact viewer
     return MemoryProfile(
         backend="memray",
         peak=int(meta.peak_memory),
         allocations=int(meta.total_allocations),
-        sites=aggregate_sites(records, roots, exclude=exclude),
-        flamegraph_html=flamegraph,
+        sites=sites,
+        flamegraph_html=sites_html(sites, int(meta.peak_memory), "memray, at the peak"),
     )
-
-
-def _memray_flamegraph(reader: Any, capture: Path) -> str | None:
-    """memray's flamegraph reporter through its API; its command line if the API changed shape."""
-    import io
-
-    try:
-        from memray.reporters.flamegraph import FlameGraphReporter
-
-        reporter = FlameGraphReporter.from_snapshot(
-            reader.get_high_watermark_allocation_records(merge_threads=True),
-            memory_records=tuple(reader.get_memory_snapshots()),
-            native_traces=False,
-        )
-        out = io.StringIO()
-        reporter.render(
-            outfile=out, metadata=reader.metadata, show_memory_leaks=False, merge_threads=True, inverted=False
-        )
-        return out.getvalue()
-    except (ImportError, TypeError, AttributeError):
-        target = capture.with_suffix(".html")
-        done = subprocess.run(
-            [sys.executable, "-m", "memray", "flamegraph", "--force", "-o", str(target), str(capture)],
-            capture_output=True,
-            check=False,
-        )
-        return target.read_text(encoding="utf-8") if done.returncode == 0 and target.exists() else None
 
 
 def source_label(filename: str, lineno: int) -> str:
@@ -189,18 +163,23 @@ def profile_memory_tracemalloc(
     )
 
 
-def sites_html(sites: Sequence[AllocationSite], peak: int) -> str:
-    """A small self-contained page listing allocation sites (the tracemalloc stand-in for a flamegraph)."""
+def sites_html(sites: Sequence[AllocationSite], peak: int, backend: str = "tracemalloc") -> str:
+    """A self-contained page (no script, no network) listing the allocation sites with a bar each."""
     from pytest_causal_eval.report.units import format_bytes
 
+    top = max((s.size for s in sites), default=0) or 1
     rows = "\n".join(
         f"<tr><td>{html.escape(s.location)}</td><td><code>{html.escape(s.function)}</code></td>"
-        f"<td>{html.escape(format_bytes(s.size))}</td><td>{s.count}</td></tr>"
+        f"<td class='n'>{html.escape(format_bytes(s.size))}</td><td class='n'>{s.count}</td>"
+        f"<td class='bar'><span style='width:{max(1, round(100 * s.size / top))}%'></span></td></tr>"
         for s in sites
     )
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>causal-eval memory sites</title></head>"
-        f"<body><h1>Memory (tracemalloc)</h1><p>Peak: {html.escape(format_bytes(peak))}</p>"
-        "<table><tr><th>site</th><th>code</th><th>retained</th><th>blocks</th></tr>\n"
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>causal-eval memory sites</title>"
+        "<style>body{font:14px/1.4 system-ui,sans-serif;margin:1em}table{border-collapse:collapse}"
+        "td,th{padding:3px 8px;border-bottom:1px solid #e3e6eb;text-align:left}td.n{text-align:right}"
+        "td.bar{width:30%}td.bar span{display:block;height:10px;background:#2f6fde}</style></head>"
+        f"<body><h1>Memory ({html.escape(backend)})</h1><p>Peak: {html.escape(format_bytes(peak))}</p>"
+        "<table><tr><th>site</th><th>code</th><th>size</th><th>allocations</th><th></th></tr>\n"
         f"{rows}\n</table></body></html>\n"
     )

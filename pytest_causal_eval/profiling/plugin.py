@@ -234,7 +234,7 @@ class ProfilingPlugin:
                 return list(measurement.extra.get("profile_notes", []))
         current = _hotspots(measurement.extra.get("hotspots"))
         before = _hotspots(baseline.extra.get("hotspots")) if baseline is not None else None
-        return hotspot_lines(current, before or None)
+        return hotspot_lines(current, before or None, times=_medians(baseline, measurement))
 
     def _explain_memory(
         self, measurement: Measurement, baseline: Measurement | None, workload: Workload | None, metric: str
@@ -324,6 +324,13 @@ def _note(measurement: Measurement, text: str) -> None:
 def _profile_meta(measurement: Measurement) -> dict[str, Any]:
     meta: dict[str, Any] = measurement.extra.setdefault("profile", {})
     return meta
+
+
+def _medians(baseline: Measurement | None, measurement: Measurement) -> tuple[float, float]:
+    """The baseline's and this run's median time per call (0.0 where unknown)."""
+    before = baseline.stats.median if baseline is not None and baseline.stats is not None else 0.0
+    after = measurement.stats.median if measurement.stats is not None else 0.0
+    return before, after
 
 
 def _hotspots(raw: Any) -> list[Hotspot]:

@@ -2,8 +2,8 @@
 
 Options: ``--causal-eval-history PATH|off`` (default .causal-eval/history.sqlite),
 ``--causal-eval-markdown PATH`` (also appended to ``$GITHUB_STEP_SUMMARY`` when set) and
-``--causal-eval-prometheus PATH``. The HTML report goes to ``--causal-eval-report DIR`` when that
-option (or its ini twin) is given.
+``--causal-eval-prometheus PATH``. The HTML report is written to ``--causal-eval-report DIR``
+(default .causal-eval/report) unless that option says off.
 """
 
 from __future__ import annotations

@@ -7,13 +7,15 @@ is escaped with ``svg.esc`` before it reaches the markup.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_causal_eval.report.attention import MetricLine, format_centers, format_metric_change
 from pytest_causal_eval.report.model import BenchView, Detail, detail_for
 from pytest_causal_eval.report.svg import TrendMark, box_plot, esc, trend_plot
-from pytest_causal_eval.report.units import format_rate, format_seconds, format_value
+from pytest_causal_eval.report.units import format_bytes, format_rate, format_seconds, format_value
 from pytest_causal_eval.report.verdicts import ORDER
 
 __all__ = ["PROFILE_LABELS", "ReportDoc", "render_page"]
@@ -21,19 +23,25 @@ __all__ = ["PROFILE_LABELS", "ReportDoc", "render_page"]
 PROFILE_LABELS = {
     "cpu_html": "CPU profile (pyinstrument)",
     "speedscope": "CPU flame graph (speedscope JSON)",
-    "memory_flamegraph": "memory flame graph",
+    "memory_flamegraph": "memory: allocation sites",
     "torch_trace": "torch trace",
 }
 
 _CSS = """
 *{box-sizing:border-box}
-body{margin:0 auto;max-width:1180px;padding:8px 14px 40px;font:14px/1.45 system-ui,-apple-system,
+body{margin:0 auto;max-width:1800px;padding:8px 14px 40px;font:14px/1.45 system-ui,-apple-system,
 "Segoe UI",Roboto,sans-serif;color:#1d2330;background:#fff}
 h1{font-size:1.35em;margin:.6em 0 .2em}
 h2{font-size:1.15em;margin:1.6em 0 .5em;border-bottom:1px solid #dde1e8}
 h3{font-size:1em;margin:0}
 code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em}
-.id,h3,.msg,dd,li{overflow-wrap:anywhere}
+.msg,dd,li{overflow-wrap:anywhere}
+.id{overflow-wrap:normal;word-break:normal}
+.machine{background:#fff3cd;border:1px solid #f0c36d;border-radius:6px;padding:6px 10px;margin:.6em 0}
+pre.why{background:#f5f7fa;border:1px solid #dde1e8;border-radius:6px;padding:8px;overflow-x:auto;
+font-size:.85em;white-space:pre}
+td small{display:block;color:#5a6272}
+tr.sub td{border-bottom-style:dashed}tr.sub td:first-child{padding-left:2em}
 .meta{color:#5a6272;margin:0}
 .counts{display:flex;flex-wrap:wrap;gap:6px;margin:.6em 0}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600;
@@ -46,7 +54,7 @@ table{border-collapse:collapse;width:100%}
 th,td{padding:5px 8px;text-align:left;border-bottom:1px solid #eef0f4;vertical-align:top}
 th{background:#f5f7fa;font-weight:600;white-space:nowrap;position:sticky;top:0}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-#benchmarks td:first-child{min-width:14em;max-width:32em;overflow-wrap:anywhere}
+#benchmarks td:first-child{min-width:14em;max-width:40em}
 tr.row-regressed{background:#fdecea}tr.row-regressed td:first-child{box-shadow:inset 4px 0 #c62828}
 tr.row-improved{background:#edf7ed}tr.row-inconclusive{background:#fff8e1}
 .notes li{margin:.2em 0}.err{color:#b71c1c}
@@ -70,6 +78,7 @@ svg.plot{width:100%;height:auto;display:block;font:11px system-ui,sans-serif}
 .plot .pt{fill-opacity:.55}
 .trend .ln{fill:none;stroke:#2f6fde;stroke-width:1.6}.trend .pt{fill:#2f6fde}
 .trend .step path{stroke:#c62828;stroke-dasharray:4 3;stroke-width:1.4}
+.trend .now{fill:none;stroke:#c62828;stroke-width:2}.plot .xa{stroke:#a3abb8;stroke-width:1}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}
 dl.kv dt{color:#5a6272}dl.kv dd{margin:0}
 .muted{color:#5a6272}
@@ -77,6 +86,7 @@ dl.kv dt{color:#5a6272}dl.kv dd{margin:0}
 .env h3{margin:.8em 0 .3em}
 @media (max-width:600px){body{padding:6px 8px 30px;font-size:13px}th,td{padding:4px 6px}}
 @media (prefers-color-scheme:dark){body{background:#14171c;color:#e3e6eb}th{background:#1e232b}
+.machine{background:#3a3218;border-color:#6b5a20}pre.why{background:#1e232b;border-color:#2c333d}
 th,td{border-color:#262c35}.scroll,details.bench{border-color:#2c333d}
 tr.row-regressed{background:#3a1c1c}tr.row-improved{background:#1b301c}tr.row-inconclusive{background:#3a3218}
 .plot .ax text,.meta,.muted,dl.kv dt,figcaption{fill:#a3abb8;color:#a3abb8}.plot .lbl{fill:#e3e6eb}}
@@ -98,6 +108,14 @@ class ReportDoc:
     baseline_file: str = ""
     history_note: str = ""
     detail: Detail | None = None
+    machine: str = ""  # the noisy-machine sentence (attention.machine_note), shown first
+
+
+def name_markup(text: str) -> str:
+    """An id, escaped, that may wrap only after a separator (``/``, ``::``, ``[``, ``-``, ``_``),
+    never inside a word."""
+    out = esc(text)
+    return re.sub(r"(/|::|\[|-|_)(?=.)", r"\1<wbr>", out)
 
 
 def _verdict_label(view: BenchView) -> str:
@@ -139,37 +157,65 @@ def _throughput_text(view: BenchView) -> str:
     return format_rate(value, unit if unit.startswith("/") else " " + unit)
 
 
+def _line_change(line: MetricLine) -> tuple[str, str]:
+    if line.change is None:
+        return "-", "-"
+    if line.points:
+        ci = f"{line.ci_low:+.1f} to {line.ci_high:+.1f} pts" if line.ci_low is not None else "-"
+        return f"{line.change:+.1f} pts", ci
+    ci = (
+        f"{line.ci_low:+.1%} to {line.ci_high:+.1%}"
+        if line.ci_low is not None and line.ci_high is not None
+        else "-"
+    )
+    return f"{line.change:+.1%}", ci
+
+
+def _links(items: Sequence[tuple[str, str]], prefix: str = "") -> str:
+    return " ".join(f'<a href="{esc(href)}">{esc(prefix + kind.split("_")[0])}</a>' for kind, href in items)
+
+
 def _row(view: BenchView) -> str:
     change, ci = _change(view)
     verdict_class = f' class="row-{esc(view.verdict)}"' if view.verdict else ""
     median = format_seconds(view.median) if view.median is not None else "-"
     iqr = (
-        f"{format_seconds(view.q1)} to {format_seconds(view.q3)}"
+        f"IQR {format_seconds(view.q1)} to {format_seconds(view.q3)}"
         if view.q1 is not None and view.q3 is not None
-        else "-"
+        else ""
     )
-    profiles = " ".join(
-        f'<a href="{esc(href)}">{esc(kind.split("_")[0])}</a>' for kind, href in view.profiles
-    )
+    if view.cv is not None:
+        iqr += f"{', ' if iqr else ''}CV {view.cv:.1%}"
+    profiles = " ".join(x for x in (_links(view.profiles), _links(view.baseline_profiles, "baseline ")) if x)
     cells = [
-        f'<td><a class="id" href="#{esc(view.anchor)}">{esc(view.id)}</a></td>',
+        f'<td><a class="id" href="#{esc(view.anchor)}">{name_markup(view.id)}</a></td>',
         f"<td>{_verdict_label(view)}</td>",
-        f'<td class="num">{esc(median)}</td>',
-        f'<td class="num">{esc(iqr)}</td>',
-        f'<td class="num">{esc(change)}</td>',
-        f'<td class="num">{esc(ci)}</td>',
-        f'<td class="num">{f"{view.cv:.1%}" if view.cv is not None else "-"}</td>',
+        f'<td class="num">{esc(median)}<small>{esc(iqr)}</small></td>',
+        f'<td class="num">{esc(change)}<small>{esc(ci)}</small></td>',
         f'<td class="num">{esc(_throughput_text(view))}</td>',
         f'<td class="num">{esc(_metric_text(view.accuracy))}</td>',
         f'<td class="num">{esc(_memory_text(view))}</td>',
         f"<td>{profiles or '-'}</td>",
     ]
-    return f"<tr{verdict_class}>{''.join(cells)}</tr>"
+    rows = [f"<tr{verdict_class}>{''.join(cells)}</tr>"]
+    for line in view.lines:
+        if line.metric == view.verdict_metric:
+            continue
+        l_change, l_ci = _line_change(line)
+        rows.append(
+            f'<tr class="sub row-{esc(line.verdict)}">'
+            f'<td>{esc(line.metric)} <span class="muted">(same)</span></td>'
+            f'<td><span class="badge v-{esc(line.verdict)}">{esc(line.verdict)}</span></td>'
+            f'<td class="num">{esc(format_centers(line))}</td>'
+            f'<td class="num">{esc(l_change)}<small>{esc(l_ci)}</small></td>'
+            "<td></td><td></td><td></td><td></td></tr>"
+        )
+    return "".join(rows)
 
 
 _HEAD = (
-    "<thead><tr><th>benchmark</th><th>verdict</th><th>median</th><th>IQR</th>"
-    "<th>change</th><th>95% CI of change</th><th>CV</th><th>throughput</th><th>accuracy</th>"
+    "<thead><tr><th>benchmark</th><th>verdict</th><th>median</th>"
+    "<th>change (95% CI)</th><th>throughput</th><th>accuracy</th>"
     "<th>memory</th><th>profiles</th></tr></thead>"
 )
 
@@ -196,8 +242,22 @@ def _trend_figure(view: BenchView, markers: bool) -> str:
         )
         marks.append(TrendMark(step.index, text))
         steps_text.append(text)
-    svg = trend_plot(values, titles, marks, format_seconds, f"{view.id}: median time per run", markers)
-    caption = f"median of the last {len(values)} run(s)"
+    now = len(values) - 1 if view.this_run is not None and trend.points[-1].run_id == view.this_run else None
+    first = trend.points[0]
+    svg = trend_plot(
+        values,
+        titles,
+        marks,
+        format_seconds,
+        f"{view.id}: median time per run",
+        markers,
+        x_labels=(
+            f"run {first.run_id} {first.created[:10]}",
+            "this run" if now is not None else "latest run",
+        ),
+        current=now,
+    )
+    caption = f"median of the last {len(values)} run(s)" + (", ringed: this run" if now is not None else "")
     if steps_text:
         caption += ": " + "; ".join(steps_text)
     return f"<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>"
@@ -207,10 +267,25 @@ def _bench_section(view: BenchView, detail: Detail) -> str:
     is_open = detail.open_all or view.featured or not view.passed
     parts = [
         f'<details class="bench" id="{esc(view.anchor)}"{" open" if is_open else ""}>',
-        f'<summary><h3 class="id">{esc(view.id)}</h3>{_verdict_label(view)}</summary>',
+        f'<summary><h3 class="id">{name_markup(view.id)}</h3>{_verdict_label(view)}</summary>',
     ]
-    if view.message and view.verdict not in ("", "new", "pass"):
+    if view.lines:
+        parts.append(
+            '<ul class="notes">'
+            + "".join(
+                f'<li class="msg">{esc(format_metric_change(line))} ({esc(line.verdict)})</li>'
+                for line in view.lines
+            )
+            + "</ul>"
+        )
+    elif view.message and view.verdict not in ("", "new", "pass"):
         parts.append(f'<p class="msg">{esc(view.message)}</p>')
+    if view.explanation:
+        parts.append(
+            '<p class="muted">Why (against the baseline\'s profile; '
+            "biggest contribution to the change first):</p>"
+            f'<pre class="why">{esc(chr(10).join(view.explanation))}</pre>'
+        )
     plots = []
     boxes = [b for b in (view.baseline, view.current) if b is not None]
     if boxes:
@@ -231,14 +306,38 @@ def _bench_section(view: BenchView, detail: Detail) -> str:
             for name, metric in sorted(others.items())
         )
         parts.append(f'<dl class="kv">{items}</dl>')
-    if view.profiles:
+    if view.profiles or view.baseline_profiles:
         links = "".join(
-            f'<li><a href="{esc(href)}">{esc(PROFILE_LABELS.get(kind, kind))}</a></li>'
-            for kind, href in view.profiles
+            f'<li><a href="{esc(href)}">{esc(PROFILE_LABELS.get(kind, kind))}</a>{esc(who)}</li>'
+            for who, items in ((", this run", view.profiles), (", baseline", view.baseline_profiles))
+            for kind, href in items
         )
         parts.append(f"<ul>{links}</ul>")
     parts.append("</details>")
     return "".join(parts)
+
+
+def _env_value(key: str, value: Any) -> str:
+    """An environment value for people: memory in GiB, load averages and other fractions rounded."""
+    name = str(key).lower()
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if numeric and ("bytes" in name or name.startswith(("memory", "swap"))):
+        return format_bytes(float(value))
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return ", ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+        return "; ".join(", ".join(f"{k} {_env_value(k, v)}" for k, v in item.items()) for item in value)
+    if isinstance(value, Mapping):
+        return ", ".join(
+            f"{k} {_env_value(k, v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        )
+    if isinstance(value, list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
 
 
 def _kv(mapping: Mapping[str, Any]) -> str:
@@ -246,8 +345,7 @@ def _kv(mapping: Mapping[str, Any]) -> str:
     for key, value in sorted(mapping.items(), key=lambda kv: str(kv[0])):
         if value in (None, "", {}, []):
             continue
-        text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, (Mapping, list)) else value
-        items.append(f"<dt>{esc(key)}</dt><dd>{esc(text)}</dd>")
+        items.append(f"<dt>{esc(key)}</dt><dd>{esc(_env_value(str(key), value))}</dd>")
     return f'<dl class="kv">{"".join(items)}</dl>' if items else '<p class="muted">not recorded</p>'
 
 
@@ -304,8 +402,10 @@ def render_page(doc: ReportDoc) -> str:
         f"<title>{esc(doc.title)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<header><h1>{esc(doc.title)}</h1><p class="meta">{esc(" · ".join(meta))}</p>',
-        f'<div class="counts" id="summary">{badges}</div>',
     ]
+    if doc.machine:
+        out.append(f'<p class="machine" id="machine"><strong>{esc(doc.machine)}</strong></p>')
+    out.append(f'<div class="counts" id="summary">{badges}</div>')
     lines = [f'<li class="err">{esc(e)}</li>' for e in doc.errors]
     lines += [f"<li>{esc(n)}</li>" for n in doc.notes]
     if doc.baseline_file:
@@ -318,12 +418,13 @@ def render_page(doc: ReportDoc) -> str:
     featured = [v for v in views if v.featured or (not v.passed)]
     if featured:
         out.append('<h2>Needs a look</h2><ul class="notes">')
-        out.extend(
-            f'<li>{_verdict_label(v)} <a class="id" href="#{esc(v.anchor)}">{esc(v.id)}</a>'
-            + (f' <span class="msg">{esc(v.message)}</span>' if v.message else "")
-            + "</li>"
-            for v in featured
-        )
+        for v in featured:
+            said = [format_metric_change(line) for line in v.lines] or ([v.message] if v.message else [])
+            out.append(
+                f'<li>{_verdict_label(v)} <a class="id" href="#{esc(v.anchor)}">{name_markup(v.id)}</a>'
+                + "".join(f'<br><span class="msg">{esc(text)}</span>' for text in said)
+                + "</li>"
+            )
         out.append("</ul>")
     out.append("<h2>Benchmarks</h2>")
     out.append(f'<div class="scroll"><table id="benchmarks">{_HEAD}<tbody>')

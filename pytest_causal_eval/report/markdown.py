@@ -5,15 +5,25 @@ rest is collapsed in ``<details>``. The text stays under GitHub's 65,536-charact
 summary and a PR comment: rows that do not fit are summarized by count.
 
 The first line is a hidden marker (``<!-- causal-eval-report -->``) so a CI job can find its earlier
-PR comment and update it in place. Optional links: per measurement (its profiles, in the notes
-column) and for the whole run (the HTML report, the workflow run's artifacts) at the end.
+PR comment and update it in place. A noisy machine is said right under the counts. Every gated metric
+that did not pass gets a row of its own, with both medians (``median 42.0 ms vs 15.9 ms``). Optional
+links (absolute URLs only: a PR comment cannot resolve a relative path): per measurement (where its
+profiles are, in the notes column) and for the whole run (the workflow run and its artifacts) at the
+end; the explanation of each regression (hotspot and allocation-site diffs) follows the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pytest_causal_eval.report.verdicts import ORDER, VerdictRow, count_verdicts, format_interval
+from pytest_causal_eval.report.attention import format_centers
+from pytest_causal_eval.report.verdicts import (
+    ORDER,
+    VerdictRow,
+    count_verdicts,
+    format_interval,
+    format_line_interval,
+)
 
 __all__ = ["MARKER", "MAX_CHARS", "render_markdown"]
 
@@ -48,7 +58,7 @@ def _link(label: str, href: str) -> str:
     return f"[{label}]({target})"
 
 
-def _row(r: VerdictRow, links: Sequence[tuple[str, str]] = ()) -> str:
+def _row(r: VerdictRow, links: Sequence[tuple[str, str]] = ()) -> list[str]:
     change, ci = format_interval(r)
     notes = []
     if r.noisy:
@@ -56,16 +66,36 @@ def _row(r: VerdictRow, links: Sequence[tuple[str, str]] = ()) -> str:
     if r.remeasured:
         notes.append(f"re-measured x{r.remeasured}")
     notes.extend(_link(label, href) for label, href in links)
-    return (
-        f"| {_code(r.id)} | {_ICON.get(r.verdict, '')} {r.verdict} | {_cell(r.metric)} | {change} | {ci} "
-        f"| {_cell(r.threshold)} | {', '.join(notes)} |"
-    )
+    out = [
+        f"| {_code(r.id)} | {_ICON.get(r.verdict, '')} {r.verdict} | {_cell(r.metric)} "
+        f"| {_cell(r.centers) or '-'} | {change} | {ci} | {_cell(r.threshold)} | {', '.join(notes)} |"
+    ]
+    for line in r.others:
+        o_change, o_ci = format_line_interval(line)
+        out.append(
+            f"| ↳ same | {_ICON.get(line.verdict, '')} {line.verdict} | {_cell(line.metric)} "
+            f"| {_cell(format_centers(line)) or '-'} | {o_change} | {o_ci} | {_cell(line.threshold)} | |"
+        )
+    return out
 
 
 _HEADER = (
-    "| measurement | verdict | metric | change | 95% CI | threshold | notes |\n"
-    "|---|---|---|---:|---:|---:|---|"
+    "| measurement | verdict | metric | this run vs baseline | change | 95% CI | threshold | notes |\n"
+    "|---|---|---|---|---:|---:|---:|---|"
 )
+_FENCE = "`" * 3
+
+
+def _explanation(mid: str, lines: Sequence[str]) -> list[str]:
+    return [
+        f"<details><summary>why: {_cell(mid)}</summary>",
+        "",
+        _FENCE,
+        *(line.replace(_FENCE, "` ` `") for line in lines),
+        _FENCE,
+        "",
+        "</details>",
+    ]
 
 
 def render_markdown(
@@ -76,17 +106,23 @@ def render_markdown(
     links: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     artifacts: Sequence[tuple[str, str]] = (),
     marker: str = MARKER,
+    machine: str = "",
+    explanations: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The whole report; never longer than ``limit`` characters.
 
     ``links``: measurement id -> [(label, href)] shown in its notes cell (e.g. its profiles);
-    ``artifacts``: [(label, href)] listed at the end (the HTML report, the CI run's artifacts).
+    ``artifacts``: [(label, href)] listed at the end (the CI run and its artifacts); ``machine``: the
+    noisy-machine sentence (``attention.machine_note``), said first; ``explanations``: measurement id
+    -> the lines that explain its regression (hotspot and allocation-site diffs).
     """
     links = links or {}
     counts = count_verdicts(rows)
     head = [marker, f"## {title}", ""] if marker else [f"## {title}", ""]
     summary = ", ".join(f"**{counts[v]}** {v}" for v in ORDER if counts.get(v))
     head.append(summary or "no measurements were compared")
+    if machine:
+        head.extend(["", f"> ⚠️ **{_cell(machine)}**"])
     head.extend(f"> {_cell(n)}" for n in notes)
     head.append("")
     featured = [r for r in rows if r.verdict in ("regressed", "inconclusive", "improved")]
@@ -106,11 +142,12 @@ def render_markdown(
         lines.append(_HEADER)
         used += len(_HEADER) + 1
         for r in table_rows:
-            line = _row(r, links.get(r.id, ()))
-            if used + len(line) + 1 > budget:
+            row_lines = _row(r, links.get(r.id, ()))
+            size = sum(len(line) + 1 for line in row_lines)
+            if used + size > budget:
                 break
-            lines.append(line)
-            used += len(line) + 1
+            lines.extend(row_lines)
+            used += size
             shown += 1
         return shown, used
 
@@ -125,6 +162,17 @@ def render_markdown(
                 + ")"
             )
         out.append("")
+        for r in featured[:shown]:
+            why = (explanations or {}).get(r.id)
+            if not why:
+                continue
+            block = _explanation(r.id, why)
+            size = sum(len(line) + 1 for line in block)
+            if used + size > budget:
+                break
+            out.extend(block)
+            out.append("")
+            used += size + 1
     if rest:
         out.append(f"<details><summary>{len(rest)} other measurement(s)</summary>")
         out.append("")

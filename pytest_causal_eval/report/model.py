@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_causal_eval.history.changepoints import ChangePoint, detect_change_points
 from pytest_causal_eval.history.records import SeriesPoint
+from pytest_causal_eval.report.attention import MetricLine, metric_lines
 from pytest_causal_eval.report.svg import Box
 from pytest_causal_eval.results import Measurement, Metric, Verdict
 from pytest_causal_eval.stats.summary import percentile, summarize
@@ -27,6 +28,7 @@ __all__ = [
     "bench_views",
     "box_from_samples",
     "box_from_summary",
+    "change_size",
     "detail_for",
     "thin",
 ]
@@ -85,6 +87,10 @@ class BenchView:
     baseline: Box | None = None
     trend: Trend | None = None
     profiles: list[tuple[str, str]] = field(default_factory=list)  # (kind, href)
+    baseline_profiles: list[tuple[str, str]] = field(default_factory=list)  # (kind, href)
+    lines: list[MetricLine] = field(default_factory=list)  # gated metrics that did not pass
+    explanation: list[str] = field(default_factory=list)  # why: hotspot and allocation-site diffs
+    this_run: int | None = None  # the run id of this run in the history (marked on the trend)
 
     @property
     def points(self) -> bool:
@@ -174,6 +180,8 @@ def bench_view(
     baseline_entry: Mapping[str, Any] | None = None,
     history: Sequence[SeriesPoint] | None = None,
     profiles: Sequence[tuple[str, str]] = (),
+    baseline_profiles: Sequence[tuple[str, str]] = (),
+    this_run: int | None = None,
 ) -> BenchView:
     record = Verdict.from_dict(m.extra.get("verdict")) or Verdict(verdict="")
     health = m.extra.get("health")
@@ -210,7 +218,29 @@ def bench_view(
         baseline=_baseline_box(baseline_entry, detail.max_points),
         trend=_trend(history, detail.trend_runs),
         profiles=list(profiles),
+        baseline_profiles=list(baseline_profiles),
+        lines=metric_lines(record),
+        explanation=_explanation(m.extra.get("explanation")),
+        this_run=this_run,
     )
+
+
+def _explanation(block: Any) -> list[str]:
+    if not isinstance(block, Mapping):
+        return []
+    lines: list[str] = []
+    for metric, text in block.items():
+        if isinstance(text, list) and text:
+            lines.append(f"{metric}:")
+            lines.extend("  " + str(line) for line in text)
+    return lines
+
+
+def change_size(m: Measurement) -> float:
+    """How far a measurement moved against its baseline (the headline's relative change; 0 unknown)."""
+    record = m.extra.get("verdict")
+    change = _float(record.get("change")) if isinstance(record, Mapping) else None
+    return abs(change) if change is not None and math.isfinite(change) else 0.0
 
 
 def bench_views(
@@ -219,11 +249,24 @@ def bench_views(
     history: Mapping[str, Sequence[SeriesPoint]],
     profiles: Mapping[str, Sequence[tuple[str, str]]],
     detail: Detail | None = None,
+    baseline_profiles: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    this_run: int | None = None,
 ) -> list[BenchView]:
-    """Views in id order; ``detail`` defaults to what suits the number of measurements."""
+    """Views by size of change (biggest first), then id; ``detail`` defaults to what suits the number
+    of measurements."""
     detail = detail or detail_for(len(measurements))
-    ordered = sorted(measurements, key=lambda m: m.id)
+    ordered = sorted(measurements, key=lambda m: (-change_size(m), m.id))
+    base = baseline_profiles or {}
     return [
-        bench_view(m, i, detail, baseline_entries.get(m.id), history.get(m.id), profiles.get(m.id, ()))
+        bench_view(
+            m,
+            i,
+            detail,
+            baseline_entries.get(m.id),
+            history.get(m.id),
+            profiles.get(m.id, ()),
+            base.get(m.id, ()),
+            this_run,
+        )
         for i, m in enumerate(ordered)
     ]

@@ -18,8 +18,10 @@ from pytest_causal_eval.results import RunResults
 
 __all__ = [
     "HTML_NAME",
+    "explanations",
     "github_run_url",
     "history_for_report",
+    "markdown_links",
     "profile_links",
     "relative_href",
     "write_html_report",
@@ -90,12 +92,28 @@ def write_html_report(
     errors: Sequence[str] = (),
 ) -> Path:
     """Render the run and replace ``report_dir/index.html`` atomically (other files stay)."""
+    from pytest_causal_eval.profiling.artifacts import kept_baseline_profiles
+    from pytest_causal_eval.report.attention import machine_note
+
     detail = detail_for(len(results.measurements))
     history, history_note = history_for_report(history_path, results, detail.trend_runs)
-    views = bench_views(
-        results.measurements, baseline_entries or {}, history, profile_links(results, report_dir), detail
-    )
     key, fingerprint = machine_key_of(results)
+    kept = kept_baseline_profiles(report_dir, key, baseline_entries or {}) if key else {}
+    baseline_links = {
+        mid: [(kind, relative_href(path, report_dir)) for kind, path in sorted(kinds.items())]
+        for mid, kinds in kept.items()
+    }
+    recorded = results.extra.get("history")
+    this_run = recorded.get("run_id") if isinstance(recorded, Mapping) else None
+    views = bench_views(
+        results.measurements,
+        baseline_entries or {},
+        history,
+        profile_links(results, report_dir),
+        detail,
+        baseline_profiles=baseline_links,
+        this_run=this_run if isinstance(this_run, int) else None,
+    )
     health = results.environment.get("health")
     doc = ReportDoc(
         views=views,
@@ -110,6 +128,7 @@ def write_html_report(
         baseline_file=baseline_file,
         history_note=history_note,
         detail=detail,
+        machine=machine_note(results.measurements, health if isinstance(health, Mapping) else None),
     )
     path = report_dir / HTML_NAME
     write_text_atomic(path, render_page(doc))
@@ -124,6 +143,43 @@ def github_run_url(environ: Mapping[str, str]) -> str | None:
     if server and repo and run_id:
         return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
     return None
+
+
+def markdown_links(
+    results: RunResults, run_url: str | None
+) -> tuple[dict[str, list[tuple[str, str]]], list[tuple[str, str]]]:
+    """Links for the Markdown: absolute URLs only (a PR comment resolves no relative path).
+
+    On GitHub Actions each profiled measurement links to the run's artifacts (where the report folder,
+    profiles included, is uploaded), and the end links the run and its artifacts; elsewhere none."""
+    if not run_url:
+        return {}, []
+    artifacts_url = run_url + "#artifacts"
+    links: dict[str, list[tuple[str, str]]] = {}
+    for m in results.measurements:
+        kinds = m.extra.get("profile_artifacts")
+        if isinstance(kinds, Mapping) and kinds:
+            names = sorted({str(kind).split("_")[0] for kind in kinds})
+            links[m.id] = [(f"profiles ({', '.join(names)}) in the artifacts", artifacts_url)]
+    return links, [("workflow run", run_url), ("its artifacts (HTML report, profiles)", artifacts_url)]
+
+
+def explanations(results: RunResults) -> dict[str, list[str]]:
+    """``{measurement id: lines}``: why each regressed metric regressed (the hotspot and allocation-site
+    diffs the gate's explainers wrote into ``extra['explanation']``), metric by metric."""
+    out: dict[str, list[str]] = {}
+    for m in results.measurements:
+        block = m.extra.get("explanation")
+        if not isinstance(block, Mapping):
+            continue
+        lines: list[str] = []
+        for metric, text in block.items():
+            if isinstance(text, list) and text:
+                lines.append(f"{metric}:")
+                lines.extend("  " + str(line) for line in text)
+        if lines:
+            out[m.id] = lines
+    return out
 
 
 def write_markdown(path: Path, text: str, append: bool) -> None:

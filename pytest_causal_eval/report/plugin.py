@@ -30,8 +30,7 @@ class ReportPlugin:
         self.session = session
         settings = session.settings
         self.history_path: Path | None = settings.get("history")
-        explicit = settings.sources.get("report", "default") != "default"
-        self.html_dir: Path | None = settings.report_dir if explicit else None
+        self.html_dir: Path | None = settings.report_dir if settings.html_report else None
         self.markdown_path: Path | None = settings.get("markdown")
         self.prometheus_path: Path | None = settings.get("prometheus")
         self.lines: list[str] = []
@@ -39,10 +38,14 @@ class ReportPlugin:
 
     # -- inputs from other features ---------------------------------------------------------------
     def _gate_messages(self, results: RunResults) -> tuple[list[str], list[str]]:
-        """The gate's errors and notes, as it recorded them in the results."""
+        """The gate's errors, and its warnings (no baseline for this machine, ...) and notes, as it
+        recorded them in the results."""
         block = results.extra.get("baseline")
         if isinstance(block, Mapping):
-            return [str(e) for e in block.get("errors") or []], [str(n) for n in block.get("notes") or []]
+            return [str(e) for e in block.get("errors") or []], [
+                *(f"warning: {w}" for w in block.get("warnings") or []),
+                *(str(n) for n in block.get("notes") or []),
+            ]
         return [], []
 
     def _baseline(self) -> tuple[dict[str, dict[str, Any]], str]:
@@ -123,11 +126,12 @@ class ReportPlugin:
             targets.append((Path(step_summary), True))
         if not targets:
             return
+        from pytest_causal_eval.report.attention import machine_note
         from pytest_causal_eval.report.markdown import render_markdown
         from pytest_causal_eval.report.output import (
+            explanations,
             github_run_url,
-            profile_links,
-            relative_href,
+            markdown_links,
             write_markdown,
         )
         from pytest_causal_eval.report.verdicts import verdict_rows
@@ -135,26 +139,18 @@ class ReportPlugin:
         rows = verdict_rows(results.measurements)
         errors, notes = self._gate_messages(results)
         run_url = github_run_url(os.environ)
+        health = results.environment.get("health")
+        links, artifacts = markdown_links(results, run_url)
+        featured = {r.id for r in rows if r.verdict in ("regressed", "inconclusive", "improved")}
+        text = render_markdown(
+            rows,
+            notes=[*errors, *notes],
+            links={k: v for k, v in links.items() if k in featured},
+            artifacts=artifacts,
+            machine=machine_note(results.measurements, health if isinstance(health, Mapping) else None),
+            explanations=explanations(results),
+        )
         for path, append in targets:
-            # a file next to the artifacts gets relative links; the job summary gets the run page
-            links: dict[str, list[tuple[str, str]]] = {}
-            artifacts: list[tuple[str, str]] = []
-            if not append:
-                base = path.parent
-                for mid, kinds in profile_links(results, base).items():
-                    links[mid] = [(kind.split("_")[0], href) for kind, href in kinds]
-                html_report = results.extra.get("html_report")
-                if isinstance(html_report, str):  # written just before, and only when that worked
-                    artifacts.append(("HTML report", relative_href(Path(html_report), base)))
-            if run_url:
-                artifacts.append(("workflow run and its artifacts", run_url))
-            featured = {r.id for r in rows if r.verdict in ("regressed", "inconclusive", "improved")}
-            text = render_markdown(
-                rows,
-                notes=[*errors, *notes],
-                links={k: v for k, v in links.items() if k in featured},
-                artifacts=artifacts,
-            )
             try:
                 write_markdown(path, text, append)
             except Exception as exc:

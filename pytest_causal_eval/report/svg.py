@@ -137,27 +137,40 @@ def trend_plot(
     fmt: Callable[[float], str],
     label: str,
     markers: bool = True,
+    x_labels: tuple[str, str] = ("", ""),
+    current: int | None = None,
 ) -> str:
-    """A line over runs (oldest left), dashed lines at steps, and (``markers``) a dot per run with
-    its hover text. Runs whose value is not finite keep their place on the axis but get no point."""
+    """A line over runs (oldest left) above an x-axis labelled at both ends (``x_labels``: the first
+    run, this run), dashed lines at steps, a ring on run ``current`` (this run), and (``markers``) a dot
+    per run with its hover text. Runs whose value is not finite keep their place on the axis but get
+    no point."""
     if not any(math.isfinite(v) for v in values):
         return ""
-    height = 90
+    height = 108
+    axis = height - 22.0
     lo, hi = _range(values)
     x = _Scale(0.0, max(1.0, float(len(values) - 1)), 70.0, WIDTH - 10.0)
-    y = _Scale(lo, hi, height - 14.0, 8.0)
+    y = _Scale(lo, hi, axis - 6.0, 8.0)
     out = [
         f'<svg class="plot trend" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{esc(label)}">',
         f'<g class="ax"><text x="4" y="{_n(y(hi) + 4)}">{esc(fmt(hi))}</text>'
-        f'<text x="4" y="{_n(y(lo))}">{esc(fmt(lo))}</text></g>',
+        f'<text x="4" y="{_n(y(lo))}">{esc(fmt(lo))}</text>'
+        f'<path class="xa" d="M70 {_n(axis)}H{WIDTH - 10}"/>'
+        + (
+            f'<path class="xa" d="{"".join(f"M{_n(x(i))} {_n(axis)}v4" for i in range(len(values)))}"/>'
+            if markers
+            else ""
+        )
+        + f'<text class="xl" x="70" y="{height - 4}">{esc(x_labels[0])}</text>'
+        f'<text class="xl" x="{WIDTH - 10}" y="{height - 4}" text-anchor="end">{esc(x_labels[1])}</text></g>',
     ]
     for mark in marks:
         if 0 < mark.index < len(values):
             xm = (x(mark.index - 1) + x(mark.index)) / 2
             out.append(
                 f'<g class="{esc(mark.css)}"><title>{esc(mark.title)}</title>'
-                f'<path d="M{_n(xm)} 4V{height - 10}"/><rect x="{_n(xm - 5)}" y="4" width="10" '
-                f'height="{height - 14}" fill="transparent"/></g>'
+                f'<path d="M{_n(xm)} 4V{_n(axis)}"/><rect x="{_n(xm - 5)}" y="4" width="10" '
+                f'height="{_n(axis - 4)}" fill="transparent"/></g>'
             )
     coords = " ".join(f"{_n(x(i))},{_n(y(v))}" for i, v in enumerate(values) if math.isfinite(v))
     out.append(f'<polyline class="ln" points="{coords}"/>')
@@ -168,6 +181,11 @@ def trend_plot(
         out.append(
             f'<circle class="pt" cx="{_n(x(i))}" cy="{_n(y(values[i]))}" r="3">'
             f"<title>{esc(tip)}</title></circle>"
+        )
+    if current is not None and 0 <= current < len(values) and math.isfinite(values[current]):
+        out.append(
+            f'<circle class="now" cx="{_n(x(current))}" cy="{_n(y(values[current]))}" r="6">'
+            f"<title>this run: {esc(fmt(values[current]))}</title></circle>"
         )
     out.append("</svg>")
     return "".join(out)

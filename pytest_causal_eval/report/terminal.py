@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pytest_causal_eval.report.units import format_rate, format_seconds, format_value
 from pytest_causal_eval.results import Measurement
 
-__all__ = ["common_prefix", "render_table", "shorten"]
+__all__ = ["common_prefix", "render_table", "shorten", "wrap_name"]
 
 # Metrics the plugin records itself; the table's metrics column shows the ones a test recorded.
 DERIVED_METRICS = frozenset(
@@ -42,9 +42,32 @@ def shorten(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - tail :]
 
 
+def wrap_name(name: str, width: int) -> list[str]:
+    """``name`` on as many lines of at most ``width`` characters as it needs, cut after a ``/``,
+    ``::``, ``-`` or ``[`` where one is near, never shortened."""
+    width = max(10, width)
+    out = []
+    while len(name) > width:
+        cut = max(name.rfind(sep, 0, width) + len(sep) for sep in ("/", "::", "-", "[", "_"))
+        if cut < width // 2:
+            cut = width
+        out.append(name[:cut])
+        name = name[cut:]
+    out.append(name)
+    return out
+
+
+def _change_of(m: Measurement) -> float:
+    record = m.extra.get("verdict")
+    change = record.get("change") if isinstance(record, dict) else None
+    return abs(float(change)) if isinstance(change, (int, float)) and not isinstance(change, bool) else 0.0
+
+
 def common_prefix(ids: Sequence[str]) -> str:
     """The longest common directory/module prefix ending at a '/' or '::' boundary."""
     if len(ids) < 2:
+        if ids and "::" in ids[0]:  # one measurement: its module is said once, in the title
+            return ids[0].split("::")[0] + "::"
         if ids and "/" in ids[0].split("::")[0]:
             return ids[0].split("::")[0].rsplit("/", 1)[0] + "/"
         return ""
@@ -68,7 +91,7 @@ def render_table(measurements: Sequence[Measurement], width: int = 80) -> list[s
     if not measurements:
         return []
     width = max(50, width)
-    rows = sorted(measurements, key=lambda m: m.id)
+    rows = sorted(measurements, key=lambda m: (-_change_of(m), m.id))  # biggest change first
     prefix = common_prefix([m.id for m in rows])
     cells: list[tuple[str, str, str, str, str, str]] = []
     for m in rows:
@@ -92,27 +115,43 @@ def render_table(measurements: Sequence[Measurement], width: int = 80) -> list[s
         )
     headers = ("name", "median", "IQR", "ops", "rounds", "metrics")
     fixed = [max(len(headers[i]), *(len(c[i]) for c in cells)) for i in range(1, 5)]
-    metrics_width = max(len(headers[5]), *(len(c[5]) for c in cells))
-    gaps = 2 * 5
-    room = width - sum(fixed) - gaps
-    # The metrics column takes at most a third of the room left; the name gets the rest (>= 12).
+    metrics_needed = max(len(headers[5]), *(len(c[5]) for c in cells))
     names_needed = max(len(headers[0]), *(len(c[0]) for c in cells))
-    metrics_width = min(metrics_width, max(len(headers[5]), room // 3))
-    name_width = max(12, min(names_needed, room - metrics_width))
-    metrics_width = max(len(headers[5]), room - name_width)
+    gaps = 2 * 5
+    numbers_width = sum(fixed) + 2 * 3
+    room = width - sum(fixed) - gaps
+    # Names are never cut: when the longest does not fit beside the numbers, each name gets its own
+    # line(s) and the numbers follow on the next line, indented.
+    stacked = names_needed + len(headers[5]) > room
     lines = []
     title = f"causal-eval: {len(rows)} measurement{'s' if len(rows) != 1 else ''}"
     if prefix:
         title += f" (in {prefix.rstrip('/:')})"
-    lines.append(shorten(title, width))
+    lines.extend(wrap_name(title, width))
 
-    def fmt(row: Sequence[str]) -> str:
-        parts = [shorten(row[0], name_width).ljust(name_width)]
-        parts += [row[i].rjust(fixed[i - 1]) for i in range(1, 5)]
+    def numbers(row: Sequence[str], metrics_width: int) -> str:
+        parts = [row[i].rjust(fixed[i - 1]) for i in range(1, 5)]
         parts.append(shorten(row[5], metrics_width))
         return "  ".join(parts).rstrip()
 
+    if stacked:
+        metrics_width = max(len(headers[5]), width - 2 - numbers_width - 2)
+        head = "  " + numbers(headers, metrics_width)
+        lines.append(head)
+        lines.append("-" * min(width, max(len(head), len(headers[0]))))
+        for c in cells:
+            lines.extend(wrap_name(c[0], width))
+            lines.append("  " + numbers(c, metrics_width))
+        return lines
+    name_width = names_needed
+    metrics_width = max(len(headers[5]), room - name_width)
+
+    def fmt(row: Sequence[str]) -> str:
+        return (row[0].ljust(name_width) + "  " + numbers(row, metrics_width)).rstrip()
+
     lines.append(fmt(headers))
-    lines.append("-" * min(width, len(fmt(headers)) + max(0, metrics_width - len(headers[5]))))
+    lines.append(
+        "-" * min(width, len(fmt(headers)) + max(0, min(metrics_needed, metrics_width) - len(headers[5])))
+    )
     lines.extend(fmt(c) for c in cells)
     return lines

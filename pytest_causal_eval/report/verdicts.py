@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_causal_eval.report.terminal import common_prefix, shorten
+from pytest_causal_eval.report.attention import MetricLine, format_centers, metric_lines
+from pytest_causal_eval.report.terminal import common_prefix, wrap_name
 from pytest_causal_eval.results import Measurement, Verdict
 
 __all__ = ["ORDER", "VerdictRow", "count_verdicts", "format_interval", "render_summary", "verdict_rows"]
@@ -28,10 +30,17 @@ class VerdictRow:
     cv: float | None = None
     mdc: float | None = None
     remeasured: int = 0
+    lines: tuple[MetricLine, ...] = ()  # every gated metric that did not pass, the headline first
+    centers: str = ""  # the headline's "median 42.0 ms vs 15.9 ms"
 
     @property
     def points(self) -> bool:
         return self.threshold.endswith("pts")
+
+    @property
+    def others(self) -> tuple[MetricLine, ...]:
+        """The metrics besides the headline that did not pass (each gets a line of its own)."""
+        return tuple(line for line in self.lines if line.metric != self.metric)
 
 
 def _float(value: Any) -> float | None:
@@ -62,11 +71,21 @@ def verdict_rows(measurements: Sequence[Measurement]) -> list[VerdictRow]:
                 cv=_float(noise.get("cv")),
                 mdc=_float(noise.get("mdc")),
                 remeasured=int(m.extra.get("remeasured") or 0),
+                lines=tuple(metric_lines(record)),
+                centers=_centers(record),
             )
         )
     rank = {v: i for i, v in enumerate(ORDER)}
-    rows.sort(key=lambda r: (rank.get(r.verdict, len(ORDER)), r.id))
+    rows.sort(key=lambda r: (rank.get(r.verdict, len(ORDER)), -abs(r.change or 0.0), r.id))
     return rows
+
+
+def _centers(verdict: Verdict) -> str:
+    record = verdict.to_dict()
+    if not record.get("metric"):
+        return ""
+    heads = metric_lines({**record, "verdict": "regressed"})  # the headline, whatever its verdict
+    return format_centers(heads[0]) if heads else ""
 
 
 def count_verdicts(rows: Sequence[VerdictRow]) -> dict[str, int]:
@@ -93,14 +112,28 @@ def format_interval(row: VerdictRow) -> tuple[str, str]:
     return change, ci
 
 
-def render_summary(rows: Sequence[VerdictRow], width: int = 80, noisy_machine: bool = False) -> list[str]:
-    """Terminal lines: the counts, then a table of every row that is not a plain pass (nor new)."""
+def format_line_interval(line: MetricLine) -> tuple[str, str]:
+    """A metric line's change and interval, as ``format_interval`` gives them for a row."""
+    row = VerdictRow(
+        "", line.verdict, line.metric, line.change, line.ci_low, line.ci_high, line.threshold, ""
+    )
+    return format_interval(row)
+
+
+def render_summary(rows: Sequence[VerdictRow], width: int = 80, machine: str = "") -> list[str]:
+    """Terminal lines: the machine's state when it was noisy, the counts, then a table of every row
+    that is not a plain pass (nor new), one line per gated metric that did not pass, biggest change
+    first. Names lose only their common prefix: when a name does not fit it gets lines of its own
+    (wrapped, never cut) and its numbers follow, indented."""
     if not rows:
         return []
     counts = count_verdicts(rows)
     parts = [f"{counts[v]} {v}" for v in ORDER if counts.get(v)]
-    lines = ["verdicts: " + ", ".join(parts)]
-    if noisy_machine or any(r.noisy for r in rows):
+    lines = []
+    if machine:
+        lines = textwrap.wrap(f"causal-eval: {machine}", max(width, 40), subsequent_indent="  ")
+    lines.append("verdicts: " + ", ".join(parts))
+    if not machine and any(r.noisy for r in rows):
         lines.append("note: the machine was noisy (load/busy processes) during some measurements")
     shown = [r for r in rows if r.verdict not in ("pass", "new")]
     if not shown:
@@ -108,7 +141,9 @@ def render_summary(rows: Sequence[VerdictRow], width: int = 80, noisy_machine: b
     prefix = common_prefix([r.id for r in shown])
     if not prefix.endswith(("/", "::")):  # common_prefix may cut inside a name when ids share no path
         prefix = ""
-    cells = []
+    if prefix:
+        lines.append(f"(names below are in {prefix.rstrip('/:')})")
+    cells: list[tuple[str, ...]] = []
     for r in shown:
         change, ci = format_interval(r)
         flags = []
@@ -116,20 +151,29 @@ def render_summary(rows: Sequence[VerdictRow], width: int = 80, noisy_machine: b
             flags.append("noisy")
         if r.remeasured:
             flags.append(f"re-measured x{r.remeasured}")
-        cells.append(
-            (r.id[len(prefix) :] or r.id, r.verdict, r.metric, change, ci, r.threshold, " ".join(flags))
-        )
+        name = r.id[len(prefix) :] or r.id
+        cells.append((name, r.verdict, r.metric, change, ci, r.threshold, " ".join(flags)))
+        for other in r.others:
+            o_change, o_ci = format_line_interval(other)
+            cells.append(("", other.verdict, other.metric, o_change, o_ci, other.threshold, ""))
     headers = ("name", "verdict", "metric", "change", "95% CI", "limit", "")
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    fixed = sum(widths[1:]) + 2 * (len(headers) - 1)
-    widths[0] = max(min(widths[0], 32), min(widths[0], max(60, width) - fixed))
+    rest = sum(widths[1:6]) + 2 * 5 + (2 + widths[6] if widths[6] else 0)
+    one_line = widths[0] + 2 + rest <= max(width, 40)
 
-    def fmt(row: Sequence[str]) -> str:
-        out = [shorten(row[0], widths[0]).ljust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2])]
+    def numbers(row: Sequence[str]) -> str:
+        out = [row[1].ljust(widths[1]), row[2].ljust(widths[2])]
         out += [row[i].rjust(widths[i]) for i in (3, 4, 5)]
         out.append(row[6])
         return "  ".join(out).rstrip()
 
-    lines.append(fmt(headers))
-    lines.extend(fmt(c) for c in cells)
+    if one_line:
+        lines.append((headers[0].ljust(widths[0]) + "  " + numbers(headers)).rstrip())
+        lines.extend((c[0].ljust(widths[0]) + "  " + numbers(c)).rstrip() for c in cells)
+        return lines
+    lines.append("  " + numbers(headers))
+    for c in cells:
+        if c[0]:
+            lines.extend(wrap_name(c[0], max(width, 40)))
+        lines.append("  " + numbers(c))
     return lines

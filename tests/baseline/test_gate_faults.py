@@ -241,7 +241,7 @@ def test_a_bad_entry_is_named_never_gated_and_the_rest_still_gates(
     monkeypatch.setenv("FAKE_SLOWDOWN", "1.3")
     result = gate.runpytest(*ARGS, "--causal-eval-json", "out.json", "-k", "plain or accuracy")
     result.assert_outcomes(passed=1, failed=1, deselected=1)  # test_accuracy still regresses
-    result.stdout.fnmatch_lines(["*causal-eval: test_gate.py::test_accuracy regressed*"])
+    result.stdout.fnmatch_lines(["*_ test_accuracy _*", "*[[]causal-eval: regressed[]]"])
     section = verdict_section(result)
     assert section[0] == (
         f"causal-eval: error: baseline file {path}: measurement 'test_gate.py::test_plain': {shown}: "

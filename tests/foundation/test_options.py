@@ -117,7 +117,7 @@ def test_report_dir_under_a_file(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--causal-eval", "--causal-eval-report", "notadir.txt/report")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: --causal-eval-report: *'notadir.txt' is not writable: it is a file, not a directory"]
+        ["ERROR: --causal-eval-report: *'notadir.txt' is not writable: it is a file, not a directory*"]
     )
 
 

@@ -33,6 +33,7 @@ def test_common_prefix_cuts_at_boundaries() -> None:
     assert common_prefix(["suites/a.py::t", "suites/b.py::t"]) == "suites/"
     assert common_prefix(["x.py::t", "y.py::t"]) == ""
     assert common_prefix(["t1", "t3"]) == ""
+    assert common_prefix(["suites/a.py::t1"]) == "suites/a.py::"
 
 
 @pytest.mark.parametrize("width", [80, 100, 60])
@@ -53,7 +54,8 @@ def test_table_fits_width(width: int) -> None:
     assert "1.20 ms" in body and "3.40 us" in body and "5.00 ns" in body
     if width >= 80:
         assert "accuracy=0.988" in body
-    assert "long-tail]" in body
+    assert "long-tail]" in body.replace("\n", "")  # wrapped onto lines of its own when it must, never cut
+    assert "…" not in body
 
 
 def test_units() -> None:
@@ -78,6 +80,7 @@ def test_terminal_table_in_a_run(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
     lines = result.stdout.lines
     start = lines.index(next(line for line in lines if line.startswith("causal-eval: 2 measurements")))
-    table = lines[start : start + 5]
+    table = lines[start : start + 9]
     assert all(len(line) <= 80 for line in table), "\n".join(table)
     assert any(line.startswith("test_case[b]") for line in table)
+    assert "test_case[" + "a" * 70 + "]" in "".join(table)  # the long name whole, wrapped

@@ -13,13 +13,25 @@ from pytest_causal_eval.history.records import run_record
 from pytest_causal_eval.history.store import HistoryError, HistoryStore, match_benchmark
 
 
-def record_runs(path: Path, medians: list[float], commit_prefix: str = "c") -> HistoryStore:
+def record_runs(
+    path: Path, medians: list[float], commit_prefix: str = "c", dirty: int = -1, noisy: int = -1
+) -> HistoryStore:
+    """One run per median scale; run ``dirty`` had uncommitted changes, run ``noisy`` a busy machine."""
     store = HistoryStore(path, timeout=0.2)
     for i, scale in enumerate(medians):
         results = make_results(3, evil=False)
-        results.environment["git"] = {"commit": f"{commit_prefix}{i:07d}ffff", "branch": "main"}
+        results.environment["git"] = {
+            "commit": f"{commit_prefix}{i:07d}ffff",
+            "branch": "main",
+            "dirty": i == dirty,
+        }
+        results.environment["health"] = {
+            "noisy": i == noisy,
+            "reasons": ["load average 3.85"] if i == noisy else [],
+        }
         for m in results.measurements:
             m.samples = [v * scale for v in m.samples]
+            m.extra["health"] = {"noisy": i == noisy}
         store.append(run_record(results))
     return store
 
@@ -114,6 +126,40 @@ def test_cli_history_prints_sparklines_and_the_commit_of_a_step(
     assert len(out) == 4
     assert main(["history", "--history", str(db), "--limit", "3", "--benchmark", "nothing-like-it"]) == 0
     assert "no benchmarks matching 'nothing-like-it'" in capsys.readouterr().out
+
+
+def test_cli_history_says_dirty_and_noisy_steps_and_lists_few_runs_without_a_sparkline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "h.sqlite"
+    record_runs(db, [1.0] * 5 + [1.4] * 4, dirty=5)
+    assert main(["history", "--history", str(db), "--benchmark", "test_case[0002]"]) == 0
+    step = capsys.readouterr().out.splitlines()[3]
+    assert "at c0000005+dirty (uncommitted changes) on main, run 6" in step
+    assert "noisy" not in step
+    db2 = tmp_path / "h2.sqlite"
+    record_runs(db2, [1.0] * 5 + [1.4] * 4, noisy=5)
+    assert main(["history", "--history", str(db2), "--benchmark", "test_case[0002]"]) == 0
+    step = capsys.readouterr().out.splitlines()[3]
+    assert step.endswith("run 6 (2024-05-01); the machine was noisy in that run: maybe load, not code")
+    conn = sqlite3.connect(db2)
+    try:
+        (health,) = conn.execute("SELECT health FROM runs WHERE id = 6").fetchone()
+    finally:
+        conn.close()
+    assert '"noisy": true' in health and "load average 3.85" in health  # stored with the run
+    db3 = tmp_path / "h3.sqlite"
+    record_runs(db3, [1.0])
+    assert main(["history", "--history", str(db3), "--benchmark", "test_case[0002]"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("  1 run(s): ") and out[2].endswith(" ms (a step needs 4 runs)"), out[2]
+    assert not any(ch in "".join(out) for ch in "▁▂▃▄▅▆▇█")
+
+
+def test_cli_history_help_says_a_step_needs_4_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["history", "--help"])
+    assert "A step (change point) needs at least 4 runs" in " ".join(capsys.readouterr().out.split())
 
 
 def test_cli_history_user_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,6 +67,9 @@ def test_memray_pass_reports_peak_count_sites_and_flamegraph() -> None:
     top = prof.sites[0]
     assert top.file == THIS and top.size >= 1024 * 1024
     assert prof.flamegraph_html is not None and "<html" in prof.flamegraph_html.lower()
+    # our own page: no script and nothing from the network (memray's flame graph loads from a CDN)
+    assert "<script" not in prof.flamegraph_html and "https://" not in prof.flamegraph_html
+    assert "allocate" in prof.flamegraph_html
 
 
 def test_tracemalloc_pass_reports_peak_and_retained_sites() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def test_inert_when_profiling_is_off_or_the_plugin_is_off(
     _forbid_passes(monkeypatch)
     pytester.makepyfile(WORK + "\ndef test_w(causal_bench):\n    causal_bench(work)\n")
     run(pytester, "--causal-eval").assert_outcomes(passed=1)
+    assert not (pytester.path / ".causal-eval" / "report" / "profiles").exists()
+    shutil.rmtree(pytester.path / ".causal-eval")  # the HTML report, written by default
     # profiling requested in the ini file, but the plugin is off: nothing runs either
     pytester.makeini("[pytest]\ncausal_eval_profile = all\n")
     result = run(pytester)
@@ -388,7 +391,7 @@ def test_explain_without_profile_on_regression_points_at_the_option(pytester: py
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["no CPU profile (run with --causal-eval-profile=cpu to see the hotspots)"])
     result.stdout.fnmatch_lines(["no memory profile (run with --causal-eval-profile=memory*"])
-    assert not (pytester.path / ".causal-eval" / "report").exists()
+    assert not (pytester.path / ".causal-eval" / "report" / "profiles").exists()  # no profile written
 
 
 def test_torch_trace_is_written_when_cuda_is_reported(pytester: pytest.Pytester) -> None:
@@ -482,17 +485,32 @@ def test_real_gate_regression_carries_the_hotspot_diff(
         "--causal-eval-min-rounds=30",
     )
     monkeypatch.setenv("COST_US", "1000")
-    run(pytester, *args, "--causal-eval-save").assert_outcomes(passed=1)
+    saved = run(pytester, *args, "--causal-eval-save")
+    saved.assert_outcomes(passed=1)
+    saved.stdout.fnmatch_lines(
+        ["note: kept 2 profile(s) of this baseline in .causal-eval/report/profiles/baseline/*"]
+    )
     monkeypatch.setenv("COST_US", "3000")
-    result = run(pytester, *args)
+    result = run(pytester, *args, "--causal-eval-markdown=verdicts.md")
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
     assert "regressed" in text
     # The diff itself is checked exactly in the pure tests; a sampling profiler on a loaded CI machine
     # may catch few of spin's frames, so here only its presence and the artifacts are required.
-    assert "hotspot changes against the baseline (share of profiled time):" in text
-    assert " added_work  - -> " in text
+    header = (
+        "hotspot changes against the baseline (biggest contribution to the change in time per call first):"
+    )
+    assert header in text
+    assert " added_work  +" in text
     assert "cpu_html: .causal-eval/report/profiles/test_gate.py_test_gate-" in text
+    # the why, in the HTML report and the Markdown, with this run's and the baseline's profile linked
+    html = (pytester.path / ".causal-eval" / "report" / "index.html").read_text()
+    assert header in html and "added_work" in html.split('<pre class="why">')[1]
+    assert 'href="profiles/test_gate.py_test_gate-' in html
+    assert 'href="profiles/baseline/' in html and ">CPU profile (pyinstrument)</a>, baseline<" in html
+    markdown = (pytester.path / "verdicts.md").read_text()
+    assert "<summary>why: test_gate.py::test_gate</summary>" in markdown and header in markdown
+    assert ".causal-eval/report/profiles" not in markdown  # a local path means nothing in a PR comment
 
 
 def test_a_workload_failing_in_the_profiling_pass_is_reported_not_hidden(pytester: pytest.Pytester) -> None:

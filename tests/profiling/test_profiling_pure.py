@@ -200,6 +200,24 @@ def test_hotspot_diff_ranks_by_moved_self_share_and_matches_moved_lines() -> Non
     assert format_hotspot_change(changes[1]).startswith("n.py:7 new_fn  - -> 5.0% (+5 pts self")
 
 
+def test_hotspot_diff_with_times_ranks_by_contribution_in_absolute_time() -> None:
+    # 10 ms -> 20 ms per call. "steady" keeps its 50% share but adds 5 ms; "grown" gains 10 points
+    # of share but adds only 2.2 ms; by share "grown" would come first.
+    base = [Hotspot("steady", "s.py", 1, 0.50, 0.5), Hotspot("grown", "g.py", 1, 0.10, 0.1)]
+    now = [Hotspot("steady", "s.py", 1, 0.50, 0.5), Hotspot("grown", "g.py", 1, 0.21, 0.21)]
+    assert [c.function for c in diff_hotspots(now, base)] == ["grown"]
+    changes = diff_hotspots(now, base, times=(0.010, 0.020))
+    assert [c.function for c in changes] == ["steady", "grown"]
+    assert changes[0].seconds == pytest.approx(0.005)
+    assert format_hotspot_change(changes[0]) == (
+        "s.py:1 steady  +5.00 ms self time; 50% -> 50% (+0 pts self; total 50% -> 50%)"
+    )
+    lines = hotspot_lines(now, base, times=(0.010, 0.020))
+    assert lines[0] == (
+        "hotspot changes against the baseline (biggest contribution to the change in time per call first):"
+    )
+
+
 def test_hotspot_diff_lists_functions_that_vanished() -> None:
     changes = diff_hotspots([], [Hotspot("gone", "g.py", 1, 0.3, 0.3)])
     assert changes[0].after_self is None and changes[0].points == pytest.approx(-30.0)

@@ -134,3 +134,134 @@ def test_report_fits_a_phone_and_the_table_scrolls(browser: Any, report: Path) -
         assert scroll[0] > scroll[1]  # the table scrolls inside its box instead of widening the page
     finally:
         page.close()
+
+
+# -- layout at desktop widths, and a report folder that works offline --------------------------------
+PEER_NAME = (
+    "tests/peer_suite/test_evaluation_of_the_reference_oracle.py::test_evaluate_reference_oracle_on_cladder"
+)
+CASES = ("association-1", "association-2", "intervention-1", "counterfactual-1", "counterfactual-2")
+
+
+@pytest.fixture(scope="module")
+def wide_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A peer-suite-like report: long shared prefixes, a regression with a second failing metric, a
+    noisy machine, real pyinstrument and memory pages linked for this run and the baseline."""
+    from pytest_causal_eval.profiling.cpu import profile_cpu
+    from pytest_causal_eval.profiling.memory import sites_html
+    from pytest_causal_eval.profiling.sites import AllocationSite
+    from pytest_causal_eval.results import Metric
+
+    base = tmp_path_factory.mktemp("wide")
+    history = base / "history.sqlite"
+    store = HistoryStore(history)
+    results = make_results(len(CASES), evil=False)
+    for i, m in enumerate(results.measurements):
+        m.id = f"{PEER_NAME}[{CASES[i]}]"
+    for _ in range(3):
+        store.append(run_record(results))
+    run_id, _ = store.append(run_record(results))
+    results.extra["history"] = {"database": str(history), "run_id": run_id}
+    out = base / "site"
+    profiles = out / "profiles"
+    profiles.mkdir(parents=True)
+    cpu = profile_cpu(lambda: sum(i * i for i in range(2000)), [str(base)], ())
+    (profiles / "r.cpu.html").write_text(cpu.html)
+    site = AllocationSite("build_tables", "engine/causal/tables.py", 88, 9_800_000, 960)
+    (profiles / "r.memory.html").write_text(sites_html([site], 12_000_000, "memray, at the peak"))
+    first = results.measurements[0]
+    first.extra["profile_artifacts"] = {
+        "cpu_html": str(profiles / "r.cpu.html"),
+        "memory_flamegraph": str(profiles / "r.memory.html"),
+    }
+    first.metrics["alloc_count"] = Metric("alloc_count", 295525.0, "", "lower")
+    first.extra["verdict"]["all"] = [
+        {
+            "metric": "alloc_count",
+            "verdict": "regressed",
+            "change": 0.57,
+            "ci_low": 0.5,
+            "ci_high": 0.6,
+            "threshold": "10%",
+            "baseline_median": 188289.0,
+            "candidate_median": 295525.0,
+            "unit": "",
+        },
+    ]
+    first.extra["explanation"] = {"time": ["hotspot changes against the baseline:", "  t.py:1 f  +9.20 ms"]}
+    first.extra["health"] = {"noisy": True, "reasons": ["load average 3.85 on 2 CPU(s) (other work: 2.85)"]}
+    results.environment["health"] = {
+        "noisy": True,
+        "load_avg": [3.85400390625, 2.1, 1.07],
+        "memory_total": 25275990016,
+        "reasons": ["load average 3.85 on 2 CPU(s) (other work: 2.85)"],
+    }
+    entries = {
+        m.id: {"time": {"summary": m.stats.to_dict(), "samples": m.samples}}
+        for m in results.measurements
+        if m.stats
+    }
+    return write_html_report(results, out, baseline_entries=entries, history_path=history)
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_report_layout_at_desktop_widths(browser: Any, wide_report: Path, width: int) -> None:
+    page, errors, _ = open_page(browser, wide_report, width)
+    try:
+        assert errors == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+        # the whole table, profile column included, is visible without scrolling its box
+        fit = page.evaluate(
+            "(() => { const s = document.querySelector('.scroll');"
+            " return [s.scrollWidth, s.clientWidth]; })()"
+        )
+        assert fit[0] <= fit[1], fit
+        last = page.locator("#benchmarks thead th").last
+        assert last.inner_text() == "profiles" and last.is_visible()
+        # names break only at separators: no text piece between two break points spans two lines
+        broken = page.evaluate(
+            """(() => {
+              const bad = [];
+              for (const a of document.querySelectorAll('#benchmarks a.id')) {
+                for (const node of a.childNodes) {
+                  if (node.nodeType !== Node.TEXT_NODE || !node.textContent) continue;
+                  const r = document.createRange(); r.selectNodeContents(node);
+                  const tops = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+                  if (tops.size > 1) bad.push(node.textContent);
+                }
+              }
+              return bad;
+            })()"""
+        )
+        assert broken == []
+        names = page.locator("#benchmarks tbody a.id").all_inner_texts()
+        assert [n.replace("\n", "") for n in names][:1] == [
+            f"{PEER_NAME}[{CASES[0]}]"
+        ]  # biggest change first
+        # the noisy machine comes before the table, in the first screen
+        machine = page.locator("#machine")
+        assert machine.is_visible() and "noisy machine" in machine.inner_text()
+        assert machine.bounding_box()["y"] < 900
+        # the second failing metric has its own line, in the table and in Needs a look
+        assert page.locator("#benchmarks tr.sub", has_text="alloc_count").count() == 1
+        assert page.get_by_text("alloc_count 295525 vs baseline 188289: +57.0%").first.is_visible()
+        # the environment is formatted for people
+        env = page.locator(".env").inner_text()
+        assert "3.85, 2.10, 1.07" in env and "23.5 GiB" in env and "3.85400390625" not in env
+        # trend plots say which point is this run
+        assert page.locator("svg.trend circle.now").count() == len(CASES)
+        assert page.locator("svg.trend text", has_text="this run").count() == len(CASES)
+    finally:
+        page.close()
+
+
+def test_the_report_folder_loads_nothing_from_the_network(browser: Any, wide_report: Path) -> None:
+    pages = [wide_report, *sorted((wide_report.parent / "profiles").glob("*.html"))]
+    assert len(pages) == 3
+    for path in pages:
+        page, _, requests = open_page(browser, path, 1280)
+        try:
+            remote = [url for url in requests if url.startswith(("http://", "https://"))]
+            assert remote == [], (path.name, remote)
+        finally:
+            page.close()

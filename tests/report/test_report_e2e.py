@@ -82,7 +82,7 @@ def test_an_enabled_run_writes_every_report_asked_for(project: pytest.Pytester) 
     assert "accuracy" in html and "0.75" in html
     markdown = (project.path / "out" / "verdicts.md").read_text()
     assert markdown.startswith("<!-- causal-eval-report -->\n")
-    assert "[HTML report](../rep/index.html)" in markdown
+    assert "](" not in markdown  # off GitHub Actions: no link (a relative one cannot resolve in a PR comment)
     prom = (project.path / "metrics.prom").read_text()
     assert (
         'causal_eval_metric{benchmark="test_suite.py::test_eval[plain]",metric="accuracy",unit=""} 0.75'
@@ -94,16 +94,27 @@ def test_an_enabled_run_writes_every_report_asked_for(project: pytest.Pytester) 
     assert extra["html_report"] == "rep/index.html"
 
 
-def test_defaults_record_history_only(project: pytest.Pytester) -> None:
+def test_defaults_record_history_and_write_the_html_report(project: pytest.Pytester) -> None:
     project.runpytest(*FAST).assert_outcomes(passed=2)
-    project.runpytest(*FAST).assert_outcomes(passed=2)
-    assert sorted(p.name for p in (project.path / ".causal-eval").iterdir()) == ["history.sqlite"]
+    result = project.runpytest(*FAST)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*causal-eval reports*", "HTML report: .causal-eval/report/index.html"])
+    assert sorted(p.name for p in (project.path / ".causal-eval").iterdir()) == ["history.sqlite", "report"]
+    assert body_rows((project.path / ".causal-eval" / "report" / "index.html").read_text()) == 2
     assert history_runs(project.path / ".causal-eval" / "history.sqlite") == [(1, 2), (2, 2)]
-    assert "causal-eval reports" not in project.runpytest(*FAST).stdout.str()
+
+
+def test_report_off_writes_no_html(project: pytest.Pytester) -> None:
+    result = project.runpytest(*FAST, "--causal-eval-report=off")
+    result.assert_outcomes(passed=2)
+    assert sorted(p.name for p in (project.path / ".causal-eval").iterdir()) == ["history.sqlite"]
+    assert "HTML report" not in result.stdout.str()
 
 
 def test_history_off_and_plugin_off_write_nothing(project: pytest.Pytester) -> None:
-    project.runpytest(*FAST, "--causal-eval-history=off").assert_outcomes(passed=2)
+    project.runpytest(*FAST, "--causal-eval-history=off", "--causal-eval-report=off").assert_outcomes(
+        passed=2
+    )
     assert not (project.path / ".causal-eval").exists()
     project.makeini("[pytest]\ncausal_eval_report = rep\ncausal_eval_prometheus = m.prom\n")
     project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -1,0 +1,155 @@
+"""What every report says first (pure): the gated metrics that did not pass, one line each, and
+whether the machine was noisy and what was seen.
+
+The terminal summary, the HTML page and the Markdown all take their top lines from here, so the three
+say the same thing in the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_causal_eval.report.units import format_seconds, format_value
+from pytest_causal_eval.results import Measurement, Verdict
+
+__all__ = [
+    "FOREIGN_LOAD",
+    "MetricLine",
+    "format_centers",
+    "format_metric_change",
+    "machine_note",
+    "metric_lines",
+]
+
+#: The reason a verdict record gives when a measurement was left undecided because of foreign load.
+FOREIGN_LOAD = "foreign load"
+
+
+@dataclass(frozen=True)
+class MetricLine:
+    """One gated metric's comparison with the baseline."""
+
+    metric: str
+    verdict: str
+    change: float | None
+    ci_low: float | None
+    ci_high: float | None
+    threshold: str
+    candidate: float | None
+    baseline: float | None
+    unit: str
+
+    @property
+    def points(self) -> bool:
+        return self.threshold.endswith("pts")
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _line(entry: Mapping[str, Any], unit: str) -> MetricLine:
+    return MetricLine(
+        metric=str(entry.get("metric") or "time"),
+        verdict=str(entry.get("verdict") or ""),
+        change=_float(entry.get("change")),
+        ci_low=_float(entry.get("ci_low")),
+        ci_high=_float(entry.get("ci_high")),
+        threshold=str(entry.get("threshold") or ""),
+        candidate=_float(entry.get("candidate_median")),
+        baseline=_float(entry.get("baseline_median")),
+        unit=str(entry.get("unit") or unit),
+    )
+
+
+def metric_lines(verdict: Verdict | Mapping[str, Any] | None) -> list[MetricLine]:
+    """Every gated metric of a verdict record whose verdict is not a pass, the headline first.
+
+    Records written before the per-metric numbers were stored give the headline metric only."""
+    record = verdict.to_dict() if isinstance(verdict, Verdict) else verdict
+    if not isinstance(record, Mapping) or not record.get("metric"):
+        return []
+    head = _line(record, str(record.get("unit") or "s"))
+    out = [head] if head.verdict not in ("pass", "new", "") else []
+    entries = record.get("all")
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, Mapping) or entry.get("metric") == head.metric:
+            continue
+        line = _line(entry, "s" if entry.get("metric") == "time" else "")
+        if line.verdict not in ("pass", "new", ""):
+            out.append(line)
+    return out
+
+
+def _value(value: float, line: MetricLine) -> str:
+    if line.metric == "time" or line.unit == "s":
+        return format_seconds(value)
+    return format_value(value, line.unit)
+
+
+def format_centers(line: MetricLine) -> str:
+    """``median 42.0 ms vs 15.9 ms`` (time) or ``alloc_count 295525 vs 188289``; '' when unknown."""
+    if line.candidate is None or line.baseline is None:
+        return ""
+    label = "median" if line.metric == "time" else line.metric
+    return f"{label} {_value(line.candidate, line)} vs {_value(line.baseline, line)}"
+
+
+def format_metric_change(line: MetricLine) -> str:
+    """``alloc_count 295525 vs baseline 188289: +57.0%`` (the numbers before anything else)."""
+    if line.points:
+        change = f"{line.change:+.1f}pts" if line.change is not None else "?"
+    else:
+        change = f"{line.change:+.1%}" if line.change is not None else "?"
+    label = "median" if line.metric == "time" else line.metric
+    if line.candidate is None or line.baseline is None:
+        return f"{label}: {change}"
+    return f"{label} {_value(line.candidate, line)} vs baseline {_value(line.baseline, line)}: {change}"
+
+
+def _noisy(m: Measurement) -> bool:
+    health = m.extra.get("health")
+    return bool(isinstance(health, Mapping) and health.get("noisy"))
+
+
+def _foreign_load(m: Measurement) -> bool:
+    record = m.extra.get("verdict")
+    if not isinstance(record, Mapping) or record.get("verdict") != "inconclusive":
+        return False
+    reason = str(record.get("reason") or "")
+    return FOREIGN_LOAD in reason or FOREIGN_LOAD in str(record.get("message") or "")
+
+
+def machine_note(measurements: Sequence[Measurement], session_health: Mapping[str, Any] | None) -> str:
+    """One sentence on a noisy machine and what was seen ('' when it was quiet throughout).
+
+    ``noisy machine: 3 of 12 measurements taken under load, 1 inconclusive (foreign load); seen:
+    load average 3.85 on 2 CPU(s) (other work: 2.85); busy processes: ...``"""
+    noisy = sum(1 for m in measurements if _noisy(m))
+    foreign = sum(1 for m in measurements if _foreign_load(m))
+    at_start = bool(isinstance(session_health, Mapping) and session_health.get("noisy"))
+    if not (noisy or foreign or at_start):
+        return ""
+    seen: list[str] = []
+    sources: list[Any] = [session_health] if at_start else []
+    sources += [m.extra.get("health") for m in measurements if _noisy(m)]
+    for health in sources:
+        reasons = health.get("reasons") if isinstance(health, Mapping) else None
+        for reason in reasons if isinstance(reasons, list) else []:
+            text = str(reason)
+            kind = text.split(" ")[0]  # one reason of each kind: the first seen
+            if not any(s.split(" ")[0] == kind for s in seen):
+                seen.append(text)
+    parts = []
+    if noisy:
+        parts.append(f"{noisy} of {len(measurements)} measurement(s) taken under load")
+    elif at_start:
+        parts.append("the machine was busy at the start")
+    if foreign:
+        parts.append(f"{foreign} inconclusive ({FOREIGN_LOAD})")
+    text = "noisy machine: " + ", ".join(parts)
+    if seen:
+        text += "; seen: " + "; ".join(seen)
+    return text + " - the timings may be off; rerun on a quiet machine before trusting a time verdict"
