@@ -80,7 +80,7 @@ def causal_bench(request: pytest.FixtureRequest) -> Iterator[CausalBench | Inert
 
     session = request.config.stash.get(SESSION_KEY, None)
     if session is None:
-        yield InertBench()
+        yield InertBench(request.node)
         return
     yield CausalBench(session, request.node, session.store_for(request.node))
 

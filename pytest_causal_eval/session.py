@@ -173,6 +173,7 @@ class CausalEvalSession:
                     m.extra["passed"] = False
             for m in store.by_name.values():
                 m.extra.setdefault("passed", False)
+                m.extra_info = dict(store.extra_info)
                 self.measurements.append(m)
             del self.stores[report.nodeid]
 
