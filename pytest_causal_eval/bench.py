@@ -47,6 +47,8 @@ def _check_name(name: Any) -> str:
     return name.strip()
 
 
+#: A calibrated measurement that spent its time budget in fewer rounds is said so in the summary.
+FEW_ROUNDS = 10
 MAX_ITEMS = 2**53  # the largest count a float (the throughput) still holds exactly
 
 
@@ -363,8 +365,9 @@ class CausalBench(_FixtureSurface):
 
     # -- internals ---------------------------------------------------------------------------------
     def _runner(self) -> Runner:
+        self._config = self._session.runner_config(self._test)
         return Runner(
-            self._session.runner_config(self._test),
+            self._config,
             self._session.timer_for(self._test),
             on_timed_start=self._restart_rss,
         )
@@ -427,6 +430,12 @@ class CausalBench(_FixtureSurface):
         measurement.warmup_rounds = outcome.warmup_rounds
         measurement.calibration = dict(outcome.calibration)
         measurement.gc = outcome.gc
+        config = getattr(self, "_config", None)
+        if mode in ("auto", "async") and config is not None:
+            # a calibrated run ends at max_rounds or when the time budget is spent (min_rounds first)
+            rounds = len(outcome.samples_ns)
+            if rounds < min(FEW_ROUNDS, config.max_rounds):
+                measurement.extra["budget_limited"] = {"rounds": rounds, "max_time": config.max_time}
         # The process's absolute peak depends on everything that ran before in it (other tests, xdist
         # worker state); what this workload needed on top of the memory already held is what we gate.
         measurement.add_metric(
@@ -449,10 +458,9 @@ class CausalBench(_FixtureSurface):
 
 
 def _marker_group(item: pytest.Item) -> str | None:
-    from pytest_causal_eval.markers import marker_kwargs
+    from pytest_causal_eval.markers import item_markers
 
-    group = marker_kwargs(item).get("group")
-    return str(group) if group is not None else None
+    return item_markers(item).group
 
 
 def _validate_metric(name: Any, value: Any, better: Any) -> None:

@@ -308,6 +308,9 @@ class Settings:
 
 def resolve_settings(config: pytest.Config, specs: Iterable[OptionSpec] | None = None) -> Settings:
     """Read every option from the command line, else the ini file, else its default."""
+    from pytest_causal_eval.benchmark_options import alias_result
+
+    aliases = alias_result(config)  # --benchmark-* options, when pytest-benchmark is not active
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for spec in specs if specs is not None else all_option_specs():
@@ -318,6 +321,14 @@ def resolve_settings(config: pytest.Config, specs: Iterable[OptionSpec] | None =
             else:
                 values[spec.dest] = _parse(spec, str(cli_value), spec.flag)
             sources[spec.dest] = spec.flag
+            continue
+        if spec.dest in aliases.values:
+            alias = aliases.sources[spec.dest]
+            raw = aliases.values[spec.dest]
+            values[spec.dest] = (
+                bool(raw) if spec.is_flag else _parse(spec, str(raw), f"{alias} (as {spec.flag})")
+            )
+            sources[spec.dest] = alias
             continue
         ini_value = config.getini(spec.ini)
         if ini_value not in (None, "", []):
