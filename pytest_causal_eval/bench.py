@@ -326,7 +326,7 @@ class CausalBench(_FixtureSurface):
         _check_callable(fn, "causal_bench.aio")
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
         runner = self._runner()
-        started = self._begin()
+        started = await self._begin_async()
         try:
             outcome = await runner.run_async_in_loop(coro_fn)
         except BaseException:
@@ -384,6 +384,29 @@ class CausalBench(_FixtureSurface):
         probes = self._session.probes_for(self._test, measurement)
         for probe in probes:
             probe.start()
+        return self._started(probes)
+
+    async def _begin_async(self) -> tuple[float, PeakRSS, list[Probe]]:
+        """``_begin`` inside the running event loop: a probe that can wait without blocking the
+        loop (the xdist timing lock) does so."""
+        self._claim()
+        measurement = self._store.get(self._key)
+        probes = self._session.probes_for(self._test, measurement)
+        for i, probe in enumerate(probes):
+            start_async = getattr(probe, "start_async", None)
+            try:
+                if start_async is not None:
+                    await start_async()
+                else:
+                    probe.start()
+            except BaseException:
+                for started in reversed(probes[:i]):
+                    with contextlib.suppress(Exception):
+                        started.stop(measurement)
+                raise
+        return self._started(probes)
+
+    def _started(self, probes: list[Probe]) -> tuple[float, PeakRSS, list[Probe]]:
         rss = PeakRSS()
         rss.start()
         self._rss = rss
