@@ -20,7 +20,7 @@ import pytest
 
 from pytest_causal_eval.extra_info import ExtraInfo
 from pytest_causal_eval.measure.memory import PeakRSS, python_peak_bytes
-from pytest_causal_eval.measure.runner import Runner, RunOutcome, pedantic_call
+from pytest_causal_eval.measure.runner import Runner, RunOutcome, _split_setup_result, pedantic_call
 from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
 from pytest_causal_eval.stats.fixture_view import FixtureStats, fixture_stats
 
@@ -226,12 +226,19 @@ class InertBench(_FixtureSurface):
         warmup_rounds: int = 0,
         iterations: int = 1,
         items: int | None = None,
+        teardown: Callable[..., Any] | None = None,
     ) -> Any:
         _check_callable(target, "causal_bench.pedantic")
         _check_pedantic(rounds, warmup_rounds, iterations, setup)
-        _check_items(items, "causal_bench.pedantic(items=...)")
+        if items is not None:
+            self._items = _check_items(items, "causal_bench.pedantic(items=...)")
+        if teardown is not None:
+            _check_callable(teardown, "causal_bench.pedantic(teardown=...)")
         self._claim()
-        return self._done(pedantic_call(target, tuple(args), dict(kwargs or {}), setup)())
+        round_setup, finish = _teardown_rounds(tuple(args), dict(kwargs or {}), setup, teardown)
+        result = pedantic_call(target, tuple(args), dict(kwargs or {}), round_setup)()
+        finish()
+        return self._done(result)
 
     def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
         _check_callable(fn, "causal_bench.async_")
@@ -294,22 +301,34 @@ class CausalBench(_FixtureSurface):
         warmup_rounds: int = 0,
         iterations: int = 1,
         items: int | None = None,
+        teardown: Callable[..., Any] | None = None,
     ) -> Any:
-        """pytest-benchmark's pedantic mode: exactly ``rounds`` x ``iterations``, ``setup`` untimed."""
+        """pytest-benchmark's pedantic mode: exactly ``rounds`` x ``iterations``; ``setup`` before and
+        ``teardown`` (called with the round's arguments) after each round, both untimed."""
         _check_callable(target, "causal_bench.pedantic")
         _check_pedantic(rounds, warmup_rounds, iterations, setup)
         if items is not None:
             self._items = _check_items(items, "causal_bench.pedantic(items=...)")
+        if teardown is not None:
+            _check_callable(teardown, "causal_bench.pedantic(teardown=...)")
         call_args, call_kwargs = tuple(args), dict(kwargs or {})
         runner = self._runner()
 
-        return self._measure(
-            "pedantic",
-            lambda: runner.run_pedantic(
-                target, call_args, call_kwargs, setup, rounds, iterations, warmup_rounds
-            ),
-            lambda: pedantic_call(target, call_args, call_kwargs, setup)(),
-        )
+        def run() -> RunOutcome:
+            round_setup, finish = _teardown_rounds(call_args, call_kwargs, setup, teardown)
+            outcome = runner.run_pedantic(
+                target, call_args, call_kwargs, round_setup, rounds, iterations, warmup_rounds
+            )
+            finish()
+            return outcome
+
+        def workload() -> Any:
+            round_setup, finish = _teardown_rounds(call_args, call_kwargs, setup, teardown)
+            result = pedantic_call(target, call_args, call_kwargs, round_setup)()
+            finish()
+            return result
+
+        return self._measure("pedantic", run, workload)
 
     def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
         """Measure a coroutine function on a private event loop (from a synchronous test)."""
@@ -525,6 +544,33 @@ def _check_pedantic(
             "(setup runs once per round)",
             pytrace=False,
         )
+
+
+def _teardown_rounds(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    setup: Callable[[], Any] | None,
+    teardown: Callable[..., Any] | None,
+) -> tuple[Callable[[], Any] | None, Callable[[], None]]:
+    """pytest-benchmark's ``teardown``, run untimed after each round with that round's arguments:
+    a setup that first tears the previous round down, and ``finish`` for the last round."""
+    if teardown is None:
+        return setup, lambda: None
+    pending: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def finish() -> None:
+        while pending:
+            a, k = pending.pop()
+            teardown(*a, **k)
+
+    def round_setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        finish()
+        provided = setup() if setup is not None else None
+        round_args = (args, kwargs) if provided is None else _split_setup_result(provided)
+        pending.append(round_args)
+        return round_args
+
+    return round_setup, finish
 
 
 def _refuse_running_loop() -> None:

@@ -117,6 +117,26 @@ def test_extra_info_bad_value(causal_bench):
 
 def test_weave(causal_bench):
     causal_bench.weave(sum)
+
+def test_pedantic_teardown_after_each_round(causal_bench):
+    log = []
+
+    def setup():
+        log.append("setup")
+        return (log.count("setup"),), {}
+
+    def target(n):
+        log.append(("run", n))
+        return n
+
+    def teardown(n):
+        log.append(("down", n))
+
+    causal_bench.pedantic(target, setup=setup, teardown=teardown, rounds=3, warmup_rounds=1, items=4)
+    rounds = log.count("setup")
+    assert rounds == (4 if causal_bench.enabled else 1)
+    assert log == [step for n in range(1, rounds + 1) for step in ("setup", ("run", n), ("down", n))]
+    assert causal_bench.items == 4
 """
 
 
@@ -126,7 +146,7 @@ def test_the_surface_behaves_the_same_with_the_plugin_off_and_on(
 ) -> None:
     pytester.makepyfile(test_surface=SURFACE_TESTS)
     result = pytester.runpytest(*flags, "-p", "no:benchmark")
-    result.assert_outcomes(passed=3, failed=3)
+    result.assert_outcomes(passed=4, failed=3)
     text = result.stdout.str()
     assert "the unnamed measurement of this test was already taken" in text
     assert (
