@@ -10,11 +10,11 @@ then; the ones with an equivalent become it (``--benchmark-min-rounds 20`` is
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-__all__ = ["ALIASES_KEY", "AliasResult", "add_aliases", "alias_result"]
+from pytest_causal_eval.options import OptionAliases, all_option_specs
+
+__all__ = ["ALIASES_KEY", "add_aliases", "alias_result"]
 
 #: Set on the config when the aliases are registered (pytest-benchmark is not active).
 ALIASES_KEY = pytest.StashKey[bool]()
@@ -50,16 +50,6 @@ def add_aliases(parser: pytest.Parser) -> None:
             group.addoption(flag, action="store", nargs="+", default=None, dest=_dest(name), help=text)
 
 
-class AliasResult:
-    """What the given ``--benchmark-*`` options become: values by our option's ``dest`` (as text;
-    True for a flag), the alias each came from, and what to say about the rest."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.sources: dict[str, str] = {}
-        self.notes: list[str] = []
-
-
 def _given(config: pytest.Config) -> list[str]:
     """The ``--benchmark-*`` options of this run, written back as arguments (``--name=value``)."""
     from pytest_causal_eval.porting.mapping import OPTIONS
@@ -81,15 +71,14 @@ def _given(config: pytest.Config) -> list[str]:
     return args
 
 
-def alias_result(config: pytest.Config) -> AliasResult:
+def alias_result(config: pytest.Config) -> OptionAliases:
     """The aliases given in this run, mapped to our options' ``dest`` (empty when not registered)."""
-    result = AliasResult()
+    result = OptionAliases()
     if not config.stash.get(ALIASES_KEY, False):
         return result
     args = _given(config)
     if not args:
         return result
-    from pytest_causal_eval.options import all_option_specs
     from pytest_causal_eval.porting.addopts import map_args
 
     by_flag = {spec.flag: spec for spec in all_option_specs()}

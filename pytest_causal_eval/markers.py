@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -80,7 +80,26 @@ class ItemMarkers:
         return self.values.get(key, default)
 
 
+class BenchmarkKey(Protocol):
+    """How one ``@pytest.mark.benchmark`` key is written here (``porting.mapping.MarkerKey``):
+    ``target`` None means no equivalent (``reason`` says why); ``if_true``/``if_false`` map a bool."""
+
+    @property
+    def target(self) -> str | None: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def if_true(self) -> str | None: ...
+
+    @property
+    def if_false(self) -> str | None: ...
+
+
 ITEM_MARKERS_KEY = pytest.StashKey[ItemMarkers]()
+#: pytest-benchmark's marker keys and ours (set by the plugin from the port's table).
+BENCHMARK_KEYS_KEY = pytest.StashKey[Mapping[str, BenchmarkKey]]()
 #: Set on the config when pytest-benchmark is not active: ``@pytest.mark.benchmark`` is ours to read.
 READ_BENCHMARK_MARKER_KEY = pytest.StashKey[bool]()
 
@@ -179,21 +198,21 @@ _CORE_PARSERS: dict[str, Callable[[Any], Any]] = {
 _RUNNER_KEYS = ("min_time", "max_time", "min_rounds", "max_rounds", "warmup", "gc")
 
 
-def _benchmark_kwargs(node: pytest.Item) -> tuple[dict[str, Any], dict[str, str]]:
+def _benchmark_kwargs(
+    node: pytest.Item, benchmark_keys: Mapping[str, BenchmarkKey]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """``@pytest.mark.benchmark``'s keys written as ours, and the ones without an equivalent (why)."""
     raw = merged_kwargs(node, BENCHMARK_MARKER)
     if not raw:
         return {}, {}
-    from pytest_causal_eval.porting.mapping import MARKER_KEYS as BENCHMARK_KEYS
-
     ours: dict[str, Any] = {}
     ignored: dict[str, str] = {}
     for key, value in raw.items():
-        rule = BENCHMARK_KEYS.get(key)
+        rule = benchmark_keys.get(key)
         if rule is None:
             raise MarkerError(
                 f"@pytest.mark.benchmark got unknown argument {key}; pytest-benchmark's keys: "
-                f"{', '.join(sorted(BENCHMARK_KEYS))}"
+                f"{', '.join(sorted(benchmark_keys))}"
             )
         if rule.target is None:
             ignored[key] = rule.reason
@@ -204,11 +223,9 @@ def _benchmark_kwargs(node: pytest.Item) -> tuple[dict[str, Any], dict[str, str]
     return ours, ignored
 
 
-def _benchmark_key_hint(key: str) -> str | None:
+def _benchmark_key_hint(key: str, benchmark_keys: Mapping[str, BenchmarkKey]) -> str | None:
     """For a pytest-benchmark key given to causal_eval: what to write instead."""
-    from pytest_causal_eval.porting.mapping import MARKER_KEYS as BENCHMARK_KEYS
-
-    rule = BENCHMARK_KEYS.get(key)
+    rule = benchmark_keys.get(key)
     if rule is None:
         return None
     if rule.target is None:
@@ -221,16 +238,25 @@ def _benchmark_key_hint(key: str) -> str | None:
     return f"{key} is pytest-benchmark's key; here it is {rule.target}=..."
 
 
-def parse_item_markers(node: pytest.Item, *, read_benchmark: bool = False) -> ItemMarkers:
-    """Merge and parse the test's markers; raises ``MarkerError`` naming the key and what is allowed."""
+def parse_item_markers(
+    node: pytest.Item,
+    *,
+    read_benchmark: bool = False,
+    benchmark_keys: Mapping[str, BenchmarkKey] | None = None,
+) -> ItemMarkers:
+    """Merge and parse the test's markers; raises ``MarkerError`` naming the key and what is allowed.
+
+    ``read_benchmark``: also read ``@pytest.mark.benchmark`` through ``benchmark_keys`` (which also
+    names our equivalent of a pytest-benchmark key given to causal_eval)."""
+    keys = benchmark_keys or {}
     ours = merged_kwargs(node, MARKER)
-    mapped, ignored = _benchmark_kwargs(node) if read_benchmark else ({}, {})
+    mapped, ignored = _benchmark_kwargs(node, keys) if read_benchmark else ({}, {})
     if not ours and not mapped and not ignored:
         return ItemMarkers()
     allowed = all_marker_keys()
     for key in ours:
         if key not in allowed:
-            hint = _benchmark_key_hint(key)
+            hint = _benchmark_key_hint(key, keys)
             if hint is not None:
                 raise MarkerError(f"@pytest.mark.causal_eval({key}=...): {hint}")
             raise MarkerError(
@@ -264,8 +290,9 @@ def item_markers(item: pytest.Item) -> ItemMarkers:
     parsed = item.stash.get(ITEM_MARKERS_KEY, None)
     if parsed is None:
         read_benchmark = item.config.stash.get(READ_BENCHMARK_MARKER_KEY, False)
+        keys = item.config.stash.get(BENCHMARK_KEYS_KEY, None)
         try:
-            parsed = parse_item_markers(item, read_benchmark=read_benchmark)
+            parsed = parse_item_markers(item, read_benchmark=read_benchmark, benchmark_keys=keys)
         except MarkerError as exc:
             pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
         item.stash[ITEM_MARKERS_KEY] = parsed

@@ -14,13 +14,14 @@ import pytest
 from pytest_causal_eval import hookspecs
 from pytest_causal_eval.features import feature_modules
 from pytest_causal_eval.markers import (
+    BENCHMARK_KEYS_KEY,
     ITEM_MARKERS_KEY,
     READ_BENCHMARK_MARKER_KEY,
     MarkerError,
     all_marker_keys,
     parse_item_markers,
 )
-from pytest_causal_eval.options import add_options, all_option_specs, resolve_settings
+from pytest_causal_eval.options import OPTION_ALIASES_KEY, add_options, all_option_specs, resolve_settings
 
 if TYPE_CHECKING:
     from pytest_causal_eval.bench import CausalBench, InertBench
@@ -71,6 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "gpu: needs a CUDA device; gpu_env skips the test with the reason when CUDA is absent"
     )
+    from pytest_causal_eval.porting.mapping import MARKER_KEYS as BENCHMARK_KEYS
+
+    config.stash[BENCHMARK_KEYS_KEY] = BENCHMARK_KEYS
     if not benchmark_plugin_active(config):
         # pytest-benchmark's marker is ours to read (mapped to causal_eval's keys) and to declare
         config.stash[READ_BENCHMARK_MARKER_KEY] = True
@@ -79,6 +83,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "benchmark(**options): pytest-benchmark's marker, read by causal-eval as causal_eval "
             "(group, min_rounds, max_time, min_time, timer, disable_gc, warmup)",
         )
+    from pytest_causal_eval.benchmark_options import ALIASES_KEY, alias_result
+
+    if config.stash.get(ALIASES_KEY, False):
+        config.stash[OPTION_ALIASES_KEY] = alias_result(config)
     settings = resolve_settings(config)  # a bad value is a UsageError even when the plugin is off
     if not settings.enabled:
         return
@@ -108,11 +116,12 @@ def pytest_collection_modifyitems(
     """Parse each test's markers once, into its stash; a bad key or value stops the run here,
     naming the test and the key."""
     read_benchmark = config.stash.get(READ_BENCHMARK_MARKER_KEY, False)
+    keys = config.stash.get(BENCHMARK_KEYS_KEY, None)
     errors: list[str] = []
     ignored: dict[str, tuple[str, int]] = {}
     for item in items:
         try:
-            parsed = parse_item_markers(item, read_benchmark=read_benchmark)
+            parsed = parse_item_markers(item, read_benchmark=read_benchmark, benchmark_keys=keys)
         except MarkerError as exc:
             errors.append(f"{item.nodeid}: {exc}")
             continue
@@ -133,9 +142,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     of them are not used and why."""
     if SESSION_KEY not in config.stash:
         return []
-    from pytest_causal_eval.benchmark_options import alias_result
-
-    return [f"causal-eval: {note}" for note in alias_result(config).notes]
+    aliases = config.stash.get(OPTION_ALIASES_KEY, None)
+    return [f"causal-eval: {note}" for note in aliases.notes] if aliases is not None else []
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:

@@ -5,7 +5,11 @@ naming the test and the key."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +17,7 @@ import pytest
 
 from pytest_causal_eval.markers import MarkerError, merged_kwargs, parse_item_markers
 from pytest_causal_eval.measure.timer import SecondsClockTimer
+from pytest_causal_eval.porting.mapping import MARKER_KEYS as BENCHMARK_KEYS
 
 pytest_plugins = ["pytester"]
 
@@ -60,16 +65,20 @@ def test_benchmark_marker_keys_are_mapped_to_ours_and_ours_win() -> None:
         ],
         causal_eval=[{"group": "ours"}],
     )
-    parsed = parse_item_markers(node, read_benchmark=True)
+    parsed = parse_item_markers(node, read_benchmark=True, benchmark_keys=BENCHMARK_KEYS)
     assert parsed.runner == {"min_rounds": 20, "gc": "disabled", "warmup": None}
     assert parsed.group == "ours"
     assert set(parsed.ignored) == {"warmup_iterations"}
     assert "warm-up is a duration here" in parsed.ignored["warmup_iterations"]
-    assert parse_item_markers(node, read_benchmark=False).runner == {}  # pytest-benchmark's own marker
+    assert (
+        parse_item_markers(node, read_benchmark=False, benchmark_keys=BENCHMARK_KEYS).runner == {}
+    )  # pytest-benchmark's own marker
 
 
 def test_a_timer_marker_is_a_clock_in_seconds() -> None:
-    parsed = parse_item_markers(_node(benchmark=[{"timer": time.process_time}]), read_benchmark=True)
+    parsed = parse_item_markers(
+        _node(benchmark=[{"timer": time.process_time}]), read_benchmark=True, benchmark_keys=BENCHMARK_KEYS
+    )
     assert isinstance(parsed.timer, SecondsClockTimer)
     ticks = iter([1.0, 1.5])
     timer = SecondsClockTimer(lambda: next(ticks))
@@ -99,7 +108,7 @@ def test_a_timer_marker_is_a_clock_in_seconds() -> None:
 )
 def test_bad_keys_and_values_name_the_key(marks: dict[str, list[dict[str, Any]]], message: str) -> None:
     with pytest.raises(MarkerError) as info:
-        parse_item_markers(_node(**marks), read_benchmark=True)
+        parse_item_markers(_node(**marks), read_benchmark=True, benchmark_keys=BENCHMARK_KEYS)
     assert message in str(info.value)
 
 
@@ -134,14 +143,19 @@ def test_the_benchmark_marker_is_honoured_without_pytest_benchmark(pytester: pyt
     assert text.count("@pytest.mark.benchmark(calibration_precision=...) is not used (2 tests):") == 1
 
 
-def test_the_benchmark_marker_is_declared_when_the_plugin_is_off(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_b="import pytest\n\n@pytest.mark.benchmark(group='g')\ndef test_b():\n    pass\n"
+def test_the_benchmark_marker_is_declared_when_the_plugin_is_off(tmp_path: Path) -> None:
+    """pytest-benchmark not loaded at all (no plugin auto-loaded but ours): its marker still passes
+    --strict-markers."""
+    (tmp_path / "test_b.py").write_text(
+        "import pytest\n\n@pytest.mark.benchmark(group='g')\ndef test_b():\n    pass\n"
     )
-    result = pytester.runpytest(
-        "-p", "no:cacheprovider", "-p", "no:benchmark", "--strict-markers", "-W", "error"
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    command = [sys.executable, "-m", "pytest", "-p", "pytest_causal_eval.plugin", "-p", "no:cacheprovider"]
+    proc = subprocess.run(
+        [*command, "--strict-markers", "-W", "error"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
-    result.assert_outcomes(passed=1)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
 
 
 def test_a_bad_marker_is_a_collection_error_naming_the_test_and_the_key(pytester: pytest.Pytester) -> None:
