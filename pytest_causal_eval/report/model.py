@@ -85,6 +85,7 @@ class BenchView:
     baseline: Box | None = None
     trend: Trend | None = None
     profiles: list[tuple[str, str]] = field(default_factory=list)  # (kind, href)
+    extra_info: dict[str, Any] = field(default_factory=dict)  # causal_bench.extra_info
 
     @property
     def points(self) -> bool:
@@ -210,6 +211,7 @@ def bench_view(
         baseline=_baseline_box(baseline_entry, detail.max_points),
         trend=_trend(history, detail.trend_runs),
         profiles=list(profiles),
+        extra_info=dict(m.extra_info),
     )
 
 
