@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from pytest_causal_eval.extra_info import ExtraInfo
 from pytest_causal_eval.measure.memory import PeakRSS, python_peak_bytes
-from pytest_causal_eval.measure.runner import Runner, RunOutcome, pedantic_call
+from pytest_causal_eval.measure.runner import Runner, RunOutcome, _split_setup_result, pedantic_call
 from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
+from pytest_causal_eval.stats.fixture_view import FixtureStats, fixture_stats
 
 if TYPE_CHECKING:
     from pytest_causal_eval.measure.probes import Probe
@@ -45,6 +47,8 @@ def _check_name(name: Any) -> str:
     return name.strip()
 
 
+#: A calibrated measurement that spent its time budget in fewer rounds is said so in the summary.
+FEW_ROUNDS = 10
 MAX_ITEMS = 2**53  # the largest count a float (the throughput) still holds exactly
 
 
@@ -63,12 +67,17 @@ def _check_items(value: Any, where: str) -> int | None:
     return int(value)
 
 
-class _ItemsAttribute:
-    """``items`` and ``group``, shared by the measuring and the inert fixture so that a value one of
-    them refuses the other refuses too."""
+class _FixtureSurface:
+    """What the measuring and the inert fixture share, so that a test behaves the same with the
+    plugin on and off: ``items``, ``group``, ``extra_info``, ``name``/``fullname``, ``disabled``,
+    ``stats``, ``weave``, and the refusal of a second measurement under one name."""
 
+    enabled: bool = False
     _items: int | None = None
-    group: str | None = None
+    _group: str | None = None
+    _key: str = ""
+    _item: pytest.Item | None = None
+    _store: TestMeasurements
 
     @property
     def items(self) -> int | None:
@@ -78,6 +87,74 @@ class _ItemsAttribute:
     @items.setter
     def items(self, value: Any) -> None:
         self._items = _check_items(value, "causal_bench.items")
+
+    @property
+    def group(self) -> str | None:
+        """The report group: set here, else ``@pytest.mark.causal_eval(group=...)``."""
+        if self._group is not None:
+            return self._group
+        return _marker_group(self._item) if self._item is not None else None
+
+    @group.setter
+    def group(self, value: Any) -> None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            pytest.fail(
+                f"causal_bench.group: expected a non-empty string or None, got {value!r}", pytrace=False
+            )
+        self._group = value
+
+    @property
+    def extra_info(self) -> ExtraInfo:
+        """Strings and numbers stored with this test's measurements and shown in reports."""
+        return self._store.extra_info
+
+    @property
+    def name(self) -> str:
+        """The test's name (``test_x[param]``), plus ``::name`` for a ``named`` measurement."""
+        base = self._item.name if self._item is not None else ""
+        return f"{base}::{self._key}" if self._key else base
+
+    @property
+    def fullname(self) -> str:
+        """The test's node id, plus ``::name`` for a ``named`` measurement (the measurement's id)."""
+        base = self._item.nodeid if self._item is not None else ""
+        return f"{base}::{self._key}" if self._key else base
+
+    @property
+    def disabled(self) -> bool:
+        """True when workloads run once, unmeasured (the plugin is off)."""
+        return not self.enabled
+
+    @property
+    def stats(self) -> FixtureStats | None:
+        """After the call, the statistics in pytest-benchmark's shape (``stats["median"]``,
+        ``stats.stats.median``); None before it and when the plugin is off."""
+        measurement = self._store.by_name.get(self._key)
+        if measurement is None or not measurement.samples:
+            return None
+        return FixtureStats(fixture_stats(measurement.samples), self.name, self.fullname, measurement.group)
+
+    def weave(self, target: Any, **kwargs: Any) -> Any:
+        """pytest-benchmark's aspectlib weaving: not supported."""
+        pytest.fail(_WEAVE, pytrace=False)
+
+    patch = weave
+
+    def _claim(self) -> None:
+        """One measurement per name: a second call under the same name fails, on or off."""
+        if self._key in self._store.timed:
+            label = f"measurement {self._key!r}" if self._key else "the unnamed measurement"
+            pytest.fail(
+                f"causal_bench: {label} of this test was already taken; use "
+                "causal_bench.named('...') for several measurements in one test",
+                pytrace=False,
+            )
+
+
+_WEAVE = (
+    "causal_bench.weave/patch (pytest-benchmark's aspectlib weaving) is not supported: "
+    "call causal_bench(fn, ...) on the function to time"
+)
 
 
 @dataclass
@@ -89,6 +166,7 @@ class TestMeasurements:
     by_name: dict[str, Measurement] = field(default_factory=dict)
     timed: set[str] = field(default_factory=set)
     workloads: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    extra_info: ExtraInfo = field(default_factory=ExtraInfo)
 
     def get(self, name: str) -> Measurement:
         m = self.by_name.get(name)
@@ -116,17 +194,27 @@ class BenchSession(Protocol):
     ) -> None: ...
 
 
-class InertBench(_ItemsAttribute):
+class InertBench(_FixtureSurface):
     """The plugin is off: run each workload once and return its result."""
 
     enabled = False
 
-    def __init__(self, name: str = "") -> None:
-        self.name = name
+    def __init__(
+        self, item: pytest.Item | None = None, key: str = "", store: TestMeasurements | None = None
+    ) -> None:
+        self._item = item
+        self._key = key
+        self._store = store if store is not None else TestMeasurements(test_id="", params={})
+
+    def _done(self, result: Any) -> Any:
+        """The workload returned: its name is taken (an exception leaves it free, as when measuring)."""
+        self._store.timed.add(self._key)
+        return result
 
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         _check_callable(fn, "causal_bench")
-        return fn(*args, **kwargs)
+        self._claim()
+        return self._done(fn(*args, **kwargs))
 
     def pedantic(
         self,
@@ -138,23 +226,33 @@ class InertBench(_ItemsAttribute):
         warmup_rounds: int = 0,
         iterations: int = 1,
         items: int | None = None,
+        teardown: Callable[..., Any] | None = None,
     ) -> Any:
         _check_callable(target, "causal_bench.pedantic")
         _check_pedantic(rounds, warmup_rounds, iterations, setup)
-        _check_items(items, "causal_bench.pedantic(items=...)")
-        return pedantic_call(target, tuple(args), dict(kwargs or {}), setup)()
+        if items is not None:
+            self._items = _check_items(items, "causal_bench.pedantic(items=...)")
+        if teardown is not None:
+            _check_callable(teardown, "causal_bench.pedantic(teardown=...)")
+        self._claim()
+        round_setup, finish = _teardown_rounds(tuple(args), dict(kwargs or {}), setup, teardown)
+        result = pedantic_call(target, tuple(args), dict(kwargs or {}), round_setup)()
+        finish()
+        return self._done(result)
 
     def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
         _check_callable(fn, "causal_bench.async_")
         _refuse_running_loop()
-        return asyncio.run(_await(fn(*args, **kwargs)))
+        self._claim()
+        return self._done(asyncio.run(_await(fn(*args, **kwargs))))
 
     async def aio(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
         _check_callable(fn, "causal_bench.aio")
-        return await fn(*args, **kwargs)
+        self._claim()
+        return self._done(await fn(*args, **kwargs))
 
     def named(self, name: str, *, items: int | None = None, group: str | None = None) -> InertBench:
-        bench = InertBench(_check_name(name))
+        bench = InertBench(self._item, _check_name(name), self._store)
         bench._items = _check_items(items, f"causal_bench.named({name!r}, items=...)")
         bench.group = group
         return bench
@@ -170,7 +268,7 @@ class InertBench(_ItemsAttribute):
         _validate_metric(name, value, better)
 
 
-class CausalBench(_ItemsAttribute):
+class CausalBench(_FixtureSurface):
     """Measures workloads when the plugin is on. See README for the full API."""
 
     enabled = True
@@ -180,8 +278,9 @@ class CausalBench(_ItemsAttribute):
     ) -> None:
         self._session = session
         self._item = item
+        self._test = item
         self._store = store
-        self.name = name
+        self._key = name
         self._rss: PeakRSS | None = None
 
     # -- public API --------------------------------------------------------------------------------
@@ -202,22 +301,34 @@ class CausalBench(_ItemsAttribute):
         warmup_rounds: int = 0,
         iterations: int = 1,
         items: int | None = None,
+        teardown: Callable[..., Any] | None = None,
     ) -> Any:
-        """pytest-benchmark's pedantic mode: exactly ``rounds`` x ``iterations``, ``setup`` untimed."""
+        """pytest-benchmark's pedantic mode: exactly ``rounds`` x ``iterations``; ``setup`` before and
+        ``teardown`` (called with the round's arguments) after each round, both untimed."""
         _check_callable(target, "causal_bench.pedantic")
         _check_pedantic(rounds, warmup_rounds, iterations, setup)
         if items is not None:
             self._items = _check_items(items, "causal_bench.pedantic(items=...)")
+        if teardown is not None:
+            _check_callable(teardown, "causal_bench.pedantic(teardown=...)")
         call_args, call_kwargs = tuple(args), dict(kwargs or {})
         runner = self._runner()
 
-        return self._measure(
-            "pedantic",
-            lambda: runner.run_pedantic(
-                target, call_args, call_kwargs, setup, rounds, iterations, warmup_rounds
-            ),
-            lambda: pedantic_call(target, call_args, call_kwargs, setup)(),
-        )
+        def run() -> RunOutcome:
+            round_setup, finish = _teardown_rounds(call_args, call_kwargs, setup, teardown)
+            outcome = runner.run_pedantic(
+                target, call_args, call_kwargs, round_setup, rounds, iterations, warmup_rounds
+            )
+            finish()
+            return outcome
+
+        def workload() -> Any:
+            round_setup, finish = _teardown_rounds(call_args, call_kwargs, setup, teardown)
+            result = pedantic_call(target, call_args, call_kwargs, round_setup)()
+            finish()
+            return result
+
+        return self._measure("pedantic", run, workload)
 
     def async_(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
         """Measure a coroutine function on a private event loop (from a synchronous test)."""
@@ -234,7 +345,7 @@ class CausalBench(_ItemsAttribute):
         _check_callable(fn, "causal_bench.aio")
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
         runner = self._runner()
-        started = self._begin()
+        started = await self._begin_async()
         try:
             outcome = await runner.run_async_in_loop(coro_fn)
         except BaseException:
@@ -245,7 +356,7 @@ class CausalBench(_ItemsAttribute):
 
     def named(self, name: str, *, items: int | None = None, group: str | None = None) -> CausalBench:
         """A handle for a second (third, ...) measurement in the same test, reported as ``test::name``."""
-        bench = CausalBench(self._session, self._item, self._store, _check_name(name))
+        bench = CausalBench(self._session, self._test, self._store, _check_name(name))
         bench._items = _check_items(items, f"causal_bench.named({name!r}, items=...)")
         bench.group = group
         return bench
@@ -260,7 +371,7 @@ class CausalBench(_ItemsAttribute):
     ) -> None:
         """Attach a custom metric (accuracy, questions/s, ...) with its direction to this measurement."""
         _validate_metric(name, value, better)
-        measurement = self._store.get(self.name)
+        measurement = self._store.get(self._key)
         measurement.add_metric(
             Metric(
                 name=name,
@@ -273,9 +384,10 @@ class CausalBench(_ItemsAttribute):
 
     # -- internals ---------------------------------------------------------------------------------
     def _runner(self) -> Runner:
+        self._config = self._session.runner_config(self._test)
         return Runner(
-            self._session.runner_config(self._item),
-            self._session.timer_for(self._item),
+            self._config,
+            self._session.timer_for(self._test),
             on_timed_start=self._restart_rss,
         )
 
@@ -286,17 +398,34 @@ class CausalBench(_ItemsAttribute):
             self._rss.start()
 
     def _begin(self) -> tuple[float, PeakRSS, list[Probe]]:
-        if self.name in self._store.timed:
-            label = f"measurement {self.name!r}" if self.name else "the unnamed measurement"
-            pytest.fail(
-                f"causal_bench: {label} of this test was already taken; use "
-                "causal_bench.named('...') for several measurements in one test",
-                pytrace=False,
-            )
-        measurement = self._store.get(self.name)
-        probes = self._session.probes_for(self._item, measurement)
+        self._claim()
+        measurement = self._store.get(self._key)
+        probes = self._session.probes_for(self._test, measurement)
         for probe in probes:
             probe.start()
+        return self._started(probes)
+
+    async def _begin_async(self) -> tuple[float, PeakRSS, list[Probe]]:
+        """``_begin`` inside the running event loop: a probe that can wait without blocking the
+        loop (the xdist timing lock) does so."""
+        self._claim()
+        measurement = self._store.get(self._key)
+        probes = self._session.probes_for(self._test, measurement)
+        for i, probe in enumerate(probes):
+            start_async = getattr(probe, "start_async", None)
+            try:
+                if start_async is not None:
+                    await start_async()
+                else:
+                    probe.start()
+            except BaseException:
+                for started in reversed(probes[:i]):
+                    with contextlib.suppress(Exception):
+                        started.stop(measurement)
+                raise
+        return self._started(probes)
+
+    def _started(self, probes: list[Probe]) -> tuple[float, PeakRSS, list[Probe]]:
         rss = PeakRSS()
         rss.start()
         self._rss = rss
@@ -314,12 +443,12 @@ class CausalBench(_ItemsAttribute):
 
     def _abort(self, started: tuple[float, PeakRSS, list[Probe]]) -> None:
         """The workload raised: release probes (locks, counters) and forget the measurement."""
-        measurement = self._store.get(self.name)
+        measurement = self._store.get(self._key)
         for probe in reversed(started[2]):
             with contextlib.suppress(Exception):
                 probe.stop(measurement)
-        if self.name not in self._store.timed and not measurement.metrics:
-            self._store.by_name.pop(self.name, None)
+        if self._key not in self._store.timed and not measurement.metrics:
+            self._store.by_name.pop(self._key, None)
 
     def _finish(
         self,
@@ -329,13 +458,13 @@ class CausalBench(_ItemsAttribute):
         workload: Callable[[], Any] | None,
     ) -> None:
         t_start, rss, probes = started
-        measurement = self._store.get(self.name)
+        measurement = self._store.get(self._key)
         peak_rss = rss.peak()
         for probe in reversed(probes):
             probe.stop(measurement)
-        self._store.timed.add(self.name)
+        self._store.timed.add(self._key)
         measurement.mode = mode
-        measurement.group = self.group or _marker_group(self._item)
+        measurement.group = self.group
         measurement.items = self.items
         measurement.samples = outcome.per_iteration_seconds()
         measurement.cpu_samples = outcome.per_iteration_cpu_seconds()
@@ -343,6 +472,12 @@ class CausalBench(_ItemsAttribute):
         measurement.warmup_rounds = outcome.warmup_rounds
         measurement.calibration = dict(outcome.calibration)
         measurement.gc = outcome.gc
+        config = getattr(self, "_config", None)
+        if mode in ("auto", "async") and config is not None:
+            # a calibrated run ends at max_rounds or when the time budget is spent (min_rounds first)
+            rounds = len(outcome.samples_ns)
+            if rounds < min(FEW_ROUNDS, config.max_rounds):
+                measurement.extra["budget_limited"] = {"rounds": rounds, "max_time": config.max_time}
         # The process's absolute peak depends on everything that ran before in it (other tests, xdist
         # worker state); what this workload needed on top of the memory already held is what we gate.
         measurement.add_metric(
@@ -360,15 +495,14 @@ class CausalBench(_ItemsAttribute):
             measurement.add_metric(Metric("python_peak", float(peak), unit="B", better="lower"))
         measurement.duration = time.perf_counter() - t_start
         if workload is not None:
-            self._store.workloads[self.name] = workload
-            self._session.after_measure(self._item, measurement, workload)
+            self._store.workloads[self._key] = workload
+            self._session.after_measure(self._test, measurement, workload)
 
 
 def _marker_group(item: pytest.Item) -> str | None:
-    from pytest_causal_eval.markers import marker_kwargs
+    from pytest_causal_eval.markers import item_markers
 
-    group = marker_kwargs(item).get("group")
-    return str(group) if group is not None else None
+    return item_markers(item).group
 
 
 def _validate_metric(name: Any, value: Any, better: Any) -> None:
@@ -410,6 +544,33 @@ def _check_pedantic(
             "(setup runs once per round)",
             pytrace=False,
         )
+
+
+def _teardown_rounds(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    setup: Callable[[], Any] | None,
+    teardown: Callable[..., Any] | None,
+) -> tuple[Callable[[], Any] | None, Callable[[], None]]:
+    """pytest-benchmark's ``teardown``, run untimed after each round with that round's arguments:
+    a setup that first tears the previous round down, and ``finish`` for the last round."""
+    if teardown is None:
+        return setup, lambda: None
+    pending: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def finish() -> None:
+        while pending:
+            a, k = pending.pop()
+            teardown(*a, **k)
+
+    def round_setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        finish()
+        provided = setup() if setup is not None else None
+        round_args = (args, kwargs) if provided is None else _split_setup_result(provided)
+        pending.append(round_args)
+        return round_args
+
+    return round_setup, finish
 
 
 def _refuse_running_loop() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,9 @@ import pytest
 __all__ = [
     "CORE_OPTIONS",
     "MAX_DURATION",
+    "OPTION_ALIASES_KEY",
     "DurationTooLongError",
+    "OptionAliases",
     "OptionSpec",
     "Settings",
     "add_options",
@@ -263,6 +265,20 @@ def add_options(parser: pytest.Parser, specs: Iterable[OptionSpec]) -> None:
             parser.addini(spec.ini, spec.help, type="string", default=None)
 
 
+@dataclass
+class OptionAliases:
+    """Other plugins' options read as ours (pytest-benchmark's ``--benchmark-*``, set by the
+    plugin when pytest-benchmark is not active): values by our option's ``dest`` (text, or True for
+    a flag), the alias each came from, and what to say about the ones without an equivalent."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+OPTION_ALIASES_KEY = pytest.StashKey[OptionAliases]()
+
+
 class Settings:
     """Parsed option values by ``dest``; ``sources`` says where each came from (flag, ini or default)."""
 
@@ -329,6 +345,7 @@ class Settings:
 
 def resolve_settings(config: pytest.Config, specs: Iterable[OptionSpec] | None = None) -> Settings:
     """Read every option from the command line, else the ini file, else its default."""
+    aliases = config.stash.get(OPTION_ALIASES_KEY, None) or OptionAliases()
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for spec in specs if specs is not None else all_option_specs():
@@ -339,6 +356,14 @@ def resolve_settings(config: pytest.Config, specs: Iterable[OptionSpec] | None =
             else:
                 values[spec.dest] = _parse(spec, str(cli_value), spec.flag)
             sources[spec.dest] = spec.flag
+            continue
+        if spec.dest in aliases.values:
+            alias = aliases.sources[spec.dest]
+            raw = aliases.values[spec.dest]
+            values[spec.dest] = (
+                bool(raw) if spec.is_flag else _parse(spec, str(raw), f"{alias} (as {spec.flag})")
+            )
+            sources[spec.dest] = alias
             continue
         ini_value = config.getini(spec.ini)
         if ini_value not in (None, "", []):

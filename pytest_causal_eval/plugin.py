@@ -13,8 +13,15 @@ import pytest
 
 from pytest_causal_eval import hookspecs
 from pytest_causal_eval.features import feature_modules
-from pytest_causal_eval.markers import all_marker_keys
-from pytest_causal_eval.options import add_options, all_option_specs, resolve_settings
+from pytest_causal_eval.markers import (
+    BENCHMARK_KEYS_KEY,
+    ITEM_MARKERS_KEY,
+    READ_BENCHMARK_MARKER_KEY,
+    MarkerError,
+    all_marker_keys,
+    parse_item_markers,
+)
+from pytest_causal_eval.options import OPTION_ALIASES_KEY, add_options, all_option_specs, resolve_settings
 
 if TYPE_CHECKING:
     from pytest_causal_eval.bench import CausalBench, InertBench
@@ -36,6 +43,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser, all_option_specs())
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser) -> None:
+    """Every installed plugin is registered now, the command line not yet parsed: without
+    pytest-benchmark, accept its ``--benchmark-*`` options (as ours) and declare its hooks (so a
+    conftest.py implementing them validates)."""
+    if benchmark_plugin_active(early_config):
+        return
+    from pytest_causal_eval import benchmark_hookspecs
+    from pytest_causal_eval.benchmark_options import ALIASES_KEY, add_aliases
+
+    add_aliases(parser)
+    early_config.pluginmanager.add_hookspecs(benchmark_hookspecs)
+    early_config.stash[ALIASES_KEY] = True
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -50,6 +72,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "gpu: needs a CUDA device; gpu_env skips the test with the reason when CUDA is absent"
     )
+    from pytest_causal_eval.porting.mapping import MARKER_KEYS as BENCHMARK_KEYS
+
+    config.stash[BENCHMARK_KEYS_KEY] = BENCHMARK_KEYS
+    if not benchmark_plugin_active(config):
+        # pytest-benchmark's marker is ours to read (mapped to causal_eval's keys) and to declare
+        config.stash[READ_BENCHMARK_MARKER_KEY] = True
+        config.addinivalue_line(
+            "markers",
+            "benchmark(**options): pytest-benchmark's marker, read by causal-eval as causal_eval "
+            "(group, min_rounds, max_time, min_time, timer, disable_gc, warmup)",
+        )
+    from pytest_causal_eval.benchmark_options import ALIASES_KEY, alias_result
+
+    if config.stash.get(ALIASES_KEY, False):
+        config.stash[OPTION_ALIASES_KEY] = alias_result(config)
     settings = resolve_settings(config)  # a bad value is a UsageError even when the plugin is off
     if not settings.enabled:
         return
@@ -61,6 +98,80 @@ def pytest_configure(config: pytest.Config) -> None:
     session.setup()
     for module in feature_modules():
         module.configure(config, session)
+
+
+def benchmark_plugin_active(config: pytest.Config) -> bool:
+    """Whether pytest-benchmark's plugin is registered in this run (not blocked with -p no:benchmark,
+    not left out by PYTEST_DISABLE_PLUGIN_AUTOLOAD)."""
+    return any(
+        getattr(plugin, "__name__", "").startswith("pytest_benchmark")
+        for plugin in config.pluginmanager.get_plugins()
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: only the tests that run are parsed
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Parse each test's markers once, into its stash; a bad key or value stops the run here,
+    naming the test and the key."""
+    read_benchmark = config.stash.get(READ_BENCHMARK_MARKER_KEY, False)
+    keys = config.stash.get(BENCHMARK_KEYS_KEY, None)
+    errors: list[str] = []
+    ignored: dict[str, tuple[str, int]] = {}
+    for item in items:
+        try:
+            parsed = parse_item_markers(item, read_benchmark=read_benchmark, benchmark_keys=keys)
+        except MarkerError as exc:
+            errors.append(f"{item.nodeid}: {exc}")
+            continue
+        item.stash[ITEM_MARKERS_KEY] = parsed
+        for key, why in parsed.ignored.items():
+            ignored[key] = (why, ignored.get(key, ("", 0))[1] + 1)
+    if errors:
+        shown = errors[:10] + ([f"... and {len(errors) - 10} more"] if len(errors) > 10 else [])
+        raise pytest.UsageError("bad marker arguments:\n  " + "\n  ".join(shown))
+    config.stash[IGNORED_BENCHMARK_KEYS] = ignored
+
+
+IGNORED_BENCHMARK_KEYS = pytest.StashKey[dict[str, tuple[str, int]]]()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Once per run (when measuring): what the ``--benchmark-*`` options given became, and which
+    of them are not used and why."""
+    if SESSION_KEY not in config.stash:
+        return []
+    aliases = config.stash.get(OPTION_ALIASES_KEY, None)
+    return [f"causal-eval: {note}" for note in aliases.notes] if aliases is not None else []
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    """Once per run (when measuring): the pytest-benchmark marker keys that have no equivalent and
+    the pytest-benchmark hooks implemented here, which nothing calls."""
+    if SESSION_KEY not in config.stash:
+        return []
+    ignored = config.stash.get(IGNORED_BENCHMARK_KEYS, {})
+    lines = [
+        f"causal-eval: @pytest.mark.benchmark({key}=...) is not used "
+        f"({count} test{'s' if count > 1 else ''}): {why}"
+        for key, (why, count) in sorted(ignored.items())
+    ]
+    from pytest_causal_eval.benchmark_options import ALIASES_KEY
+
+    if config.stash.get(ALIASES_KEY, False):
+        from pytest_causal_eval.benchmark_hookspecs import HOOK_NAMES
+        from pytest_causal_eval.porting.mapping import HOOKS
+
+        for name in HOOK_NAMES:
+            impls = getattr(config.hook, name).get_hookimpls()
+            if impls:
+                where = ", ".join(sorted({impl.plugin_name.rpartition("/")[2] for impl in impls}))
+                lines.append(
+                    f"causal-eval: {name} ({where}) is pytest-benchmark's hook and is never called "
+                    f"without it: {HOOKS[name]}"
+                )
+    return lines
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -80,7 +191,7 @@ def causal_bench(request: pytest.FixtureRequest) -> Iterator[CausalBench | Inert
 
     session = request.config.stash.get(SESSION_KEY, None)
     if session is None:
-        yield InertBench()
+        yield InertBench(request.node)
         return
     yield CausalBench(session, request.node, session.store_for(request.node))
 

@@ -197,6 +197,8 @@ class Measurement:
     metrics: dict[str, Metric] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
+    #: ``causal_bench.extra_info``: the test's own strings and numbers (a version, a size)
+    extra_info: dict[str, str | int | float | bool] = field(default_factory=dict)
 
     @property
     def rounds(self) -> int:
@@ -236,6 +238,7 @@ class Measurement:
             "cpu_samples": list(self.cpu_samples),
             "metrics": {k: m.to_dict() for k, m in sorted(self.metrics.items())},
             "extra": dict(self.extra),
+            "extra_info": dict(self.extra_info),
             "duration": self.duration,
         }
 
@@ -265,11 +268,26 @@ class Measurement:
                 metrics={str(k): Metric.from_dict(v) for k, v in metrics_raw.items()},
                 extra=dict(data.get("extra") or {}),
                 duration=float(data.get("duration", 0.0)),
+                extra_info=_extra_info(data.get("extra_info"), mid),
             )
         except ResultsFormatError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise ResultsFormatError(f"measurement {mid!r}: {exc}") from None
+
+
+def _extra_info(raw: Any, mid: str) -> dict[str, str | int | float | bool]:
+    from pytest_causal_eval.extra_info import extra_info_problem
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ResultsFormatError(f"measurement {mid!r}: 'extra_info' must be an object")
+    for key, value in raw.items():
+        problem = extra_info_problem(key, value)
+        if problem is not None:
+            raise ResultsFormatError(f"measurement {mid!r}: {problem}")
+    return dict(raw)
 
 
 @dataclass

@@ -22,12 +22,12 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.atomicio import write_json_atomic
 from pytest_causal_eval.bench import TestMeasurements
-from pytest_causal_eval.markers import ITEM_TIMER_KEY, marker_kwargs
+from pytest_causal_eval.markers import ITEM_TIMER_KEY, item_markers, marker_kwargs
 from pytest_causal_eval.measure.probes import Probe, ProbeFactory
-from pytest_causal_eval.measure.runner import GC_POLICIES, RunnerConfig
+from pytest_causal_eval.measure.runner import RunnerConfig
 from pytest_causal_eval.measure.timer import PerfCounterTimer, Timer
 from pytest_causal_eval.measure.workers import workers_of
-from pytest_causal_eval.options import Settings, parse_duration, parse_positive_int, parse_warmup
+from pytest_causal_eval.options import Settings
 from pytest_causal_eval.results import Measurement, RunResults
 
 __all__ = ["CausalEvalSession", "describe_error", "marker_kwargs"]
@@ -70,9 +70,12 @@ class CausalEvalSession:
     def timer_for(self, item: pytest.Item) -> Timer:
         """The clock for this test's measurements: a per-test one (CUDA events) or the session's."""
         timer: Timer | None = item.stash.get(ITEM_TIMER_KEY, None)
+        if timer is None:
+            timer = item_markers(item).timer
         return timer if timer is not None else self.timer
 
     def runner_config(self, item: pytest.Item) -> RunnerConfig:
+        """The round schedule for this test: the session's options, overridden by its marker."""
         s = self.settings
         values: dict[str, Any] = {
             "min_time": s.min_time,
@@ -82,28 +85,7 @@ class CausalEvalSession:
             "warmup": s.warmup,
             "gc": "disabled" if s.disable_gc else "enabled",
         }
-        kwargs = marker_kwargs(item)
-        parsers: dict[str, Callable[[str], Any]] = {
-            "min_time": parse_duration,
-            "max_time": parse_duration,
-            "min_rounds": parse_positive_int,
-            "max_rounds": parse_positive_int,
-            "warmup": parse_warmup,
-        }
-        for key, parse in parsers.items():
-            if key in kwargs:
-                try:
-                    values[key] = parse(str(kwargs[key]))
-                except ValueError as exc:
-                    pytest.fail(f"@pytest.mark.causal_eval({key}=...): {exc}", pytrace=False)
-        if "gc" in kwargs:
-            if kwargs["gc"] not in GC_POLICIES:
-                pytest.fail(
-                    f"@pytest.mark.causal_eval(gc=...): expected one of {', '.join(GC_POLICIES)}, "
-                    f"got {kwargs['gc']!r}",
-                    pytrace=False,
-                )
-            values["gc"] = kwargs["gc"]
+        values.update(item_markers(item).runner)
         return RunnerConfig(**values)
 
     def add_probe(self, factory: ProbeFactory) -> None:
@@ -173,6 +155,7 @@ class CausalEvalSession:
                     m.extra["passed"] = False
             for m in store.by_name.values():
                 m.extra.setdefault("passed", False)
+                m.extra_info = dict(store.extra_info)
                 self.measurements.append(m)
             del self.stores[report.nodeid]
 
@@ -238,12 +221,31 @@ class CausalEvalSession:
             table = self.config.hook.pytest_causal_eval_summary_table(results=self.results, width=columns)
             for line in table or []:
                 terminalreporter.write_line(line)
+            for line in _budget_limited_lines(self.results.measurements):
+                terminalreporter.write_line(line, yellow=True)
             if self.settings.json_path is not None and self.json_written:
                 terminalreporter.write_line(f"results written to {self.settings.json_path}")
         elif self.errors:
             terminalreporter.write_sep("-", "causal-eval")
         for error in self.errors:
             terminalreporter.write_line(f"causal-eval: error: {error}", red=True)
+
+
+def _budget_limited_lines(measurements: list[Measurement]) -> list[str]:
+    """Measurements that spent their time budget in few rounds: their medians are less certain."""
+    limited = [m for m in measurements if isinstance(m.extra.get("budget_limited"), Mapping)]
+    if not limited:
+        return []
+    shown = ", ".join(
+        f"{m.id} ({m.rounds} rounds in {m.extra['budget_limited']['max_time']:g}s)" for m in limited[:5]
+    )
+    more = f" and {len(limited) - 5} more" if len(limited) > 5 else ""
+    return [
+        f"causal-eval: {len(limited)} measurement(s) stopped at the time budget with few rounds: "
+        f"{shown}{more}; "
+        "ask for more with --causal-eval-min-rounds (or @pytest.mark.causal_eval(min_rounds=...)) or "
+        "--causal-eval-max-time"
+    ]
 
 
 def _param_text(value: Any) -> str:

@@ -10,8 +10,9 @@ Marker keys: ``threshold`` and ``metric_thresholds``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD, Threshold, pa
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
 
-__all__ = ["GATE_PLUGIN_NAME", "MARKER_KEYS", "OPTIONS", "configure"]
+__all__ = ["GATE_PLUGIN_NAME", "MARKER_KEYS", "MARKER_PARSERS", "OPTIONS", "configure"]
 
 GATE_PLUGIN_NAME = "causal_eval_baseline"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -128,6 +129,37 @@ OPTIONS: tuple[OptionSpec, ...] = (
 MARKER_KEYS: dict[str, str] = {
     "threshold": "regression threshold of this test, e.g. '5%' (or 'off')",
     "metric_thresholds": "per-metric thresholds, e.g. {'accuracy': '2pts', 'rss_growth': '20%'}",
+}
+
+
+def parse_marker_threshold(value: Any) -> Threshold:
+    """A test's threshold: a percentage such as 5% (or off); points are per metric."""
+    threshold = parse_threshold(value)
+    if threshold.kind == "absolute":
+        raise ValueError(
+            f"a test's threshold is a percentage such as 5% (or off); use metric_thresholds for points, "
+            f"got {value!r}"
+        )
+    return threshold
+
+
+def parse_metric_thresholds(value: Any) -> dict[str, Threshold]:
+    """``{'accuracy': '2pts', 'rss_growth': '20%'}``."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a dict such as {{'accuracy': '2pts'}}, got {value!r}")
+    parsed: dict[str, Threshold] = {}
+    for name, raw in value.items():
+        try:
+            parsed[str(name)] = parse_threshold(raw)
+        except ValueError as exc:
+            raise ValueError(f"{{{name!r}: ...}}: {exc}") from None
+    return parsed
+
+
+#: Parsed at collection into the test's marker config.
+MARKER_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "threshold": parse_marker_threshold,
+    "metric_thresholds": parse_metric_thresholds,
 }
 
 

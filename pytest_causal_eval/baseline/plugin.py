@@ -50,9 +50,10 @@ from pytest_causal_eval.environment.fingerprint import (
     live_environment,
     soft_differences,
 )
+from pytest_causal_eval.markers import item_markers
 from pytest_causal_eval.results import Measurement, RunResults, Verdict
-from pytest_causal_eval.session import CausalEvalSession, marker_kwargs
-from pytest_causal_eval.stats.compare import Comparison, Threshold, parse_threshold
+from pytest_causal_eval.session import CausalEvalSession
+from pytest_causal_eval.stats.compare import Comparison, Threshold
 from pytest_causal_eval.stats.noise import noise_profile
 
 __all__ = ["BaselineGate", "in_ci"]
@@ -149,34 +150,10 @@ class BaselineGate:
 
     # -- per test ----------------------------------------------------------------------------------
     def _gate_config(self, item: pytest.Item) -> GateConfig:
-        kwargs = marker_kwargs(item)
-        threshold = self.threshold
-        if "threshold" in kwargs:
-            try:
-                threshold = parse_threshold(kwargs["threshold"])
-            except ValueError as exc:
-                pytest.fail(f"@pytest.mark.causal_eval(threshold=...): {exc}", pytrace=False)
-            if threshold.kind == "absolute":
-                pytest.fail(
-                    "@pytest.mark.causal_eval(threshold=...): a test's threshold is a percentage "
-                    f"such as 5% (or off); use metric_thresholds for points, got {kwargs['threshold']!r}",
-                    pytrace=False,
-                )
-        per_metric: dict[str, Threshold] = {}
-        raw = kwargs.get("metric_thresholds", {})
-        if not isinstance(raw, Mapping):
-            pytest.fail(
-                "@pytest.mark.causal_eval(metric_thresholds=...): expected a dict such as "
-                f"{{'accuracy': '2pts'}}, got {raw!r}",
-                pytrace=False,
-            )
-        for name, value in raw.items():
-            try:
-                per_metric[str(name)] = parse_threshold(value)
-            except ValueError as exc:
-                pytest.fail(
-                    f"@pytest.mark.causal_eval(metric_thresholds={{{name!r}: ...}}): {exc}", pytrace=False
-                )
+        """The test's thresholds: its marker's (parsed at collection), else the session's."""
+        markers = item_markers(item)
+        threshold: Threshold = markers.get("threshold", self.threshold)
+        per_metric: dict[str, Threshold] = dict(markers.get("metric_thresholds", {}))
         return GateConfig(threshold=threshold, per_metric=per_metric)
 
     def pytest_causal_eval_judge(self, item: pytest.Item, measurement: Measurement) -> list[str] | None:

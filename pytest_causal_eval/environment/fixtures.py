@@ -21,10 +21,9 @@ __all__ = ["cpu_env_fixture", "gpu_env_fixture", "open_gpu_env"]
 
 
 def _marker_values(node: pytest.Item, keys: Any) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for mark in reversed(list(node.iter_markers("causal_eval"))):
-        merged.update({k: v for k, v in mark.kwargs.items() if k in keys})
-    return merged
+    from pytest_causal_eval.markers import item_markers
+
+    return {k: v for k, v in item_markers(node).values.items() if k in keys}
 
 
 def _require_gpu(config: pytest.Config) -> bool:

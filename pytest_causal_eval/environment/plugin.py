@@ -138,9 +138,9 @@ class EnvironmentPlugin:
     # -- per test ----------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)  # after the fixtures: a device marker sees what they set up
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        from pytest_causal_eval.session import marker_kwargs
+        from pytest_causal_eval.markers import item_markers
 
-        kwargs = marker_kwargs(item)
+        kwargs = item_markers(item).values
         names = set(getattr(item, "fixturenames", ()))
         cpu_keys = sorted(set(kwargs) & set(CPU_MARKER_KEYS))
         if cpu_keys and "cpu_env" not in names:

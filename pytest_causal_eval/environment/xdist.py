@@ -89,6 +89,25 @@ class TimingLockProbe:
         self._lock.acquire()
         self.waited = time.perf_counter() - began
 
+    async def start_async(self) -> None:
+        """``start`` for a measurement inside a running event loop (``causal_bench.aio``): wait
+        for the lock without blocking the loop, so the test's other tasks keep running."""
+        import asyncio
+        import time
+
+        from filelock import Timeout
+
+        began = time.perf_counter()
+        delay = 0.001
+        while True:
+            try:
+                self._lock.acquire(timeout=0)
+                break
+            except Timeout:
+                await asyncio.sleep(delay)
+                delay = min(0.05, delay * 2)
+        self.waited = time.perf_counter() - began
+
     def stop(self, measurement: Any) -> None:
         if self._lock.is_locked:
             self._lock.release()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["PerfCounterTimer", "RoundClock", "Timer", "round_clock_of"]
+__all__ = ["PerfCounterTimer", "RoundClock", "SecondsClockTimer", "Timer", "round_clock_of"]
 
 
 class Timer(Protocol):
@@ -27,6 +28,29 @@ class PerfCounterTimer:
 
     def resolution_ns(self) -> float:
         return time.get_clock_info("perf_counter").resolution * 1e9
+
+
+class SecondsClockTimer:
+    """A clock given as a function returning seconds (pytest-benchmark's ``timer``, e.g.
+    ``time.process_time``) for wall time; process CPU time as usual."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.cpu_ns = time.process_time_ns
+
+    def wall_ns(self) -> int:
+        return round(self.clock() * 1e9)
+
+    def resolution_ns(self) -> float:
+        """The smallest step the clock was seen to take (1 ms when it does not move in 100 reads)."""
+        smallest = None
+        previous = self.clock()
+        for _ in range(100):
+            now = self.clock()
+            if now > previous and (smallest is None or now - previous < smallest):
+                smallest = now - previous
+            previous = now
+        return smallest * 1e9 if smallest is not None else 1e6
 
 
 @runtime_checkable

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_causal_eval.options import OptionSpec, parse_bool
 from pytest_causal_eval.profiling.settings import LIMIT_MARKER_KEYS as _LIMIT_KEYS
-from pytest_causal_eval.profiling.settings import parse_profile_mode, wants_cpu
+from pytest_causal_eval.profiling.settings import parse_profile_mode, parse_rate, parse_size, wants_cpu
 
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
@@ -39,6 +40,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
 )
 MARKER_KEYS: dict[str, str] = dict(_LIMIT_KEYS)
+#: Checked at collection; the profiling plugin reads the values as written.
+MARKER_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "memory_limit": lambda value: (parse_size(value), value)[1],
+    "leak_limit": lambda value: (parse_rate(value), value)[1],
+}
 
 
 def _package_parents() -> list[str]:

@@ -306,6 +306,8 @@ def _bench_section(view: BenchView, detail: Detail) -> str:
             for name, metric in sorted(others.items())
         )
         parts.append(f'<dl class="kv">{items}</dl>')
+    if view.extra_info:
+        parts.append(_kv(view.extra_info))
     if view.profiles or view.baseline_profiles:
         links = "".join(
             f'<li><a href="{esc(href)}">{esc(PROFILE_LABELS.get(kind, kind))}</a>{esc(who)}</li>'

@@ -91,6 +91,7 @@ class BenchView:
     lines: list[MetricLine] = field(default_factory=list)  # gated metrics that did not pass
     explanation: list[str] = field(default_factory=list)  # why: hotspot and allocation-site diffs
     this_run: int | None = None  # the run id of this run in the history (marked on the trend)
+    extra_info: dict[str, Any] = field(default_factory=dict)  # causal_bench.extra_info
 
     @property
     def points(self) -> bool:
@@ -222,6 +223,7 @@ def bench_view(
         lines=metric_lines(record),
         explanation=_explanation(m.extra.get("explanation")),
         this_run=this_run,
+        extra_info=dict(m.extra_info),
     )
 
 

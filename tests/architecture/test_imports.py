@@ -57,6 +57,7 @@ CORE = tuple(
     for name in (
         "atomicio",
         "bench",
+        "extra_info",
         "hookspecs",
         "markers",
         "measure",

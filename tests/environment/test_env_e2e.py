@@ -169,7 +169,9 @@ def test_marker_settings_without_the_fixture_fail_clearly(pytester: pytest.Pytes
     assert "Traceback" not in result.stdout.str()
 
 
-def test_bad_marker_value_fails_the_test_naming_the_key(pytester: pytest.Pytester) -> None:
+def test_bad_marker_value_is_a_collection_error_naming_the_test_and_the_key(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(
         test_b="""
         import pytest
@@ -180,8 +182,10 @@ def test_bad_marker_value_fails_the_test_naming_the_key(pytester: pytest.Pyteste
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*cpu_env threads=: expected a positive integer, got 0*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*test_b.py::test_b: @pytest.mark.causal_eval(threads=...): expected an integer >= 1, got 0*"]
+    )
 
 
 @pytest.mark.parametrize("enabled", [True, False])

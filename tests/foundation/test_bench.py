@@ -294,7 +294,11 @@ def test_marker_overrides_and_unknown_keys(pytester: pytest.Pytester) -> None:
     )
     out = pytester.path / "r.json"
     result = pytester.runpytest(*ARGS, "--causal-eval-json", str(out))
-    result.stdout.fnmatch_lines(["*@pytest.mark.causal_eval got unknown argument(s) colour; allowed:*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # at collection, before any test runs
+    result.stderr.fnmatch_lines(
+        ["*test_mark.py::test_unknown: @pytest.mark.causal_eval got unknown argument colour; allowed:*"]
+    )
+    result = pytester.runpytest(*ARGS, "--causal-eval-json", str(out), "-k", "capped")
     m = by_id(json.loads(out.read_text()))["test_mark.py::test_capped"]
     assert m["rounds"] == 3 and m["gc"] == "disabled"
 

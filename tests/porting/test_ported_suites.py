@@ -1,7 +1,7 @@
 """The committed suites are real: they pass under pytest-benchmark as written, and the ported
-serialization suite passes under this plugin, off and on. The ported Markdown suite needs the
-fixture surface the drop-in work adds (``extra_info``, ``stats``, ``name``, the ``timer`` key,
-``from pytest_causal_eval import CausalBench``); until then it is an expected failure."""
+serialization and Markdown suites pass under this plugin, off and on (the Markdown one uses the
+fixture's whole surface: ``extra_info``, ``stats``, ``name``, ``from pytest_causal_eval import
+CausalBench``)."""
 
 from __future__ import annotations
 
@@ -52,10 +52,6 @@ def test_the_ported_serialization_suite_passes_without_pytest_benchmark(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs causal_bench.extra_info/stats/name and a CausalBench export (the drop-in fixture surface)",
-)
 def test_the_ported_markdown_suite_passes_without_pytest_benchmark(pytester: pytest.Pytester) -> None:
     _project(pytester, "markdown", "expected")
     for flags in ((), QUICK):

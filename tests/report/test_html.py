@@ -305,3 +305,12 @@ def test_prometheus_text_format_parses_with_labels() -> None:
     assert verdicts == {"regressed", "pass", "improved"}
     (stamp,) = families["causal_eval_last_run_timestamp_seconds"].samples
     assert stamp.value == 1714564800.0
+
+
+def test_extra_info_is_shown_with_its_benchmark_escaped() -> None:
+    results = make_results(1)
+    results.measurements[0].extra_info = {"version": "1.2.0", "payload": "<b>big</b>", "chars": 4096}
+    html = render_page(ReportDoc(views=bench_views(results.measurements, {}, {}, {})))
+    assert "<dt>version</dt><dd>1.2.0</dd>" in html
+    assert "<dt>chars</dt><dd>4096</dd>" in html
+    assert "&lt;b&gt;big&lt;/b&gt;" in html and "<b>big</b>" not in html

@@ -1,0 +1,183 @@
+"""Does a pytest-benchmark suite port to pytest-causal-eval without hand edits, and do the two agree?
+
+The committed suite ``benchmarks/port_parity_suite`` is shaped like the suites users migrate: plain
+calls, pedantic with setup, ``extra_info``, marker groups and keys, ``--benchmark-*`` options in
+its ``addopts``, pytest-benchmark hooks in its conftest, an async workload, ``benchmark.stats``.
+
+1. A copy runs under pytest-benchmark as its authors run it (``pytest --benchmark-json``; this
+   plugin blocked, ``-p no:causal_eval``).
+2. Another copy is rewritten by ``causal-eval port`` (no hand edit) and runs under this plugin
+   with pytest-benchmark blocked (``pytest -p no:benchmark --causal-eval``).
+
+Each trial runs both, the order alternating between trials, so the machine's drift hits both
+alike. Reported: tests that pass after the port (goal: all); per benchmark the median of each
+harness (the median over trials of each run's median) and their ratio; the geometric mean of the
+ratios (goal: within 3% of 1); the wall time of each harness for the whole suite.
+
+    python benchmarks/port_parity.py              # 5 trials (about 4 minutes)
+    python benchmarks/port_parity.py --trials 3 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SUITE = Path(__file__).resolve().parent / "port_parity_suite"
+# pytest-asyncio (a dev dependency) is not part of the suite's world on either side.
+COMMON = ("-p", "no:cacheprovider", "-p", "no:asyncio", "-q")
+
+
+def run(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *COMMON, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+    )
+    return proc, time.perf_counter() - started
+
+
+def passed(proc: subprocess.CompletedProcess[str]) -> tuple[int, int]:
+    """(passed, total) from pytest's last line."""
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    counts: dict[str, int] = {}
+    for part in last.replace("=", " ").split(","):
+        words = part.split()
+        if len(words) >= 2 and words[0].isdigit():
+            counts[words[1]] = int(words[0])
+    total = sum(v for k, v in counts.items() if k in ("passed", "failed", "error", "errors"))
+    return counts.get("passed", 0), total
+
+
+def theirs(workdir: Path) -> tuple[dict[str, float], float, tuple[int, int]]:
+    out = workdir / "theirs.json"
+    proc, wall = run(workdir, "-p", "no:causal_eval", f"--benchmark-json={out}")
+    data = json.loads(out.read_text())
+    medians = {b["fullname"]: float(b["stats"]["median"]) for b in data["benchmarks"]}
+    return medians, wall, passed(proc)
+
+
+def ours(workdir: Path) -> tuple[dict[str, float], float, tuple[int, int]]:
+    out = workdir / "ours.json"
+    proc, wall = run(
+        workdir,
+        "-p",
+        "no:benchmark",
+        "--causal-eval",
+        f"--causal-eval-json={out}",
+        "--causal-eval-history=off",
+        "--causal-eval-health-sample=off",
+    )
+    data = json.loads(out.read_text())
+    medians = {m["id"]: float(m["stats"]["median"]) for m in data["measurements"] if m.get("stats")}
+    return medians, wall, passed(proc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="write the numbers to this file")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="port-parity-") as tmp:
+        original = Path(tmp) / "original"
+        ported = Path(tmp) / "ported"
+        ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".benchmarks", "ruff.toml")
+        shutil.copytree(SUITE, original, ignore=ignore)
+        shutil.copytree(SUITE, ported, ignore=ignore)
+        port = subprocess.run(
+            [sys.executable, "-m", "pytest_causal_eval.cli", "port", str(ported)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        not_ported = [line for line in (port.stdout + port.stderr).splitlines() if ": not ported: " in line]
+        print(f"causal-eval port: exit {port.returncode}, {len(not_ported)} item(s) it could not port:")
+        for line in not_ported:
+            print(f"  {line.split(str(ported) + '/')[-1]}")
+
+        their_runs: list[dict[str, float]] = []
+        our_runs: list[dict[str, float]] = []
+        their_wall: list[float] = []
+        our_wall: list[float] = []
+        outcome_theirs = outcome_ours = (0, 0)
+        for trial in range(args.trials):
+            order = [("theirs", original), ("ours", ported)]
+            if trial % 2:
+                order.reverse()
+            for side, workdir in order:
+                if side == "theirs":
+                    medians, wall, outcome_theirs = theirs(workdir)
+                    their_runs.append(medians)
+                    their_wall.append(wall)
+                else:
+                    medians, wall, outcome_ours = ours(workdir)
+                    our_runs.append(medians)
+                    our_wall.append(wall)
+            print(
+                f"trial {trial + 1}/{args.trials}: pytest-benchmark {their_wall[-1]:.1f}s, "
+                f"causal-eval {our_wall[-1]:.1f}s"
+            )
+
+    names = sorted(set(their_runs[0]) & set(our_runs[0]))
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        a = statistics.median(r[name] for r in their_runs if name in r)
+        b = statistics.median(r[name] for r in our_runs if name in r)
+        rows.append({"benchmark": name, "pytest_benchmark": a, "causal_eval": b, "ratio": b / a})
+    geomean = math.exp(statistics.fmean(math.log(r["ratio"]) for r in rows))
+
+    print()
+    print(
+        f"tests passing: pytest-benchmark {outcome_theirs[0]}/{outcome_theirs[1]}, "
+        f"ported to causal-eval without hand edits {outcome_ours[0]}/{outcome_ours[1]}"
+    )
+    print()
+    print("| benchmark | pytest-benchmark median | causal-eval median | ratio |")
+    print("|---|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['benchmark']} | {r['pytest_benchmark'] * 1e6:.2f} µs | "
+            f"{r['causal_eval'] * 1e6:.2f} µs | {r['ratio']:.3f} |"
+        )
+    print(f"| **geometric mean of the ratios** | | | **{geomean:.3f}** |")
+    print()
+    print(
+        f"wall time of the whole suite (median of {args.trials}): pytest-benchmark "
+        f"{statistics.median(their_wall):.1f} s, causal-eval {statistics.median(our_wall):.1f} s"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "trials": args.trials,
+                    "not_ported": not_ported,
+                    "passed": {"pytest_benchmark": outcome_theirs, "causal_eval": outcome_ours},
+                    "rows": rows,
+                    "geometric_mean_ratio": geomean,
+                    "wall": {"pytest_benchmark": their_wall, "causal_eval": our_wall},
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
