@@ -32,7 +32,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -209,8 +209,12 @@ class InstructionCounter:
         time_limit: float | None = None,
         subtract_overhead: bool = True,
         python_frames: bool = False,
+        prepare: Callable[[], Callable[[], Any]] | None = None,
     ) -> InstructionCount:
         """Count ``calls`` calls of ``fn`` after ``warmup`` uncounted ones.
+
+        ``prepare`` (pedantic mode's setup): called uncounted before every call, warm-up included;
+        the callable it returns is the call made (``fn`` is then not called). Needs ``calls == 1``.
 
         ``python_frames``: on CPython 3.12+, run the calls through the perf trampoline so the
         profile names Python functions (``py::qualname``). The trampolines add instructions (about
@@ -219,9 +223,11 @@ class InstructionCounter:
         """
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
+        if prepare is not None and calls != 1:
+            raise ValueError(f"a prepare function needs calls == 1, got {calls}")
         overhead = self.overhead(calls) if subtract_overhead else {}
         with _perf_trampoline(python_frames) as perf_map:
-            counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit)
+            counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit, prepare)
         if perf_map is not None and perf_map.exists():
             counted = replace(counted, perf_map=PerfMap.parse(perf_map.read_text(errors="replace")))
         return replace(counted, overhead=overhead)
@@ -248,19 +254,17 @@ class InstructionCounter:
         warmup: int,
         collect_garbage: bool,
         time_limit: float | None,
+        prepare: Callable[[], Callable[[], Any]] | None = None,
     ) -> InstructionCount:
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
-        if os.getpid() != self.pid:
-            raise RuntimeError("an InstructionCounter cannot be used in a forked child process")
-        name = f"causal-eval #{next(self._labels)} {_UNSAFE_LABEL.sub(' ', label)}".strip()
-        dump_name = ctypes.create_string_buffer(name.encode("utf-8"))
-        dump = self.requests.prepared(0, CALLGRIND_DUMP_STATS_AT, ctypes.addressof(dump_name))
+        name, dump_name, dump = self._dump_request(label)
         loop = range(calls)
         start, stop, zero = self._start, self._stop, self._zero
         with alarm_after(time_limit, label or "instruction count"):  # warm-up included: slow too
             for _ in range(warmup):
-                fn()
+                (prepare() if prepare is not None else fn)()
+            call = prepare() if prepare is not None else fn
             if collect_garbage:
                 gc.collect()
             with _stretched_switch_interval():
@@ -268,12 +272,61 @@ class InstructionCounter:
                 try:
                     zero()
                     for _ in loop:
-                        fn()
+                        call()
                     dump()
                 finally:
                     stop()
+        del dump_name
         path = self._find_dump(name)
         return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
+
+    async def count_async(
+        self,
+        coro_fn: Callable[[], Awaitable[Any]],
+        calls: int = 1,
+        *,
+        label: str = "",
+        warmup: int = 1,
+        time_limit: float | None = None,
+        subtract_overhead: bool = True,
+    ) -> InstructionCount:
+        """``count`` for a coroutine function awaited in the running event loop.
+
+        Whatever else the loop runs while the calls are awaited is counted too (instrumentation is
+        on for the whole process); the counting overhead subtracted is the synchronous one.
+        """
+        if calls < 1:
+            raise ValueError(f"calls must be at least 1, got {calls}")
+        overhead = self.overhead(calls) if subtract_overhead else {}
+        name, dump_name, dump = self._dump_request(label)
+        start, stop, zero = self._start, self._stop, self._zero
+        with alarm_after(time_limit, label or "instruction count"):
+            for _ in range(warmup):
+                await coro_fn()
+            gc.collect()
+            with _stretched_switch_interval():
+                start()
+                try:
+                    zero()
+                    for _ in range(calls):
+                        await coro_fn()
+                    dump()
+                finally:
+                    stop()
+        del dump_name
+        path = self._find_dump(name)
+        return InstructionCount(
+            label=label, calls=calls, totals=read_summary(path).totals, path=path, overhead=overhead
+        )
+
+    def _dump_request(self, label: str) -> tuple[str, ctypes.Array[ctypes.c_char], Callable[[], int]]:
+        """The dump's unique name, its C string (keep it alive until the dump) and the request."""
+        if os.getpid() != self.pid:
+            raise RuntimeError("an InstructionCounter cannot be used in a forked child process")
+        name = f"causal-eval #{next(self._labels)} {_UNSAFE_LABEL.sub(' ', label)}".strip()
+        dump_name = ctypes.create_string_buffer(name.encode("utf-8"))
+        dump = self.requests.prepared(0, CALLGRIND_DUMP_STATS_AT, ctypes.addressof(dump_name))
+        return name, dump_name, dump
 
     def _find_dump(self, name: str) -> Path:
         """The file our DUMP_STATS_AT wrote: normally the next number; else found by its name."""
