@@ -326,9 +326,17 @@ class CausalBench(_ItemsAttribute):
         better: str = "lower",
         samples: list[float] | None = None,
     ) -> None:
-        """Attach a custom metric (accuracy, questions/s, ...) with its direction to this measurement."""
+        """Attach a custom metric (accuracy, questions/s, ...) with its direction to this measurement.
+
+        In instruction mode a wall-time metric (unit s, ms, us, ns or a rate per second) is not
+        recorded: taken under valgrind it measures valgrind; ``extra["not_recorded"]`` names it."""
         _validate_metric(name, value, better)
         measurement = self._store.get(self.name)
+        if self._session.counts_instructions and _is_wall_time_unit(unit):
+            measurement.extra.setdefault("not_recorded", {})[name] = (
+                "a wall-time metric: not recorded in instruction mode (the code ran under valgrind)"
+            )
+            return
         measurement.add_metric(
             Metric(
                 name=name,
@@ -472,6 +480,10 @@ class CausalBench(_ItemsAttribute):
         if workload is not None:
             self._store.workloads[self.name] = workload
             self._session.after_measure(self._item, measurement, workload)
+
+
+def _is_wall_time_unit(unit: str) -> bool:
+    return unit in ("s", "ms", "us", "µs", "ns") or unit.endswith("/s")
 
 
 def _marker_group(item: pytest.Item) -> str | None:

@@ -1,17 +1,20 @@
 """The gate for deterministic counts (instructions, estimated cycles): no bootstrap, no inconclusive.
 
-Callgrind's counts of the same code on the same machine agree from run to run far closer than any
-threshold a user sets (measured: 0.00% for pure-Python loops, sorting, dicts and numpy; see
-``COUNT_FLOOR``), so there is no sampling uncertainty to estimate: the change is
-``candidate / baseline - 1`` and
+Callgrind counts the same instructions for the same code whatever else the machine does, so there
+is no sampling uncertainty to estimate: the change is ``candidate / baseline - 1`` and
 
 - ``regressed`` when it is worse than ``max(threshold, floor)``;
 - ``improved`` when it is better than that;
 - ``pass`` otherwise, including every change within the floor, whatever the threshold.
 
-The floor (``COUNT_FLOOR``) is a fixed reproducibility allowance for the count: it keeps a
-per-metric threshold set very low (``0.01%``) from failing on the count's own residual spread; with
-the default 10% threshold it never decides anything. Absolute thresholds (``2pts``) are compared on
+What still moves a count between two runs of the same code is where the allocators place memory,
+which depends on everything the process did before: CPython's small-object pools fill differently,
+and the C library's ``realloc`` grows a block in place or copies it. Measured on this project's
+machines (three runs each, other work on the machine): pure-Python loops, numpy and call-heavy code
+0.00-0.03%; sorting and string building 0.5-0.8% (``memcpy`` of moved blocks); dict building up
+to 1.0% (pool bookkeeping in ``_PyObject_Malloc``/``_PyObject_Free``). ``COUNT_FLOOR`` covers the
+worst of these, so such a spread never fails a test, and it is ten times below the default 10%
+threshold, so it decides nothing there. Absolute thresholds (``2pts``) are compared on
 the difference, with no floor.
 """
 
@@ -28,9 +31,9 @@ __all__ = ["COUNT_FLOOR", "COUNT_METRICS", "compare_counts"]
 # The per-call counts instruction mode measures (``instructions.plugin``).
 COUNT_METRICS = frozenset({"instructions", "estimated_cycles"})
 
-# Twice the largest run-to-run spread measured for a count (0.05%, see the README's instruction mode
-# section), so a count that moved 0.05% is a pass under any threshold.
-COUNT_FLOOR = 0.001
+# The largest run-to-run spread measured for a count of the same code (0.96%, dict building), rounded
+# up: a count that moved less is a pass under any threshold.
+COUNT_FLOOR = 0.01
 
 
 def compare_counts(
