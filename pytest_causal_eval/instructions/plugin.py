@@ -57,9 +57,10 @@ def skip_reason(item: pytest.Item) -> str | None:
         return "instruction mode: not counted (@pytest.mark.causal_eval(instructions=False))"
     if isinstance(value, str) and value.strip():
         return f"instruction mode: not counted: {value.strip()}"
-    raise pytest.UsageError(
-        f"{item.nodeid}: @pytest.mark.causal_eval(instructions=...) expects True, False or a reason "
-        f"string (why the test is not counted), got {value!r}"
+    pytest.fail(
+        f"@pytest.mark.causal_eval(instructions=...): expected True, False or a reason string (why the "
+        f"test is not counted), got {value!r}",
+        pytrace=False,
     )
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from pytest_causal_eval.environment.fingerprint import ENV_PINNED_BY_PLUGIN
 from pytest_causal_eval.measure.instructions import ENV_OUT_DIR, OUT_FILE_PREFIX
 from pytest_causal_eval.measure.valgrind import current_platform, request_code
 
@@ -161,8 +162,9 @@ class CallgrindLaunch:
         env.setdefault(ENV_HASH_SEED, DEFAULT_HASH_SEED)
         if env[ENV_HASH_SEED] == "random":
             env[ENV_HASH_SEED] = DEFAULT_HASH_SEED
-        for name, value in PINNED_POOLS.items():
-            env.setdefault(name, value)
+        pinned = [name for name in PINNED_POOLS if name not in env]
+        env.update({name: PINNED_POOLS[name] for name in pinned})
+        env[ENV_PINNED_BY_PLUGIN] = ",".join(pinned)
         return env
 
 

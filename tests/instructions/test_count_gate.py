@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,3 +117,23 @@ def test_saving_in_one_mode_keeps_the_other_modes_figures() -> None:
     newer = carry_over_other_mode(merged, dict(entry(counted("t", 3e6))))
     assert newer["metrics"]["instructions"]["value"] == 3e6
     assert newer["time"] == time_entry["time"]
+
+
+def test_the_thread_pools_the_launcher_pins_do_not_change_the_machine_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pytest_causal_eval.environment.fingerprint import fingerprint_from_environment, live_environment
+    from pytest_causal_eval.measure.valgrind_launch import PINNED_POOLS, CallgrindLaunch
+
+    for name in PINNED_POOLS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # the user's own setting is kept and keyed
+    user_key = fingerprint_from_environment(live_environment()).key
+    launch = CallgrindLaunch(valgrind="valgrind", interpreter="python", out_dir=tmp_path)
+    rerun_env = launch.environment(dict(os.environ))
+    assert rerun_env["OPENBLAS_NUM_THREADS"] == "1" and rerun_env["OMP_NUM_THREADS"] == "4"
+    for name, value in rerun_env.items():
+        monkeypatch.setenv(name, value)
+    assert fingerprint_from_environment(live_environment()).key == user_key
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert fingerprint_from_environment(live_environment()).key != user_key
