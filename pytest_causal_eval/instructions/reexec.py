@@ -23,9 +23,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_causal_eval.measure.instructions import ENV_OUT_DIR
-from pytest_causal_eval.measure.valgrind_launch import ENV_UNDER_CALLGRIND
-
 if TYPE_CHECKING:
     from pytest_causal_eval.measure.valgrind_launch import CallgrindSession
 
@@ -33,6 +30,10 @@ __all__ = ["RERUN_KEY", "instruction_mode_requested", "maybe_rerun", "xdist_requ
 
 # In the re-run: the private directory callgrind writes to (read from the environment, then removed).
 RERUN_KEY = pytest.StashKey[str]()
+# measure.valgrind_launch.ENV_UNDER_CALLGRIND and measure.instructions.ENV_OUT_DIR, spelled out so
+# that a run without instruction mode imports neither (a test checks they agree).
+ENV_UNDER_CALLGRIND = "CAUSAL_EVAL_UNDER_CALLGRIND"
+ENV_OUT_DIR = "CAUSAL_EVAL_CALLGRIND_DIR"
 
 # Options that make pytest print something and stop: no measuring, so no valgrind.
 _INFORMATIONAL = ("help", "version", "showfixtures", "show_fixtures_per_test", "markers", "collectonly")

@@ -121,3 +121,27 @@ def test_gpu_tests_and_marked_tests_are_skipped_with_the_reason(
     assert "this pytest process is not the re-run under valgrind" in out
     assert "Traceback" not in out
     result.assert_outcomes(passed=0, skipped=2, failed=1, errors=1)
+
+
+def test_a_run_without_instruction_mode_loads_none_of_it(pytester: pytest.Pytester) -> None:
+    from pytest_causal_eval.instructions import reexec
+    from pytest_causal_eval.measure import instructions, valgrind_launch
+
+    assert reexec.ENV_UNDER_CALLGRIND == valgrind_launch.ENV_UNDER_CALLGRIND
+    assert reexec.ENV_OUT_DIR == instructions.ENV_OUT_DIR
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_work(causal_bench):
+            causal_bench(lambda: sum(range(100)))
+            heavy = ("measure.instructions", "measure.valgrind", "measure.valgrind_launch",
+                     "measure.callgrind", "instructions.plugin")
+            loaded = [m for m in heavy if "pytest_causal_eval." + m in sys.modules]
+            assert loaded == []
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(
+        "--causal-eval", "--causal-eval-max-time=20ms", "-p", "no:cacheprovider"
+    ).assert_outcomes(passed=1)
