@@ -267,6 +267,7 @@ class InstructionCounter:
             call = prepare() if prepare is not None else fn
             if collect_garbage:
                 gc.collect()
+            filler = fill_small_object_pools()
             with _stretched_switch_interval():
                 start()
                 try:
@@ -276,7 +277,7 @@ class InstructionCounter:
                     dump()
                 finally:
                     stop()
-        del dump_name
+        del dump_name, filler
         path = self._find_dump(name)
         return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
 
@@ -304,6 +305,7 @@ class InstructionCounter:
             for _ in range(warmup):
                 await coro_fn()
             gc.collect()
+            filler = fill_small_object_pools()
             with _stretched_switch_interval():
                 start()
                 try:
@@ -313,7 +315,7 @@ class InstructionCounter:
                     dump()
                 finally:
                     stop()
-        del dump_name
+        del dump_name, filler
         path = self._find_dump(name)
         return InstructionCount(
             label=label, calls=calls, totals=read_summary(path).totals, path=path, overhead=overhead
@@ -344,6 +346,77 @@ class InstructionCounter:
             f"callgrind wrote no dump named {name!r} in {self.out_dir}: is the process running under "
             "valgrind --tool=callgrind with --callgrind-out-file pointing there?"
         )
+
+
+_POOL_CLASS = re.compile(r"^\s*\d+\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s*$")
+_UNUSED_POOLS = re.compile(r"^(\d+) unused pools \* (\d+) bytes")
+LARGEST_SMALL_BLOCK = 512  # pymalloc's largest size class
+FILL_PASSES = 3
+
+
+def fill_small_object_pools() -> list[object]:
+    """Take every free block of CPython's small-object allocator (pymalloc); return the objects.
+
+    Allocating and freeing a small object costs a different number of instructions depending on the
+    state of its pool (a pool that fills up or empties is relinked, an arena that gains a free pool
+    is re-sorted), and that state depends on everything the process did before: the same loop
+    counted 1% apart in two pytest runs of different history. With the free blocks of the used pools
+    and the unused pools of the existing arenas taken (kept alive by the caller during the count),
+    the counted calls allocate from fresh pools of a fresh arena, the same way in every run. The
+    free blocks are read from ``sys._debugmallocstats()`` (CPython; nothing is done elsewhere or
+    under ``PYTHONMALLOC=malloc``).
+    """
+    keep: list[object] = []
+    header = sys.getsizeof(b"")
+    for _ in range(FILL_PASSES):  # the next pass takes the blocks the previous one's temporaries freed
+        plan: list[tuple[int, int]] = []
+        for line in _debugmallocstats().splitlines():
+            match = _POOL_CLASS.match(line)
+            if match is not None:
+                plan.append((int(match.group(1)), int(match.group(2))))
+                continue
+            match = _UNUSED_POOLS.match(line)
+            if match is not None:
+                pools, pool_size = int(match.group(1)), int(match.group(2))
+                plan.append((LARGEST_SMALL_BLOCK, pools * (pool_size // LARGEST_SMALL_BLOCK)))
+        for size, count in plan:
+            keep.extend(_objects_of_size(size, count, header))
+    return keep
+
+
+def _objects_of_size(size: int, count: int, header: int) -> list[object]:
+    """``count`` new objects whose allocation asks pymalloc for ``size`` bytes."""
+    if count <= 0:
+        return []
+    if size - header >= 2:  # bytes of one length 0 and 1 are shared, not allocated
+        return [bytes(size - header) for _ in range(count)]
+    if size == sys.getsizeof(object()):
+        return [object() for _ in range(count)]
+    if size == sys.getsizeof(1.5):
+        return [float(i) + 0.5 for i in range(count)]
+    if size == sys.getsizeof(2**30):
+        return [2**30 + i for i in range(count)]
+    return []
+
+
+def _debugmallocstats() -> str:
+    """What ``sys._debugmallocstats()`` writes to the C-level standard error, or ""."""
+    dump = getattr(sys, "_debugmallocstats", None)
+    if dump is None:
+        return ""
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            dump()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        return tmp.read().decode("utf-8", errors="replace")
 
 
 # The interpreter asks a thread holding the GIL to hand it over after a switch interval of *wall*
