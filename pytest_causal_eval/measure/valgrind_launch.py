@@ -56,6 +56,12 @@ DEFAULT_HASH_SEED = "0"
 # Thread pools that spin while they wait count their spinning, which depends on the scheduler: one
 # thread each makes numpy/torch counts repeatable (a user's own setting is kept).
 PINNED_POOLS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# glibc moves its mmap threshold up each time a large block given back to the system was freed, so
+# whether the next large block comes from the heap or from mmap (a different path, a different
+# count) depends on what the process freed before. Set explicitly, the thresholds stay fixed (at
+# glibc's defaults). A user's own GLIBC_TUNABLES is kept as it is.
+ENV_GLIBC_TUNABLES = "GLIBC_TUNABLES"
+FIXED_MALLOC_THRESHOLDS = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072"
 TIMEOUT_EXIT_CODE = 2  # pytest's "interrupted"
 LOG_TAIL_LINES = 30
 
@@ -162,6 +168,7 @@ class CallgrindLaunch:
         env.setdefault(ENV_HASH_SEED, DEFAULT_HASH_SEED)
         if env[ENV_HASH_SEED] == "random":
             env[ENV_HASH_SEED] = DEFAULT_HASH_SEED
+        env.setdefault(ENV_GLIBC_TUNABLES, FIXED_MALLOC_THRESHOLDS)
         pinned = [name for name in PINNED_POOLS if name not in env]
         env.update({name: PINNED_POOLS[name] for name in pinned})
         env[ENV_PINNED_BY_PLUGIN] = ",".join(pinned)

@@ -8,13 +8,14 @@ is no sampling uncertainty to estimate: the change is ``candidate / baseline - 1
 - ``pass`` otherwise, including every change within the floor, whatever the threshold.
 
 What still moves a count between two runs of the same code is where the allocators place memory,
-which depends on everything the process did before: CPython's small-object pools fill differently,
-and the C library's ``realloc`` grows a block in place or copies it. Measured on this project's
-machines (three runs each, other work on the machine): pure-Python loops, numpy and call-heavy code
-0.00-0.03%; sorting and string building 0.5-0.8% (``memcpy`` of moved blocks); dict building up
-to 1.0% (pool bookkeeping in ``_PyObject_Malloc``/``_PyObject_Free``). ``COUNT_FLOOR`` covers the
-worst of these, so such a spread never fails a test, and it is ten times below the default 10%
-threshold, so it decides nothing there. Absolute thresholds (``2pts``) are compared on
+which depends on everything the process did before. CPython's small-object pools are handled at the
+source (counting starts from fresh pools, ``measure.instructions.fill_small_object_pools``); the C
+library's ``realloc`` still grows a block in place or copies it depending on its neighbours.
+Measured with pytest runs of the same code while other jobs loaded the machine: pure-Python loops
+and dict building 0.000-0.003%, numpy 0.02-0.3%, sorting and string building with large list growth
+0.1-1.2% (the ``memcpy`` of moved blocks). ``COUNT_FLOOR`` covers the worst of these, so such a
+spread never fails a test, and it is five times below the default 10% threshold, so it decides
+nothing there. Absolute thresholds (``2pts``) are compared on
 the difference, with no floor.
 """
 
@@ -31,9 +32,9 @@ __all__ = ["COUNT_FLOOR", "COUNT_METRICS", "compare_counts"]
 # The per-call counts instruction mode measures (``instructions.plugin``).
 COUNT_METRICS = frozenset({"instructions", "estimated_cycles"})
 
-# The largest run-to-run spread measured for a count of the same code (0.96%, dict building), rounded
-# up: a count that moved less is a pass under any threshold.
-COUNT_FLOOR = 0.01
+# Above the largest run-to-run spread measured for a count of the same code (1.2%, sorting with list
+# growth): a count that moved less is a pass under any threshold.
+COUNT_FLOOR = 0.02
 
 
 def compare_counts(

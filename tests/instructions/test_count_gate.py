@@ -123,7 +123,11 @@ def test_the_thread_pools_the_launcher_pins_do_not_change_the_machine_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from pytest_causal_eval.environment.fingerprint import fingerprint_from_environment, live_environment
-    from pytest_causal_eval.measure.valgrind_launch import PINNED_POOLS, CallgrindLaunch
+    from pytest_causal_eval.measure.valgrind_launch import (
+        FIXED_MALLOC_THRESHOLDS,
+        PINNED_POOLS,
+        CallgrindLaunch,
+    )
 
     for name in PINNED_POOLS:
         monkeypatch.delenv(name, raising=False)
@@ -132,6 +136,10 @@ def test_the_thread_pools_the_launcher_pins_do_not_change_the_machine_key(
     launch = CallgrindLaunch(valgrind="valgrind", interpreter="python", out_dir=tmp_path)
     rerun_env = launch.environment(dict(os.environ))
     assert rerun_env["OPENBLAS_NUM_THREADS"] == "1" and rerun_env["OMP_NUM_THREADS"] == "4"
+    assert rerun_env["GLIBC_TUNABLES"] == FIXED_MALLOC_THRESHOLDS  # fixed, not moved by history
+    assert launch.environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=1"})["GLIBC_TUNABLES"] == (
+        "glibc.malloc.arena_max=1"
+    )
     for name, value in rerun_env.items():
         monkeypatch.setenv(name, value)
     assert fingerprint_from_environment(live_environment()).key == user_key
