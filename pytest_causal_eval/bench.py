@@ -293,7 +293,7 @@ class CausalBench(_ItemsAttribute):
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
         counting = self._session.instructions
         if counting is not None:
-            started = self._begin("async")
+            started = self._begin()
             try:
                 result, counted = await counting.count_in_loop(self._item, self._label(), coro_fn)
             except BaseException:
@@ -398,7 +398,7 @@ class CausalBench(_ItemsAttribute):
         workload: Callable[[], Any] | None,
     ) -> Any:
         """Instruction mode: count the workload instead of timing it (see ``instructions.plugin``)."""
-        started = self._begin(mode)
+        started = self._begin()
         try:
             result, counted = count(self._label())
         except BaseException:

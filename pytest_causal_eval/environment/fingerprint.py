@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_causal_eval.results import RunResults
 
+from pytest_causal_eval.measure.valgrind_env import ENV_PINNED_BY_PLUGIN
+
 __all__ = [
-    "ENV_PINNED_BY_PLUGIN",
     "THREAD_VARIABLES",
     "Fingerprint",
     "collect_environment",
@@ -64,14 +65,8 @@ THREAD_VARIABLES = (
 )
 
 
-# Set by instruction mode's launcher: the thread variables it pinned to 1 for the re-run under
-# valgrind (comma-separated). They are the plugin's, not the user's: the machine key ignores them, so
-# both modes of one machine share one baseline file.
-ENV_PINNED_BY_PLUGIN = "CAUSAL_EVAL_PINNED_THREADS"
-
-
 def thread_settings() -> dict[str, str | None]:
-    """The user's thread variables (those the plugin pinned itself read as unset)."""
+    """The user's thread variables (those instruction mode's launcher pinned itself read as unset)."""
     pinned = set(filter(None, os.environ.get(ENV_PINNED_BY_PLUGIN, "").split(",")))
     return {name: None if name in pinned else os.environ.get(name) for name in THREAD_VARIABLES}
 

@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from pytest_causal_eval.environment.fingerprint import ENV_PINNED_BY_PLUGIN
 from pytest_causal_eval.measure.instructions import ENV_OUT_DIR, OUT_FILE_PREFIX
 from pytest_causal_eval.measure.valgrind import current_platform, request_code
+from pytest_causal_eval.measure.valgrind_env import ENV_PINNED_BY_PLUGIN
 
 __all__ = [
     "DEFAULT_HASH_SEED",
     "ENV_HASH_SEED",
+    "ENV_PINNED_BY_PLUGIN",
     "ENV_UNDER_CALLGRIND",
     "PINNED_POOLS",
     "CallgrindLaunch",
@@ -61,6 +62,7 @@ PINNED_POOLS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_TH
 # count) depends on what the process freed before. Set explicitly, the thresholds stay fixed (at
 # glibc's defaults). A user's own GLIBC_TUNABLES is kept as it is.
 ENV_GLIBC_TUNABLES = "GLIBC_TUNABLES"
+
 FIXED_MALLOC_THRESHOLDS = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072"
 TIMEOUT_EXIT_CODE = 2  # pytest's "interrupted"
 LOG_TAIL_LINES = 30
