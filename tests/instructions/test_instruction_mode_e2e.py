@@ -145,3 +145,32 @@ def test_a_workload_that_never_returns_fails_at_the_time_limit(pytester: pytest.
     out = result.stdout.str()
     assert "the counted calls did not finish within 2 s under valgrind" in out
     assert "raise --causal-eval-count-timeout" in out
+
+
+@pytest.mark.usefixtures("needs_valgrind")
+def test_cache_simulation_adds_estimated_cycles(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_work=WORKLOADS)
+    result = pytester.runpytest_subprocess(
+        "--causal-eval",
+        "--causal-eval-mode=instructions",
+        "--causal-eval-cache-sim",
+        "-p",
+        "no:cacheprovider",
+        "--causal-eval-json=out.json",
+        "-k",
+        "test_loop",
+    )
+    result.assert_outcomes(passed=1)
+    measured = counts(pytester.path / "out.json")["test_loop"]
+    per_call = measured["extra"]["instructions"]["per_call"]
+    assert {"Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw"} <= set(per_call)
+    cycles = measured["metrics"]["estimated_cycles"]["value"]
+    expected = (
+        per_call["Ir"]
+        + per_call["Dr"]
+        + per_call["Dw"]
+        + 4 * (per_call["I1mr"] + per_call["D1mr"] + per_call["D1mw"])
+        + 30 * (per_call["ILmr"] + per_call["DLmr"] + per_call["DLmw"])
+    )
+    assert cycles == pytest.approx(expected, rel=1e-5)
+    assert cycles > measured["metrics"]["instructions"]["value"]
