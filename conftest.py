@@ -117,3 +117,9 @@ def replay_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: here moved by +28% and +67% while each run's own samples were tight. Compare them within one
 #: job with `causal-eval ab`, or give them a threshold of your own on a quieter runner.
 HTTP_GATE = "off"
+#: Why the HTTP cases are not counted in instruction mode: the server is another process (not counted)
+#: and the client's count depends on how its threads and the server's replies interleave.
+HTTP_NOT_COUNTED = (
+    "HTTP round trips: the server is another process, which is not counted, and the client's count "
+    "depends on how the replies interleave; not gated in time mode either (HTTP_GATE)"
+)

@@ -25,12 +25,13 @@ from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
 from pytest_causal_eval.stats.fixture_view import FixtureStats, fixture_stats
 
 if TYPE_CHECKING:
+    from pytest_causal_eval.measure.instructions import InstructionCount
     from pytest_causal_eval.measure.probes import Probe
     from pytest_causal_eval.measure.runner import RunnerConfig
     from pytest_causal_eval.measure.timer import Timer
     from pytest_causal_eval.options import Settings
 
-__all__ = ["BenchSession", "CausalBench", "InertBench", "TestMeasurements"]
+__all__ = ["BenchSession", "CausalBench", "InertBench", "InstructionCounting", "TestMeasurements"]
 
 
 def _check_callable(fn: Any, what: str) -> None:
@@ -177,8 +178,37 @@ class TestMeasurements:
         return m
 
 
+class InstructionCounting(Protocol):
+    """Instruction mode's counting (``instructions.plugin.InstructionPlugin``), as the bench uses it."""
+
+    def count(
+        self,
+        item: pytest.Item,
+        label: str,
+        fn: Callable[[], Any],
+        *,
+        calls: int = 1,
+        prepare: Callable[[], Callable[[], Any]] | None = None,
+    ) -> tuple[Any, InstructionCount]: ...
+
+    def count_private_loop(
+        self, item: pytest.Item, label: str, coro_fn: Callable[[], Awaitable[Any]]
+    ) -> tuple[Any, InstructionCount]: ...
+
+    async def count_in_loop(
+        self, item: pytest.Item, label: str, coro_fn: Callable[[], Awaitable[Any]]
+    ) -> tuple[Any, InstructionCount]: ...
+
+    def record(self, measurement: Measurement, counted: InstructionCount, policy: str) -> None: ...
+
+
 class BenchSession(Protocol):
     """What ``CausalBench`` needs from the run it measures for (the session implements it)."""
+
+    instructions: InstructionCounting | None  # instruction mode: count instead of timing
+
+    @property
+    def counts_instructions(self) -> bool: ...
 
     @property
     def settings(self) -> Settings: ...
@@ -288,6 +318,9 @@ class CausalBench(_FixtureSurface):
         """Measure ``fn(*args, **kwargs)`` with calibrated rounds; return its result."""
         _check_callable(fn, "causal_bench")
         call = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
+        counting = self._session.instructions
+        if counting is not None:
+            return self._count("auto", lambda label: counting.count(self._test, label, call), call)
         runner = self._runner()
         return self._measure("auto", lambda: runner.run(call), call)
 
@@ -314,6 +347,25 @@ class CausalBench(_FixtureSurface):
         call_args, call_kwargs = tuple(args), dict(kwargs or {})
         runner = self._runner()
 
+        counting = self._session.instructions
+        if counting is not None:
+            bound = pedantic_call(target, call_args, call_kwargs, None)
+
+            def prepared() -> Callable[[], Any]:
+                return pedantic_call(target, call_args, call_kwargs, setup)
+
+            return self._count(
+                "pedantic",
+                lambda label: counting.count(
+                    self._test,
+                    label,
+                    bound,
+                    calls=1 if setup is not None else iterations,
+                    prepare=prepared if setup is not None else None,
+                ),
+                lambda: pedantic_call(target, call_args, call_kwargs, setup)(),
+            )
+
         def run() -> RunOutcome:
             round_setup, finish = _teardown_rounds(call_args, call_kwargs, setup, teardown)
             outcome = runner.run_pedantic(
@@ -335,6 +387,13 @@ class CausalBench(_FixtureSurface):
         _check_callable(fn, "causal_bench.async_")
         _refuse_running_loop()
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
+        counting = self._session.instructions
+        if counting is not None:
+            return self._count(
+                "async",
+                lambda label: counting.count_private_loop(self._test, label, coro_fn),
+                lambda: asyncio.run(_await(coro_fn())),
+            )
         runner = self._runner()
         return self._measure(
             "async", lambda: runner.run_async(coro_fn), lambda: asyncio.run(_await(coro_fn()))
@@ -344,6 +403,16 @@ class CausalBench(_FixtureSurface):
         """Measure a coroutine function inside the running event loop (from an async test)."""
         _check_callable(fn, "causal_bench.aio")
         coro_fn = functools.partial(fn, *args, **kwargs) if (args or kwargs) else fn
+        counting = self._session.instructions
+        if counting is not None:
+            started = self._begin()
+            try:
+                result, counted = await counting.count_in_loop(self._test, self._label(), coro_fn)
+            except BaseException:
+                self._abort(started)
+                raise
+            self._finish_count(started, "async", counted, None)
+            return result
         runner = self._runner()
         started = await self._begin_async()
         try:
@@ -369,9 +438,17 @@ class CausalBench(_FixtureSurface):
         better: str = "lower",
         samples: list[float] | None = None,
     ) -> None:
-        """Attach a custom metric (accuracy, questions/s, ...) with its direction to this measurement."""
+        """Attach a custom metric (accuracy, questions/s, ...) with its direction to this measurement.
+
+        In instruction mode a wall-time metric (unit s, ms, us, ns or a rate per second) is not
+        recorded: taken under valgrind it measures valgrind; ``extra["not_recorded"]`` names it."""
         _validate_metric(name, value, better)
         measurement = self._store.get(self._key)
+        if self._session.counts_instructions and _is_wall_time_unit(unit):
+            measurement.extra.setdefault("not_recorded", {})[name] = (
+                "a wall-time metric: not recorded in instruction mode (the code ran under valgrind)"
+            )
+            return
         measurement.add_metric(
             Metric(
                 name=name,
@@ -441,6 +518,48 @@ class CausalBench(_FixtureSurface):
         self._finish(started, mode, outcome, workload)
         return outcome.result
 
+    def _label(self) -> str:
+        return self._store.get(self._key).id
+
+    def _count(
+        self,
+        mode: str,
+        count: Callable[[str], tuple[Any, InstructionCount]],
+        workload: Callable[[], Any] | None,
+    ) -> Any:
+        """Instruction mode: count the workload instead of timing it (see ``instructions.plugin``)."""
+        started = self._begin()
+        try:
+            result, counted = count(self._label())
+        except BaseException:
+            self._abort(started)
+            raise
+        self._finish_count(started, mode, counted, workload)
+        return result
+
+    def _finish_count(
+        self,
+        started: tuple[float, PeakRSS, list[Probe]],
+        mode: str,
+        counted: InstructionCount,
+        workload: Callable[[], Any] | None,
+    ) -> None:
+        t_start, _rss, probes = started
+        measurement = self._store.get(self._key)
+        for probe in reversed(probes):
+            probe.stop(measurement)
+        self._store.timed.add(self._key)
+        measurement.mode = mode
+        measurement.group = self.group or _marker_group(self._test)
+        measurement.items = self.items
+        counting = self._session.instructions
+        assert counting is not None
+        counting.record(measurement, counted, self._session.runner_config(self._test).gc)
+        measurement.duration = time.perf_counter() - t_start
+        if workload is not None:
+            self._store.workloads[self._key] = workload
+            self._session.after_measure(self._test, measurement, workload)
+
     def _abort(self, started: tuple[float, PeakRSS, list[Probe]]) -> None:
         """The workload raised: release probes (locks, counters) and forget the measurement."""
         measurement = self._store.get(self._key)
@@ -497,6 +616,10 @@ class CausalBench(_FixtureSurface):
         if workload is not None:
             self._store.workloads[self._key] = workload
             self._session.after_measure(self._test, measurement, workload)
+
+
+def _is_wall_time_unit(unit: str) -> bool:
+    return unit in ("s", "ms", "us", "µs", "ns") or unit.endswith("/s")
 
 
 def _marker_group(item: pytest.Item) -> str | None:

@@ -20,6 +20,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "pytest_causal_eval.profiling.feature",
     "pytest_causal_eval.report.feature",
     "pytest_causal_eval.shard.feature",
+    "pytest_causal_eval.instructions.feature",
 )
 
 

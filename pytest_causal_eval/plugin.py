@@ -58,6 +58,16 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     early_config.stash[ALIASES_KEY] = True
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Instruction mode: run the whole session again under valgrind and return its exit status.
+
+    Cheap when not asked for: reads one option, probes nothing."""
+    from pytest_causal_eval.instructions.reexec import maybe_rerun
+
+    return maybe_rerun(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

@@ -21,7 +21,7 @@ import pytest
 
 from pytest_causal_eval import __version__
 from pytest_causal_eval.atomicio import write_json_atomic
-from pytest_causal_eval.bench import TestMeasurements
+from pytest_causal_eval.bench import InstructionCounting, TestMeasurements
 from pytest_causal_eval.markers import ITEM_TIMER_KEY, item_markers, marker_kwargs
 from pytest_causal_eval.measure.probes import Probe, ProbeFactory
 from pytest_causal_eval.measure.runner import RunnerConfig
@@ -60,6 +60,7 @@ class CausalEvalSession:
         self.probe_factories: list[ProbeFactory] = []
         self.errors: list[str] = []  # end-of-run failures, said in the terminal summary
         self.json_written = True
+        self.instructions: InstructionCounting | None = None  # set in --causal-eval-mode=instructions
 
     # -- configuration -----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -92,7 +93,14 @@ class CausalEvalSession:
         """Register a probe factory: called per measurement, may return None to skip it."""
         self.probe_factories.append(factory)
 
+    @property
+    def counts_instructions(self) -> bool:
+        """--causal-eval-mode=instructions: measurements are counted under valgrind, not timed."""
+        return bool(self.settings.get("mode", "time") == "instructions")
+
     def probes_for(self, item: pytest.Item, measurement: Measurement) -> list[Probe]:
+        if self.counts_instructions:
+            return []  # timing locks, CPU and I/O probes observe wall time, which is not measured
         probes = []
         for factory in self.probe_factories:
             probe = factory(item, measurement)

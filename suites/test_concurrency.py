@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from conftest import CONCURRENCY, HTTP_GATE, SUITE_SEED, SUITE_TASK
+from conftest import CONCURRENCY, HTTP_GATE, HTTP_NOT_COUNTED, SUITE_SEED, SUITE_TASK
 from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
 pytestmark = [
-    pytest.mark.causal_eval(threshold=HTTP_GATE, metric_thresholds=EVAL_THRESHOLDS),
+    pytest.mark.causal_eval(
+        threshold=HTTP_GATE, metric_thresholds=EVAL_THRESHOLDS, instructions=HTTP_NOT_COUNTED
+    ),
     pytest.mark.causal_engine(model="http:oracle", task=SUITE_TASK, stream_seed=SUITE_SEED),
 ]
 

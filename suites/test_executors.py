@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import EXECUTORS, HTTP_GATE, SUITE_SEED, SUITE_TASK
+from conftest import EXECUTORS, HTTP_GATE, HTTP_NOT_COUNTED, SUITE_SEED, SUITE_TASK
 from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
 pytestmark = [
@@ -42,7 +42,7 @@ def test_spin(causal_engine: Any, causal_bench: Any, executor: str, suite_n: int
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
-@pytest.mark.causal_eval(threshold=HTTP_GATE)
+@pytest.mark.causal_eval(threshold=HTTP_GATE, instructions=HTTP_NOT_COUNTED)
 def test_http_oracle(causal_engine: Any, causal_bench: Any, executor: str, suite_n: int) -> None:
     engine = causal_engine("http:oracle", executor=executor, workers=_workers(executor), n=suite_n)
     result = engine.measure(causal_bench, suite_n)

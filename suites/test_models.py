@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BATCH_SIZES, HTTP_GATE, SUITE_SEED, SUITE_TASK
+from conftest import BATCH_SIZES, HTTP_GATE, HTTP_NOT_COUNTED, SUITE_SEED, SUITE_TASK
 from pytest_causal_eval.engine.fixture import EVAL_THRESHOLDS
 
 pytestmark = [
@@ -60,7 +60,7 @@ def test_replay(
 
 
 @pytest.mark.parametrize("batch_size", BATCH_SIZES)
-@pytest.mark.causal_eval(threshold=HTTP_GATE)
+@pytest.mark.causal_eval(threshold=HTTP_GATE, instructions=HTTP_NOT_COUNTED)
 def test_http_oracle(causal_engine: Any, causal_bench: Any, batch_size: int, suite_n: int) -> None:
     """The same oracle behind the OpenAI-compatible HTTP client: the cost of the wire."""
     engine = causal_engine("http:oracle", batch_size=batch_size, n=suite_n)

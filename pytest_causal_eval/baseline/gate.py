@@ -21,7 +21,7 @@ from typing import Any
 
 from pytest_causal_eval.baseline.schema import session_floor
 from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_comparable
-from pytest_causal_eval.report.units import format_seconds, format_value
+from pytest_causal_eval.report.units import format_count, format_seconds, format_value
 from pytest_causal_eval.results import Measurement, Verdict
 from pytest_causal_eval.stats.compare import (
     Comparison,
@@ -32,9 +32,11 @@ from pytest_causal_eval.stats.compare import (
     parse_threshold,
     seed_for,
 )
+from pytest_causal_eval.stats.counts import COUNT_METRICS, compare_counts
 from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
 
 __all__ = [
+    "COUNT_METRICS",
     "DERIVED_METRICS",
     "GateConfig",
     "baseline_side",
@@ -61,6 +63,8 @@ ABS_TOLERANCE: dict[str, float] = {
 # Peaks of these metrics depend on the memory backend (memray vs tracemalloc).
 BACKEND_METRICS = frozenset({"mem_peak", "alloc_count"})
 TIME = "time"
+# COUNT_METRICS (instruction mode's per-call counts) are judged by ``stats.counts``: no bootstrap,
+# a fixed floor, never inconclusive; shown as "instructions 1.92M vs baseline 1.71M per call".
 _RANK: dict[str, int] = {"regressed": 0, "inconclusive": 1, "improved": 2, "pass": 3, "new": 4}
 
 
@@ -156,6 +160,13 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
             _backend(m.extra), _backend(entry.get("profile") or {})
         ):
             continue
+        if name in COUNT_METRICS:
+            out.append(
+                compare_counts(
+                    float(old["value"]), metric.value, metric=name, better=metric.better, threshold=threshold
+                )
+            )
+            continue
         comparison = compare(
             _side(old.get("samples"), float(old["value"])),
             _side(metric.samples, metric.value),
@@ -206,10 +217,17 @@ def format_change(c: Comparison) -> str:
 def format_comparison(c: Comparison, unit: str = "") -> str:
     """One line with the numbers, e.g. 'median 12.3 ms vs baseline 10.1 ms: +21.8% (...) > 10% threshold'."""
     label = "median" if c.metric == TIME else c.metric
-    head = (
-        f"{label} {_fmt(c.candidate_center, c.metric, unit)} vs baseline "
-        f"{_fmt(c.baseline_center, c.metric, unit)}: {format_change(c)}"
-    )
+    if c.metric in COUNT_METRICS:
+        change = f"{c.change:+.1f}pts" if c.threshold.kind == "absolute" else f"{c.change:+.1%}"
+        head = (
+            f"{label} {format_count(c.candidate_center)} vs baseline {format_count(c.baseline_center)} "
+            f"per call: {change}"
+        )
+    else:
+        head = (
+            f"{label} {_fmt(c.candidate_center, c.metric, unit)} vs baseline "
+            f"{_fmt(c.baseline_center, c.metric, unit)}: {format_change(c)}"
+        )
     limit = str(c.threshold)
     if c.verdict == "regressed":
         relation = f"> {limit} threshold" if c.better == "lower" else f"beyond -{limit} threshold"

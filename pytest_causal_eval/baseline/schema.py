@@ -64,6 +64,7 @@ __all__ = [
     "BaselineFormatError",
     "SchemaTooNewError",
     "baseline_schema_path",
+    "carry_over_other_mode",
     "dumps_stable",
     "empty_document",
     "entry_from_measurement",
@@ -187,6 +188,30 @@ def measurement_from_entry(mid: str, entry: Mapping[str, Any]) -> Measurement:
         metrics=metrics,
         extra={"baseline": True, "noise": dict(entry.get("noise") or {}), **restore_profile(entry)},
     )
+
+
+def carry_over_other_mode(old: Any, new: dict[str, Any]) -> dict[str, Any]:
+    """Keep what the saving run's mode did not measure: one entry holds both modes' figures.
+
+    A run in instruction mode (its entry has a count metric) measures no time, memory or I/O; a run
+    in time mode counts no instructions. The stored entry's figures of the other mode are kept, so
+    saving in one mode never erases the other's baseline.
+    """
+    from pytest_causal_eval.stats.counts import COUNT_METRICS
+
+    if not isinstance(old, Mapping):
+        return new
+    metrics = dict(new.get("metrics") or {})
+    counted = any(name in COUNT_METRICS for name in metrics)
+    for name, value in (old.get("metrics") or {}).items():
+        if name not in metrics and (name in COUNT_METRICS) != counted:
+            metrics[name] = value
+    new["metrics"] = metrics
+    if counted and new.get("time") is None:
+        for key in ("time", "noise", "gpu", PROFILE_ENTRY_KEY):
+            if old.get(key) and not new.get(key):
+                new[key] = old[key]
+    return new
 
 
 def session_record(median: float, code: str, at: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from pytest_causal_eval.baseline.locking import directory_lock
 from pytest_causal_eval.baseline.schema import (
     BaselineFormatError,
     SchemaTooNewError,
+    carry_over_other_mode,
     dumps_stable,
     empty_document,
     entry_problem,
@@ -240,7 +241,7 @@ class BaselineStore:
                 old = measurements.get(mid)
                 if entry_problem(old) is not None:
                     old = None  # a quarantined entry is replaced whole
-                new = dict(entry)
+                new = carry_over_other_mode(old, dict(entry))
                 if isinstance(old, Mapping) and old.get("first_seen"):
                     new["first_seen"] = old["first_seen"]
                 old_time = old.get("time") if isinstance(old, Mapping) else None

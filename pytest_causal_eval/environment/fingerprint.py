@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_causal_eval.results import RunResults
 
+from pytest_causal_eval.measure.valgrind_env import ENV_PINNED_BY_PLUGIN
+
 __all__ = [
     "THREAD_VARIABLES",
     "Fingerprint",
@@ -49,6 +51,7 @@ __all__ = [
     "package_versions",
     "results_machine",
     "soft_differences",
+    "thread_settings",
 ]
 
 TRACKED_PACKAGES = ("pytest", "numpy", "torch", "pytest-causal-eval", "pytest-xdist")
@@ -60,6 +63,12 @@ THREAD_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
 )
+
+
+def thread_settings() -> dict[str, str | None]:
+    """The user's thread variables (those instruction mode's launcher pinned itself read as unset)."""
+    pinned = set(filter(None, os.environ.get(ENV_PINNED_BY_PLUGIN, "").split(",")))
+    return {name: None if name in pinned else os.environ.get(name) for name in THREAD_VARIABLES}
 
 
 def cpu_model() -> str:
@@ -147,7 +156,7 @@ def collect_environment(rootdir: Path | None = None) -> dict[str, Any]:
             "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         },
         "packages": package_versions(),
-        "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+        "threads": thread_settings(),
         "git": git_info(rootdir),
     }
 
@@ -303,7 +312,7 @@ def live_environment(recorded: Mapping[str, Any] | None = None) -> dict[str, Any
         cpu["memory_bytes"] = int(psutil.virtual_memory().total)
     except Exception:  # psutil may be unable to read these on some systems
         pass
-    threads: dict[str, Any] = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    threads: dict[str, Any] = dict(thread_settings())
     env: dict[str, Any] = {
         "python": {"implementation": platform.python_implementation(), "version": platform.python_version()},
         "platform": {"system": platform.system(), "machine": platform.machine()},

@@ -125,6 +125,8 @@ class EnvironmentPlugin:
         if raw:
             self.health = json.loads(raw)
             return
+        if self.session.counts_instructions:
+            return  # instruction counts do not depend on the machine's load: nothing to warn about
         from pytest_causal_eval.environment.machine import check_health
 
         self.health = check_health(self.health_interval, own_processes=max(1, self.workers))
@@ -194,11 +196,12 @@ class EnvironmentPlugin:
 
         for metric in io_metrics(measurement):
             measurement.add_metric(metric)
-        load = load_average()
-        cpus = int((self.health or {}).get("cpus") or os.cpu_count() or 1)
-        measurement.extra["health"] = quick_health(
-            self.health, load[0] if load else None, cpus, own_processes=max(1, self.workers)
-        )
+        if not self.session.counts_instructions:  # counts do not depend on the machine's load
+            load = load_average()
+            cpus = int((self.health or {}).get("cpus") or os.cpu_count() or 1)
+            measurement.extra["health"] = quick_health(
+                self.health, load[0] if load else None, cpus, own_processes=max(1, self.workers)
+            )
         cpu_env = item.stash.get(CPU_ENV_KEY, None)
         if cpu_env is not None and cpu_env.gc_policy is not None:
             measurement.gc = cpu_env.gc_policy

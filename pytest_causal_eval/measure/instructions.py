@@ -32,7 +32,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -209,8 +209,12 @@ class InstructionCounter:
         time_limit: float | None = None,
         subtract_overhead: bool = True,
         python_frames: bool = False,
+        prepare: Callable[[], Callable[[], Any]] | None = None,
     ) -> InstructionCount:
         """Count ``calls`` calls of ``fn`` after ``warmup`` uncounted ones.
+
+        ``prepare`` (pedantic mode's setup): called uncounted before every call, warm-up included;
+        the callable it returns is the call made (``fn`` is then not called). Needs ``calls == 1``.
 
         ``python_frames``: on CPython 3.12+, run the calls through the perf trampoline so the
         profile names Python functions (``py::qualname``). The trampolines add instructions (about
@@ -219,9 +223,11 @@ class InstructionCounter:
         """
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
+        if prepare is not None and calls != 1:
+            raise ValueError(f"a prepare function needs calls == 1, got {calls}")
         overhead = self.overhead(calls) if subtract_overhead else {}
         with _perf_trampoline(python_frames) as perf_map:
-            counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit)
+            counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit, prepare)
         if perf_map is not None and perf_map.exists():
             counted = replace(counted, perf_map=PerfMap.parse(perf_map.read_text(errors="replace")))
         return replace(counted, overhead=overhead)
@@ -248,32 +254,81 @@ class InstructionCounter:
         warmup: int,
         collect_garbage: bool,
         time_limit: float | None,
+        prepare: Callable[[], Callable[[], Any]] | None = None,
     ) -> InstructionCount:
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
-        if os.getpid() != self.pid:
-            raise RuntimeError("an InstructionCounter cannot be used in a forked child process")
-        name = f"causal-eval #{next(self._labels)} {_UNSAFE_LABEL.sub(' ', label)}".strip()
-        dump_name = ctypes.create_string_buffer(name.encode("utf-8"))
-        dump = self.requests.prepared(0, CALLGRIND_DUMP_STATS_AT, ctypes.addressof(dump_name))
+        name, dump_name, dump = self._dump_request(label)
         loop = range(calls)
         start, stop, zero = self._start, self._stop, self._zero
         with alarm_after(time_limit, label or "instruction count"):  # warm-up included: slow too
             for _ in range(warmup):
-                fn()
+                (prepare() if prepare is not None else fn)()
+            call = prepare() if prepare is not None else fn
             if collect_garbage:
                 gc.collect()
+            filler = fill_small_object_pools()
             with _stretched_switch_interval():
                 start()
                 try:
                     zero()
                     for _ in loop:
-                        fn()
+                        call()
                     dump()
                 finally:
                     stop()
+        del dump_name, filler
         path = self._find_dump(name)
         return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
+
+    async def count_async(
+        self,
+        coro_fn: Callable[[], Awaitable[Any]],
+        calls: int = 1,
+        *,
+        label: str = "",
+        warmup: int = 1,
+        time_limit: float | None = None,
+        subtract_overhead: bool = True,
+    ) -> InstructionCount:
+        """``count`` for a coroutine function awaited in the running event loop.
+
+        Whatever else the loop runs while the calls are awaited is counted too (instrumentation is
+        on for the whole process); the counting overhead subtracted is the synchronous one.
+        """
+        if calls < 1:
+            raise ValueError(f"calls must be at least 1, got {calls}")
+        overhead = self.overhead(calls) if subtract_overhead else {}
+        name, dump_name, dump = self._dump_request(label)
+        start, stop, zero = self._start, self._stop, self._zero
+        with alarm_after(time_limit, label or "instruction count"):
+            for _ in range(warmup):
+                await coro_fn()
+            gc.collect()
+            filler = fill_small_object_pools()
+            with _stretched_switch_interval():
+                start()
+                try:
+                    zero()
+                    for _ in range(calls):
+                        await coro_fn()
+                    dump()
+                finally:
+                    stop()
+        del dump_name, filler
+        path = self._find_dump(name)
+        return InstructionCount(
+            label=label, calls=calls, totals=read_summary(path).totals, path=path, overhead=overhead
+        )
+
+    def _dump_request(self, label: str) -> tuple[str, ctypes.Array[ctypes.c_char], Callable[[], int]]:
+        """The dump's unique name, its C string (keep it alive until the dump) and the request."""
+        if os.getpid() != self.pid:
+            raise RuntimeError("an InstructionCounter cannot be used in a forked child process")
+        name = f"causal-eval #{next(self._labels)} {_UNSAFE_LABEL.sub(' ', label)}".strip()
+        dump_name = ctypes.create_string_buffer(name.encode("utf-8"))
+        dump = self.requests.prepared(0, CALLGRIND_DUMP_STATS_AT, ctypes.addressof(dump_name))
+        return name, dump_name, dump
 
     def _find_dump(self, name: str) -> Path:
         """The file our DUMP_STATS_AT wrote: normally the next number; else found by its name."""
@@ -291,6 +346,77 @@ class InstructionCounter:
             f"callgrind wrote no dump named {name!r} in {self.out_dir}: is the process running under "
             "valgrind --tool=callgrind with --callgrind-out-file pointing there?"
         )
+
+
+_POOL_CLASS = re.compile(r"^\s*\d+\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s*$")
+_UNUSED_POOLS = re.compile(r"^(\d+) unused pools \* (\d+) bytes")
+LARGEST_SMALL_BLOCK = 512  # pymalloc's largest size class
+FILL_PASSES = 3
+
+
+def fill_small_object_pools() -> list[object]:
+    """Take every free block of CPython's small-object allocator (pymalloc); return the objects.
+
+    Allocating and freeing a small object costs a different number of instructions depending on the
+    state of its pool (a pool that fills up or empties is relinked, an arena that gains a free pool
+    is re-sorted), and that state depends on everything the process did before: the same loop
+    counted 1% apart in two pytest runs of different history. With the free blocks of the used pools
+    and the unused pools of the existing arenas taken (kept alive by the caller during the count),
+    the counted calls allocate from fresh pools of a fresh arena, the same way in every run. The
+    free blocks are read from ``sys._debugmallocstats()`` (CPython; nothing is done elsewhere or
+    under ``PYTHONMALLOC=malloc``).
+    """
+    keep: list[object] = []
+    header = sys.getsizeof(b"")
+    for _ in range(FILL_PASSES):  # the next pass takes the blocks the previous one's temporaries freed
+        plan: list[tuple[int, int]] = []
+        for line in _debugmallocstats().splitlines():
+            match = _POOL_CLASS.match(line)
+            if match is not None:
+                plan.append((int(match.group(1)), int(match.group(2))))
+                continue
+            match = _UNUSED_POOLS.match(line)
+            if match is not None:
+                pools, pool_size = int(match.group(1)), int(match.group(2))
+                plan.append((LARGEST_SMALL_BLOCK, pools * (pool_size // LARGEST_SMALL_BLOCK)))
+        for size, count in plan:
+            keep.extend(_objects_of_size(size, count, header))
+    return keep
+
+
+def _objects_of_size(size: int, count: int, header: int) -> list[object]:
+    """``count`` new objects whose allocation asks pymalloc for ``size`` bytes."""
+    if count <= 0:
+        return []
+    if size - header >= 2:  # bytes of one length 0 and 1 are shared, not allocated
+        return [bytes(size - header) for _ in range(count)]
+    if size == sys.getsizeof(object()):
+        return [object() for _ in range(count)]
+    if size == sys.getsizeof(1.5):
+        return [float(i) + 0.5 for i in range(count)]
+    if size == sys.getsizeof(2**30):
+        return [2**30 + i for i in range(count)]
+    return []
+
+
+def _debugmallocstats() -> str:
+    """What ``sys._debugmallocstats()`` writes to the C-level standard error, or ""."""
+    dump = getattr(sys, "_debugmallocstats", None)
+    if dump is None:
+        return ""
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            dump()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        return tmp.read().decode("utf-8", errors="replace")
 
 
 # The interpreter asks a thread holding the GIL to hand it over after a switch interval of *wall*

@@ -19,6 +19,7 @@ script counts the shell and never sees Python.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -32,10 +33,12 @@ from types import TracebackType
 
 from pytest_causal_eval.measure.instructions import ENV_OUT_DIR, OUT_FILE_PREFIX
 from pytest_causal_eval.measure.valgrind import current_platform, request_code
+from pytest_causal_eval.measure.valgrind_env import ENV_PINNED_BY_PLUGIN
 
 __all__ = [
     "DEFAULT_HASH_SEED",
     "ENV_HASH_SEED",
+    "ENV_PINNED_BY_PLUGIN",
     "ENV_UNDER_CALLGRIND",
     "PINNED_POOLS",
     "CallgrindLaunch",
@@ -54,6 +57,13 @@ DEFAULT_HASH_SEED = "0"
 # Thread pools that spin while they wait count their spinning, which depends on the scheduler: one
 # thread each makes numpy/torch counts repeatable (a user's own setting is kept).
 PINNED_POOLS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# glibc moves its mmap threshold up each time a large block given back to the system was freed, so
+# whether the next large block comes from the heap or from mmap (a different path, a different
+# count) depends on what the process freed before. Set explicitly, the thresholds stay fixed (at
+# glibc's defaults). A user's own GLIBC_TUNABLES is kept as it is.
+ENV_GLIBC_TUNABLES = "GLIBC_TUNABLES"
+
+FIXED_MALLOC_THRESHOLDS = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072"
 TIMEOUT_EXIT_CODE = 2  # pytest's "interrupted"
 LOG_TAIL_LINES = 30
 
@@ -160,8 +170,10 @@ class CallgrindLaunch:
         env.setdefault(ENV_HASH_SEED, DEFAULT_HASH_SEED)
         if env[ENV_HASH_SEED] == "random":
             env[ENV_HASH_SEED] = DEFAULT_HASH_SEED
-        for name, value in PINNED_POOLS.items():
-            env.setdefault(name, value)
+        env.setdefault(ENV_GLIBC_TUNABLES, FIXED_MALLOC_THRESHOLDS)
+        pinned = [name for name in PINNED_POOLS if name not in env]
+        env.update({name: PINNED_POOLS[name] for name in pinned})
+        env[ENV_PINNED_BY_PLUGIN] = ",".join(pinned)
         return env
 
 
@@ -226,7 +238,7 @@ class CallgrindSession:
         say = report or (lambda text: print(text, file=sys.stderr))
         cmd = self.launch.command(python_args)
         env = self.launch.environment(os.environ if environ is None else environ)
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, preexec_fn=fixed_addresses)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -254,6 +266,29 @@ class CallgrindSession:
         for log in sorted(self.out_dir.glob("valgrind.*.log")):
             text += log.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+
+ADDR_NO_RANDOMIZE = 0x0040000  # <linux/personality.h>
+_QUERY_PERSONALITY = 0xFFFFFFFF
+
+
+def fixed_addresses() -> None:
+    """In the child before exec: switch off address-space randomisation (``setarch -R``).
+
+    With randomised addresses, the heap, the stack and every ``mmap`` start somewhere else in each
+    run, and what the code does depends on where: ``realloc`` grows a block in place or copies it,
+    ``malloc`` finds a free chunk at once or splits another, sets and dicts keyed by ``id()`` order
+    their objects differently. Counted, that moved the same sort by 0.5% from run to run. With fixed
+    addresses the same code allocates at the same addresses and counts the same. Where the kernel
+    refuses (a sandbox), the run goes on with randomised addresses.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        current = libc.personality(_QUERY_PERSONALITY)
+        if current != -1:
+            libc.personality(current | ADDR_NO_RANDOMIZE)
+    except (OSError, AttributeError):
+        pass
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

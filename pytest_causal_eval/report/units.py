@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["format_bytes", "format_rate", "format_seconds", "format_value"]
+__all__ = ["COUNT_UNITS", "format_bytes", "format_count", "format_rate", "format_seconds", "format_value"]
+
+# Units of per-call counts (instruction mode): shown with an SI suffix and no unit, "1.92M".
+COUNT_UNITS = frozenset({"instructions", "cycles"})
 
 
 def format_seconds(value: float) -> str:
@@ -31,8 +34,15 @@ def format_rate(value: float, unit: str = "/s") -> str:
     return f"{_sig3(value)}{unit}"
 
 
+def format_count(value: float) -> str:
+    """A count with 3 significant digits and an SI suffix: 1.92M, 815k, 2.04G, 950."""
+    return format_rate(value, "")
+
+
 def format_value(value: float, unit: str) -> str:
     """Format a metric value by its unit."""
+    if unit in COUNT_UNITS:
+        return format_count(value)
     if unit == "s":
         return format_seconds(value)
     if unit in ("B", "bytes"):

@@ -1,0 +1,176 @@
+"""Instruction mode end to end under real valgrind: one pytest command, counts that repeat, a gate
+that fails a planted slowdown with the count message, a time limit. Skipped without valgrind
+locally; a failure in CI (``CI=true``), where scripts/test-services.sh installs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from pytest_causal_eval.measure.valgrind import UnsupportedPlatformError, current_platform, request_code
+
+pytestmark = pytest.mark.slow
+
+WORKLOADS = """
+import asyncio
+import os
+
+import pytest
+
+SCALE = int(os.environ.get("WORK_SCALE", "1"))
+
+
+def work(n):
+    return sum(i * i % 7 for i in range(n * SCALE))
+
+
+def test_loop(causal_bench):
+    assert causal_bench(work, 3000) == work(3000)
+
+
+def test_named(causal_bench):
+    causal_bench.named("double")(work, 6000)
+
+
+def test_pedantic(causal_bench):
+    causal_bench.pedantic(work, setup=lambda: ((3000,), {}), rounds=5)
+
+
+def test_async(causal_bench):
+    async def coro():
+        return work(3000)
+
+    causal_bench.async_(coro)
+"""
+
+IDS = ("test_loop", "test_named::double", "test_pedantic", "test_async")
+
+
+def unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def needs_valgrind() -> None:
+    try:
+        request_code(current_platform())
+    except UnsupportedPlatformError as exc:
+        pytest.skip(str(exc))
+    if shutil.which("valgrind") is None:
+        unavailable("valgrind is not installed (apt-get install valgrind)")
+
+
+def counts(path: Path) -> dict[str, dict[str, Any]]:
+    data = json.loads(path.read_text())
+    return {m["id"].split("::", 1)[1]: m for m in data["measurements"]}
+
+
+@pytest.mark.usefixtures("needs_valgrind")
+def test_one_command_counts_repeat_and_the_gate_fails_a_planted_slowdown(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_work=WORKLOADS)
+    on = ("--causal-eval", "-p", "no:cacheprovider", "--causal-eval-baselines", "bl")
+    # A time-mode baseline first: saving in instruction mode must keep it.
+    pytester.runpytest_subprocess(*on, "--causal-eval-save", "--causal-eval-max-time=50ms").assert_outcomes(
+        passed=4
+    )
+
+    counted = (*on, "--causal-eval-mode=instructions")
+    first = pytester.runpytest_subprocess(*counted, "--causal-eval-save", "--causal-eval-json=first.json")
+    first.assert_outcomes(passed=4)
+    out = first.stdout.str()
+    assert "running the session again under valgrind --tool=callgrind" in out
+    assert "causal-eval instruction mode: counted by valgrind's callgrind; PYTHONHASHSEED=0" in out
+
+    second = pytester.runpytest_subprocess(*counted, "--causal-eval-json=second.json")
+    second.assert_outcomes(passed=4)
+    a, b = counts(pytester.path / "first.json"), counts(pytester.path / "second.json")
+    for mid in IDS:
+        x, y = a[mid]["metrics"]["instructions"]["value"], b[mid]["metrics"]["instructions"]["value"]
+        assert x > 100_000 and abs(x - y) <= 0.001 * x, (mid, x, y)  # two runs agree to 0.1%
+        assert b[mid]["extra"]["verdict"]["verdict"] == "pass", b[mid]["extra"]["verdict"]
+        assert b[mid]["samples"] == []  # nothing timed under valgrind
+        record = b[mid]["extra"]["instructions"]
+        assert record["hash_seed"] == "0" and record["threads"] == "counted"
+        assert record["child_processes"] == "not counted" and record["gc"]["enabled"] is True
+    single = a["test_loop"]["metrics"]["instructions"]["value"]
+    assert 1.9 <= a["test_named::double"]["metrics"]["instructions"]["value"] / single <= 2.1
+    assert abs(a["test_pedantic"]["metrics"]["instructions"]["value"] / single - 1) < 0.05
+
+    # One file, both modes: the time block of the time-mode save survives the instruction save.
+    baseline = json.loads(next((pytester.path / "bl").glob("*.json")).read_text())
+    entry = baseline["measurements"]["test_work.py::test_loop"]
+    assert entry["time"]["summary"]["median"] > 0
+    assert {"instructions", "rss_growth"} <= set(entry["metrics"])
+
+    pytester._monkeypatch.setenv("WORK_SCALE", "2")
+    slower = pytester.runpytest_subprocess(*counted)
+    assert slower.ret == pytest.ExitCode.TESTS_FAILED
+    slower.assert_outcomes(failed=4)
+    text = slower.stdout.str()
+    assert "causal-eval: test_work.py::test_loop regressed" in text
+    assert "per call: +" in text and "% > 10% threshold" in text
+    assert "instructions 4." in text or "instructions 5." in text  # about twice ~2.3M
+
+
+@pytest.mark.usefixtures("needs_valgrind")
+def test_a_workload_that_never_returns_fails_at_the_time_limit(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def spin():
+            while True:
+                pass
+
+        def test_forever(causal_bench):
+            causal_bench(spin)
+
+        def test_after(causal_bench):
+            causal_bench(lambda: sum(range(10)))
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--causal-eval",
+        "--causal-eval-mode=instructions",
+        "--causal-eval-count-timeout=2s",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(failed=1, passed=1)  # the session goes on after the stuck test
+    out = result.stdout.str()
+    assert "the counted calls did not finish within 2 s under valgrind" in out
+    assert "raise --causal-eval-count-timeout" in out
+
+
+@pytest.mark.usefixtures("needs_valgrind")
+def test_cache_simulation_adds_estimated_cycles(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_work=WORKLOADS)
+    result = pytester.runpytest_subprocess(
+        "--causal-eval",
+        "--causal-eval-mode=instructions",
+        "--causal-eval-cache-sim",
+        "-p",
+        "no:cacheprovider",
+        "--causal-eval-json=out.json",
+        "-k",
+        "test_loop",
+    )
+    result.assert_outcomes(passed=1)
+    measured = counts(pytester.path / "out.json")["test_loop"]
+    per_call = measured["extra"]["instructions"]["per_call"]
+    assert {"Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw"} <= set(per_call)
+    cycles = measured["metrics"]["estimated_cycles"]["value"]
+    expected = (
+        per_call["Ir"]
+        + per_call["Dr"]
+        + per_call["Dw"]
+        + 4 * (per_call["I1mr"] + per_call["D1mr"] + per_call["D1mw"])
+        + 30 * (per_call["ILmr"] + per_call["DLmr"] + per_call["DLmw"])
+    )
+    assert cycles == pytest.approx(expected, rel=1e-5)
+    assert cycles > measured["metrics"]["instructions"]["value"]
