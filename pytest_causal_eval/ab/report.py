@@ -25,6 +25,11 @@ def _order(outcome: ABOutcome) -> str:
 
 def header(outcome: ABOutcome) -> str:
     plan = outcome.plan
+    if plan.counting:
+        return (
+            f"causal-eval ab: {outcome.label('head')} vs {outcome.label('base')}, instruction counts "
+            f"(valgrind callgrind), one run per side ({_order(outcome)})"
+        )
     extra = f" + {outcome.extra_rounds} extra (to decide or confirm)" if outcome.extra_rounds else ""
     return (
         f"causal-eval ab: {outcome.label('head')} vs {outcome.label('base')}, {plan.rounds} round(s){extra} "
@@ -110,6 +115,7 @@ def results_document(outcome: ABOutcome) -> RunResults:
     info: dict[str, Any] = {
         "base": {"ref": outcome.plan.base_ref, "commit": outcome.commits["base"]},
         "head": {"ref": outcome.plan.head_ref, "commit": outcome.commits["head"]},
+        "mode": outcome.plan.mode,
         "rounds": outcome.plan.rounds,
         "extra_rounds": outcome.extra_rounds,
         "order": _order(outcome),
