@@ -58,8 +58,8 @@ class InstructionHotspot:
     """One function's instructions per call of the workload: its own and with its callees."""
 
     function: str
-    object: str  # the shared object's file name (``libpython3.11.so.1.0``) or ``python`` for a frame
-    file: str
+    object: str  # the shared object without directory and version (``libpython3.11``), ``python``: a frame
+    file: str  # a C function's source file name; a Python frame's file, short (``pkg/module.py``)
     self_instructions: float
     inclusive: float
     calls: float  # how often it ran per call of the workload
@@ -113,6 +113,11 @@ def _object_stem(path: str) -> str:
     return stem if sep else name
 
 
+def _source_name(path: str) -> str:
+    """A C function's source file without the build machine's directories: ``listobject.c``."""
+    return "" if not path or path == "???" else PurePath(path).name
+
+
 def instruction_hotspots(
     profile: CallgrindProfile,
     calls: int,
@@ -152,8 +157,10 @@ def instruction_hotspots(
     spots = [
         InstructionHotspot(
             function=name,
-            object=obj,
-            file=short_path(file, roots) if obj == PYTHON_OBJECT else files.get((obj, name), ""),
+            object=obj if obj == PYTHON_OBJECT else _object_stem(obj),
+            file=short_path(file, roots)
+            if obj == PYTHON_OBJECT
+            else _source_name(files.get((obj, name), "")),
             self_instructions=own / calls,
             inclusive=incl / calls,
             calls=n / calls,

@@ -45,7 +45,8 @@ def test_per_call_self_and_inclusive_costs_of_a_real_sort() -> None:
     assert (found["list_sort_impl"].inclusive, found["list_sort_impl"].self_instructions) == (100243, 21375)
     assert found["list_sort_impl"].calls == 1
     assert found["unsafe_latin_compare"].self_instructions == 39040
-    assert found["unsafe_latin_compare"].object.endswith("libpython3.11.so.1.0")
+    latin = found["unsafe_latin_compare"]
+    assert (latin.object, latin.file) == ("libpython3.11", "listobject.c")  # no machine's directories
     assert found["list_sort_impl"].label == "list_sort_impl [libpython3.11]"
     # The frames where counting began (no counted caller) are the harness, not hotspots.
     assert "long_new_impl.part.0" not in found
