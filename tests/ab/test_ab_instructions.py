@@ -82,8 +82,10 @@ def test_thirty_percent_more_work_regresses_in_one_run_per_side(
     counted: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, base, head = counted
-    out = tmp_path / "ab.json"
-    code = ab(repo, "--mode", "instructions", "--base", base, "--head", head, "-o", str(out))
+    out, md = tmp_path / "ab.json", tmp_path / "ab.md"
+    code = ab(
+        repo, "--mode", "instructions", "--base", base, "--head", head, "-o", str(out), "--markdown", str(md)
+    )
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     assert "instruction counts (valgrind callgrind), one run per side (AB)" in captured.out
@@ -99,6 +101,9 @@ def test_thirty_percent_more_work_regresses_in_one_run_per_side(
     assert verdict["verdict"] == "regressed" and verdict["metric"] == "instructions"
     change = next(c["change"] for c in verdict["all"] if c["metric"] == "instructions")
     assert 0.27 < change < 0.33  # +30% of the work, plus the call's fixed part
+    # its own comment marker: a PR's wall-time comment must never find and overwrite this one
+    report = md.read_text()
+    assert report.startswith("<!-- causal-eval-instructions -->\n") and "causal-eval-report" not in report
     assert worktree_count(repo) == 1
 
 
