@@ -186,9 +186,8 @@ def test_the_plugin_fills_every_measurement_in_one_parse_and_explains_an_instruc
     head = measured("head", FIXTURES / "sort_words_more.callgrind")
     other = measured("other", FIXTURES / "sort_words.callgrind")
     timed = measured("timed", None)
-    plugin.pytest_causal_eval_session_results(
-        config=None, results=RunResults(measurements=[head, other, timed])
-    )  # type: ignore[arg-type]
+    no_config: Any = None
+    plugin.pytest_causal_eval_session_results(no_config, RunResults(measurements=[head, other, timed]))
     assert calls == [2] and EXTRA_KEY in head.extra and EXTRA_KEY not in timed.extra
     baseline = Measurement(
         id=head.id, test_id="test_sort", name="head", extra={EXTRA_KEY: other.extra[EXTRA_KEY]}
@@ -199,6 +198,28 @@ def test_the_plugin_fills_every_measurement_in_one_parse_and_explains_an_instruc
         "  unsafe_latin_compare [libpython3.11]  self 39k -> 51.9k"
     )
     assert calls == [2]  # already read: not parsed again
+    cycles = plugin.pytest_causal_eval_explain(None, head, baseline, None, "estimated_cycles")  # type: ignore[arg-type]
+    assert (
+        cycles is not None
+        and cycles[0] == "(functions by instructions executed; cache misses are not broken down)"
+    )
+    assert cycles[1:] == lines
     assert plugin.pytest_causal_eval_explain(None, head, baseline, None, "time") is None  # type: ignore[arg-type]
     missing = plugin.pytest_causal_eval_explain(None, timed, baseline, None, "instructions")  # type: ignore[arg-type]
     assert missing == ["no instruction hotspots: this measurement has no callgrind file"]
+
+
+def test_a_parser_that_fails_is_noted_on_each_measurement_and_said_in_the_explanation(tmp_path: Path) -> None:
+    def broken(requests: Any) -> list[Any]:
+        raise RuntimeError("the callgrind parser exited with 1: MemoryError")
+
+    plugin = InstructionHotspotsPlugin(roots=[], runner=broken)
+    head = measured("head", FIXTURES / "sort_words_more.callgrind")
+    gone = measured("gone", tmp_path / "removed.callgrind")  # its file is gone: not asked for
+    plugin.fill([head, gone])
+    assert head.extra["profile_notes"] == [
+        "instruction hotspots: the callgrind parser exited with 1: MemoryError"
+    ]
+    assert "profile_notes" not in gone.extra
+    lines = plugin.pytest_causal_eval_explain(None, head, None, None, "estimated_cycles")  # type: ignore[arg-type]
+    assert lines == ["instruction hotspots: the callgrind parser exited with 1: MemoryError"]
