@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,10 +116,32 @@ def judge_ab(
                 if c.verdict in ("regressed", "inconclusive"):
                     unit = head.metrics[c.metric].unit if c.metric in head.metrics else "s"
                     out.lines.append(f"{mid}: {c.verdict}: {format_comparison(c, unit)}")
+                    if c.verdict == "regressed" and c.metric in COUNTED_METRICS:
+                        out.lines.extend(f"  {line}" for line in _hotspot_diff(head, base))
         head.extra["ab"] = info
         out.head.append(head)
     out.removed = sorted(set(base_by_id) - set(head_by_id))
     return out
+
+
+COUNTED_METRICS = ("instructions", "estimated_cycles")
+
+
+def _hotspot_diff(head: Measurement, base: Measurement) -> list[str]:
+    """Instruction mode: the callgrind hotspots of the head against the base's, when both have them."""
+    from pytest_causal_eval.profiling.callgrind_hotspots import InstructionHotspot, instruction_hotspot_lines
+
+    def spots(m: Measurement) -> list[InstructionHotspot]:
+        raw = m.extra.get("instruction_hotspots")
+        if not isinstance(raw, list):
+            return []
+        return [InstructionHotspot.from_dict(h) for h in raw if isinstance(h, Mapping)]
+
+    current = spots(head)
+    if not current:
+        return []
+    known = base.metrics.get("instructions")
+    return instruction_hotspot_lines(current, spots(base) or None, known.value if known else None)
 
 
 def require_replication(

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from pytest_causal_eval.ab.judging import ABJudgement, judge_ab, require_replication
 from pytest_causal_eval.ab.runner import (
     DEFAULT_BUDGET,
+    MODE_FLAG,
     Launcher,
     RunRecord,
     Side,
@@ -85,10 +86,20 @@ class ABPlan:
     threshold: Threshold | None = None
     extra_rounds: int = 2
     health_sample: float = 0.2  # seconds the one health check watches other processes; 0: only the facts
+    mode: str = "time"  # or "instructions": callgrind counts, one run per side
 
     @property
     def per_run_budget(self) -> float:
         return self.budget / self.rounds
+
+    @property
+    def counting(self) -> bool:
+        return self.mode == "instructions"
+
+    @property
+    def run_args(self) -> tuple[str, ...]:
+        """The pytest arguments of every run: the user's, and the mode when it is not time."""
+        return (*self.pytest_args, f"{MODE_FLAG}=instructions") if self.counting else self.pytest_args
 
 
 @dataclass
@@ -246,7 +257,7 @@ def execute(
             }
             # sampled once for all runs: they are started with the check off
             outcome.health = check_health(plan.health_sample)
-            if outcome.health.get("noisy"):
+            if outcome.health.get("noisy") and not plan.counting:  # counts do not see the load
                 reasons = "; ".join(outcome.health.get("reasons") or [])
                 outcome.notes.append(f"the machine was busy when the runs started: {reasons}")
                 progress(f"causal-eval ab: note: {outcome.notes[-1]}")
@@ -409,7 +420,7 @@ class _Runs:
                 self.baselines,
                 self.tmp / f"report-{side}-{n}",
                 self.plan.per_run_budget,
-                [*self.plan.pytest_args, *extra_args],
+                [*self.plan.run_args, *extra_args],
                 junit_path=junit_path,
             )
             previous = next((r.seconds for r in reversed(self.outcome.runs) if r.side == side), None)

@@ -7,13 +7,15 @@ from typing import Any
 
 from pytest_causal_eval.ab.orchestrate import ABOutcome
 from pytest_causal_eval.ab.runner import Side, letters, schedule
-from pytest_causal_eval.report.markdown import MAX_CHARS, render_markdown
+from pytest_causal_eval.report.markdown import MARKER, MAX_CHARS, render_markdown
 from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 from pytest_causal_eval.results import RunResults
 
-__all__ = ["exit_status", "header", "markdown", "results_document", "terminal_lines"]
+__all__ = ["INSTRUCTIONS_MARKER", "exit_status", "header", "markdown", "results_document", "terminal_lines"]
 
 SIDES: tuple[Side, ...] = ("base", "head")
+#: The hidden first line of an instruction-mode report (a time-mode one has ``MARKER``).
+INSTRUCTIONS_MARKER = "<!-- causal-eval-instructions -->"
 #: Failing tests listed per side (the rest are counted).
 MAX_FAILED_SHOWN = 20
 
@@ -25,6 +27,11 @@ def _order(outcome: ABOutcome) -> str:
 
 def header(outcome: ABOutcome) -> str:
     plan = outcome.plan
+    if plan.counting:
+        return (
+            f"causal-eval ab: {outcome.label('head')} vs {outcome.label('base')}, instruction counts "
+            f"(valgrind callgrind), one run per side ({_order(outcome)})"
+        )
     extra = f" + {outcome.extra_rounds} extra (to decide or confirm)" if outcome.extra_rounds else ""
     return (
         f"causal-eval ab: {outcome.label('head')} vs {outcome.label('base')}, {plan.rounds} round(s){extra} "
@@ -84,8 +91,17 @@ def markdown(outcome: ABOutcome) -> str:
     title = f"causal-eval ab: {outcome.plan.head_ref} vs {outcome.plan.base_ref}"
     failed = "".join(_failed_markdown(outcome, side) for side in SIDES)
     tails = failed + "".join(_tail_details(side, outcome) for side in SIDES)
+    # Its own marker in instruction mode: a PR can carry both reports as two comments, each updated
+    # in place, and the wall-time one must never find (and overwrite) the instruction one.
+    marker = INSTRUCTIONS_MARKER if outcome.plan.counting else MARKER
+    if outcome.plan.counting:
+        title += " (instruction counts)"
     text = render_markdown(
-        rows, title=title, notes=[header(outcome), *outcome.notes], limit=MAX_CHARS - len(tails)
+        rows,
+        title=title,
+        notes=[header(outcome), *outcome.notes],
+        limit=MAX_CHARS - len(tails),
+        marker=marker,
     )
     return text + tails
 
@@ -110,6 +126,7 @@ def results_document(outcome: ABOutcome) -> RunResults:
     info: dict[str, Any] = {
         "base": {"ref": outcome.plan.base_ref, "commit": outcome.commits["base"]},
         "head": {"ref": outcome.plan.head_ref, "commit": outcome.commits["head"]},
+        "mode": outcome.plan.mode,
         "rounds": outcome.plan.rounds,
         "extra_rounds": outcome.extra_rounds,
         "order": _order(outcome),

@@ -63,6 +63,7 @@ Side = Literal["base", "head"]
 DEFAULT_BUDGET = 1.0
 MAX_TIME_FLAG = "--causal-eval-max-time"
 HEALTH_FLAG = "--causal-eval-health-sample"
+MODE_FLAG = "--causal-eval-mode"
 TAIL_LINES = 25
 
 

@@ -9,6 +9,12 @@ one more run that pairs with the other side's last run (ABBAB) before it fails t
 measuring time per measurement per side (``--budget``, else the ``--causal-eval-max-time`` among
 the pytest arguments, else 1s) is split over the rounds, so each side costs about one normal run.
 
+With --mode instructions each side runs once (A B) with --causal-eval-mode=instructions: the
+measured calls are counted by valgrind's callgrind, which the machine's load cannot change, and the
+head's counts are judged against the base's as the gate judges them (threshold plus a fixed
+reproducibility floor; never inconclusive). No rounds, budget or extra rounds: counts need none.
+valgrind must be installed (Debian/Ubuntu: apt-get install valgrind).
+
 Failing tests are named, for base and head, with the first line of each failure; a measurement a
 run wrote with a bad number is named with its field and pooled over the side's other runs.
 
@@ -44,7 +50,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--base", required=True, metavar="REF", help="the revision to compare against")
     parser.add_argument("--head", default="HEAD", metavar="REF", help="the revision to judge (default HEAD)")
     parser.add_argument(
-        "--rounds", default="2", metavar="N", help="rounds of one run per side, alternating (default 2: ABBA)"
+        "--mode",
+        default=None,
+        metavar="time|instructions",
+        help="what is compared: time (alternating rounds, default) or instructions (callgrind counts, "
+        "one run per side; needs valgrind); --causal-eval-mode among PYTEST_ARGS sets it too",
+    )
+    parser.add_argument(
+        "--rounds",
+        default=None,
+        metavar="N",
+        help="rounds of one run per side, alternating (default 2: ABBA; 1 in instruction mode)",
     )
     parser.add_argument(
         "--repo", type=Path, default=Path("."), metavar="DIR", help="the git repository (default .)"
@@ -78,11 +94,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--extra-rounds",
-        default="2",
+        default=None,
         metavar="N",
         help="extra rounds (0-5) for the undecided tests alone: an A B pair while a time comparison "
         "is inconclusive, one more run to confirm a regression (default 2, as the gate's re-measuring; "
-        "0: plain ABBA)",
+        "0: plain ABBA; none in instruction mode)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(
@@ -93,16 +109,34 @@ def register(subparsers: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> Any:
     from pytest_causal_eval.ab.orchestrate import ABPlan
-    from pytest_causal_eval.ab.runner import DEFAULT_BUDGET, HEALTH_FLAG, MAX_TIME_FLAG, split_flag
+    from pytest_causal_eval.ab.runner import DEFAULT_BUDGET, HEALTH_FLAG, MAX_TIME_FLAG, MODE_FLAG, split_flag
     from pytest_causal_eval.environment.settings import parse_health_sample
     from pytest_causal_eval.options import parse_duration, parse_positive_int
     from pytest_causal_eval.stats.compare import parse_threshold
 
+    pytest_args = [a for a in args.pytest_args]
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
+    pytest_args, mode_in_args = split_flag(pytest_args, MODE_FLAG)
+    mode = _mode(args.mode, mode_in_args)
+    counting = mode == "instructions"
+    for flag, given in (
+        ("--rounds", args.rounds),
+        ("--extra-rounds", args.extra_rounds),
+        ("--budget", args.budget),
+    ):
+        if counting and given is not None:
+            raise CLIError(
+                f"{flag} does not apply to --mode instructions: instruction counts are deterministic, "
+                "so each side runs once"
+            )
+    if counting:
+        _check_valgrind()
     try:
-        rounds = parse_positive_int(args.rounds)
+        rounds = 1 if counting else parse_positive_int(args.rounds or "2")
     except ValueError as exc:
         raise CLIError(f"--rounds: {exc}") from None
-    extra = args.extra_rounds.strip()
+    extra = "0" if counting else (args.extra_rounds or "2").strip()
     if not extra.isdigit() or not 0 <= int(extra) <= 5:
         raise CLIError(f"--extra-rounds: expected a number of rounds from 0 to 5, got {args.extra_rounds!r}")
     threshold = None
@@ -113,9 +147,6 @@ def _plan(args: argparse.Namespace) -> Any:
             raise CLIError(f"--threshold: {exc}") from None
         if threshold.kind != "relative":
             raise CLIError(f"--threshold: expected a percentage such as 10%, got {args.threshold!r}")
-    pytest_args = [a for a in args.pytest_args]
-    if pytest_args[:1] == ["--"]:
-        pytest_args = pytest_args[1:]
     pytest_args, in_args = split_flag(pytest_args, MAX_TIME_FLAG)
     pytest_args, health_text = split_flag(pytest_args, HEALTH_FLAG)
     health_sample = 0.2
@@ -147,7 +178,35 @@ def _plan(args: argparse.Namespace) -> Any:
         threshold=threshold,
         extra_rounds=int(extra),
         health_sample=health_sample,
+        mode=mode,
     )
+
+
+MODES = ("time", "instructions")
+
+
+def _mode(given: str | None, in_args: str | None) -> str:
+    from pytest_causal_eval.ab.runner import MODE_FLAG
+
+    for flag, value in (("--mode", given), (MODE_FLAG, in_args)):
+        if value is not None and value.strip().lower() not in MODES:
+            raise CLIError(f"{flag}: expected time or instructions, got {value!r}")
+    if given is not None and in_args is not None and given.strip().lower() != in_args.strip().lower():
+        raise CLIError(f"--mode {given} and {MODE_FLAG}={in_args} among PYTEST_ARGS disagree")
+    chosen = given if given is not None else in_args
+    return chosen.strip().lower() if chosen is not None else "time"
+
+
+def _check_valgrind() -> None:
+    """valgrind on PATH on a platform it supports, or a usage error saying what to install."""
+    from pytest_causal_eval.measure.valgrind import current_platform, request_code
+    from pytest_causal_eval.measure.valgrind_launch import find_valgrind
+
+    try:
+        request_code(current_platform())
+        find_valgrind()
+    except RuntimeError as exc:
+        raise CLIError(f"--mode instructions: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -91,3 +91,9 @@ def configure(config: pytest.Config, session: CausalEvalSession) -> None:
         marker_kwargs=marker_kwargs,
     )
     config.pluginmanager.register(plugin, PLUGIN_NAME)
+    if session.settings.get("mode") == "instructions":
+        from pytest_causal_eval.profiling.instruction_plugin import PLUGIN_NAME as INSTRUCTION_PLUGIN
+        from pytest_causal_eval.profiling.instruction_plugin import InstructionHotspotsPlugin
+        from pytest_causal_eval.profiling.plugin import HARNESS_PREFIXES
+
+        config.pluginmanager.register(InstructionHotspotsPlugin(roots, HARNESS_PREFIXES), INSTRUCTION_PLUGIN)

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = "test_replay_bbh_causal_judgement"
 MACHINE = "emulated-gpu-host"
 MARKER = "<!-- causal-eval-report -->"
+INSTRUCTIONS_MARKER = "<!-- causal-eval-instructions -->"
 
 NOT_EMULATED = {
     ("baselines.yml", "refresh", "pull-request"): "gh pr create needs the GitHub API",
@@ -293,7 +294,7 @@ def test_the_pr_gate_measures_base_and_head_and_comments_with_the_run(project: P
         project, "faster-prompts", {"suites/extra_note.py": '"""A module the suites do not import."""\n'}
     )
     run = project.emulator.run("pr-regression.yml", _pull_request(project, "faster-prompts", head))
-    _succeeded(run, "ab", "comment")
+    _succeeded(run, "ab", "instructions", "comment")
     assert run.jobs["ab"].environment == "causal-eval-gate"
     ab_log = run.jobs["ab"].step("A/B benchmark suites").log
     assert head[:10] in ab_log and project.main[:10] in ab_log
@@ -302,6 +303,15 @@ def test_the_pr_gate_measures_base_and_head_and_comments_with_the_run(project: P
     (comment,) = [c for c in project.github.comments if MARKER in c["body"]]
     assert BENCHMARK in comment["body"]
     assert f"https://github.example/{REPO}/actions/runs/{run.run_id}" in comment["body"]
+    # The instruction-count job on a GitHub-hosted runner: one counted run per side, its own comment.
+    counted = run.jobs["instructions"]
+    assert _outcomes(counted)["Install valgrind"] == "success"
+    log = counted.step("A/B instruction counts").log
+    assert "instruction counts (valgrind callgrind), one run per side (AB)" in log
+    assert head[:10] in log and project.main[:10] in log
+    assert (run.artifacts / f"causal-eval-ab-instructions-pr{PR}" / "ab-instructions.md").is_file()
+    (counts,) = [c for c in project.github.comments if INSTRUCTIONS_MARKER in c["body"]]
+    assert BENCHMARK in counts["body"] and "instructions" in counts["body"]
 
 
 def test_a_gate_that_dies_replaces_the_comment_with_a_link_to_the_run(project: Project) -> None:
@@ -341,6 +351,7 @@ def test_drafts_docs_only_and_fork_pull_requests(project: Project) -> None:
     fork = emulator.run("pr-regression.yml", _pull_request(project, "draft-work", head, number=13, fork=True))
     assert fork.jobs["ab"].environment == "causal-eval-gate-fork"
     assert fork.jobs["ab"].result == "waiting"  # until a maintainer approves it
+    assert fork.jobs["instructions"].environment is None  # a hosted runner: no approval needed
     assert fork.jobs["comment"].result == "waiting"  # behind it; and its if: leaves forks out
 
 
