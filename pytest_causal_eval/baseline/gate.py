@@ -206,12 +206,15 @@ def format_change(c: Comparison) -> str:
 def format_comparison(c: Comparison, unit: str = "") -> str:
     """One line with the numbers, e.g. 'median 12.3 ms vs baseline 10.1 ms: +21.8% (...) > 10% threshold'."""
     label = "median" if c.metric == TIME else c.metric
+    note = f" ({c.baseline_note})" if c.baseline_note else ""
     head = (
         f"{label} {_fmt(c.candidate_center, c.metric, unit)} vs baseline "
-        f"{_fmt(c.baseline_center, c.metric, unit)}: {format_change(c)}"
+        f"{_fmt(c.baseline_center, c.metric, unit)}{note}: {format_change(c)}"
     )
     limit = str(c.threshold)
-    if c.verdict == "regressed":
+    if c.reason:
+        relation = f"> {limit} threshold, but {c.reason}: inconclusive"
+    elif c.verdict == "regressed":
         relation = f"> {limit} threshold" if c.better == "lower" else f"beyond -{limit} threshold"
     elif c.verdict == "improved":
         relation = f"improved beyond {limit}"
@@ -256,6 +259,8 @@ def build_verdict(
         unit=unit,
         message=format_comparison(top, unit),
         method=top.method,
+        reason=top.reason or None,
+        baseline_note=top.baseline_note or None,
         baseline=baseline_key,
         all=[
             {
@@ -265,6 +270,7 @@ def build_verdict(
                 "ci_low": c.ci_low,
                 "ci_high": c.ci_high,
                 "threshold": str(c.threshold),
+                **({"reason": c.reason} if c.reason else {}),
             }
             for c in comparisons
         ],

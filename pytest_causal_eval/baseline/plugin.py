@@ -25,6 +25,7 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.baseline.code_identity import code_identity
 from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
+from pytest_causal_eval.baseline.load import busy_summary_line, judge_under_load
 from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
@@ -83,6 +84,7 @@ class BaselineGate:
         self.extra_passes = settings.remeasure
         self.threshold: Threshold = settings.threshold
         self.chosen_key = settings.machine
+        self.max_foreign_load: float | None = session.settings.get("max_foreign_load")  # None: off
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
         self.baseline: BaselineFile | None = None
@@ -92,6 +94,7 @@ class BaselineGate:
         self.saved: str | None = None
         self.pytest_session: pytest.Session | None = None
         self.rows_lines: list[str] = []
+        self.busy_line = ""  # time regressions left inconclusive because the machine was busy
         self._load()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -208,6 +211,7 @@ class BaselineGate:
         comparisons = remeasure_if_undecided(
             self.session, item, measurement, entry, config, comparisons, self.extra_passes
         )
+        comparisons = judge_under_load(comparisons, measurement.extra.get("load"), self.max_foreign_load)
         self._record_noise(measurement)
         record = verdict_record(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
         measurement.extra["verdict"] = record
@@ -379,6 +383,7 @@ class BaselineGate:
         rows = verdict_rows(results.measurements)
         columns = shutil.get_terminal_size((80, 24)).columns
         self.rows_lines = render_summary(rows, width=columns)
+        self.busy_line = busy_summary_line(results.measurements, self.strict)
         session = self.pytest_session
         if session is None or session.exitstatus != 0:
             return
@@ -415,6 +420,8 @@ class BaselineGate:
         reason = self._failing_reason()
         if reason:
             terminalreporter.write_line(f"causal-eval: {reason}", red=True)
+        if self.busy_line:  # before the table: these verdicts say nothing about the code
+            terminalreporter.write_line(self.busy_line, yellow=True)
         for line in lines:
             terminalreporter.write_line(line)
 
