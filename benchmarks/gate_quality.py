@@ -201,7 +201,9 @@ def start_busy() -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(1, cpus // 2))]
 
 
-def run_trials(trials: int, levels: tuple[float, ...], busy: bool) -> list[dict[str, Any]]:
+def run_trials(
+    trials: int, levels: tuple[float, ...], busy: bool, ours_args: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gate-quality-") as tmp:
@@ -215,7 +217,11 @@ def run_trials(trials: int, levels: tuple[float, ...], busy: bool) -> list[dict[
                 for i, level in enumerate(order):
                     tools = TOOLS if (trial + i) % 2 == 0 else TOOLS[::-1]
                     for tool in tools:
-                        judged = run_ours(root, level) if tool == "causal-eval" else run_theirs(root, level)
+                        judged = (
+                            run_ours(root, level, ours_args)
+                            if tool == "causal-eval"
+                            else run_theirs(root, level)
+                        )
                         for kind, result in judged.items():
                             rows.append(
                                 {"trial": trial, "tool": tool, "kind": kind, "planted": level, **result}
@@ -323,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the raw per-judgement results here")
     parser.add_argument(
+        "--ours-arg",
+        action="append",
+        default=[],
+        help="an extra option for our judging sessions, e.g. --ours-arg=--causal-eval-max-foreign-load=off",
+    )
+    parser.add_argument(
         "--levels",
         default=",".join(f"{level * 100:g}" for level in LEVELS),
         help="planted slowdowns in percent, comma-separated (default 0,5,15,25)",
@@ -338,12 +350,13 @@ def main(argv: list[str] | None = None) -> int:
     if not levels or any(level < 0 for level in levels):
         parser.error("--levels: give at least one slowdown, none negative")
     started = time.perf_counter()
-    rows = run_trials(trials, levels, args.busy)
+    rows = run_trials(trials, levels, args.busy, tuple(args.ours_arg))
     lines = render(rows, levels)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines.append(
         f"total runtime {time.perf_counter() - started:.0f} s, {trials} trials per slowdown"
-        f"{', busy' if args.busy else ''}; load average at the end {load:.2f} on {os.cpu_count()} CPUs"
+        f"{', busy' if args.busy else ''}{'; ours with ' + ' '.join(args.ours_arg) if args.ours_arg else ''}"
+        f"; load average at the end {load:.2f} on {os.cpu_count()} CPUs"
     )
     print("\n".join(lines))
     if args.json is not None:
