@@ -138,12 +138,11 @@ def save_baselines(root: Path) -> None:
             sys.exit(f"saving the {name} baseline failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
-def run_ours(root: Path, planted: float) -> dict[str, dict[str, Any]]:
+def run_ours(root: Path, planted: float, extra: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
     out = root / "ours.json"
     out.unlink(missing_ok=True)
-    done, seconds = pytest_run(
-        root, planted, ["test_ours.py", "--causal-eval", "--causal-eval-json", str(out)]
-    )
+    args = ["test_ours.py", "--causal-eval", "--causal-eval-json", str(out), *extra]
+    done, seconds = pytest_run(root, planted, args)
     if not out.exists():
         sys.exit(f"the causal-eval session wrote no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     judged: dict[str, dict[str, Any]] = {}
