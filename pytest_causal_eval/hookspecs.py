@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_causal_eval.environment.load import LoadSampler
+    from pytest_causal_eval.measure.load import LoadSampler
     from pytest_causal_eval.measure.timer import Timer
     from pytest_causal_eval.results import Measurement, RunResults
 

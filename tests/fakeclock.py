@@ -52,7 +52,7 @@ class FakeLoadSampler:
     def end(self, begun):
         import os
 
-        from pytest_causal_eval.environment.load import LoadReading
+        from pytest_causal_eval.measure.load import LoadReading
 
         assert begun == "begun"
         return LoadReading(foreign_share=float(os.environ.get("FAKE_LOAD", "0")), cpus=2, seconds=1.0)

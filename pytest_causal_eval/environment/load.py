@@ -14,7 +14,8 @@ so the share reported is the least the counters allow (a few ticks are given to 
 measurement can miss load, it cannot invent it.
 
 The gate turns a time regression measured under a large foreign share into ``inconclusive``
-(``baseline.load``). Tests inject a sampler (``EnvironmentPlugin.load_sampler``) with fixed shares.
+(``baseline.load``). Tests inject a sampler with fixed shares through the
+``pytest_causal_eval_load_sampler`` hook (the protocol and the reading: ``measure.load``).
 """
 
 from __future__ import annotations
@@ -24,36 +25,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-__all__ = ["LOAD_EXTRA_KEY", "CpuTimesSampler", "LoadReading", "LoadSampler", "machine_busy_seconds"]
+from pytest_causal_eval.measure.load import LoadReading
 
-LOAD_EXTRA_KEY = "load"  # measurement.extra[LOAD_EXTRA_KEY]: LoadReading.to_dict()
+__all__ = ["CpuTimesSampler", "machine_busy_seconds"]
+
 MIN_SECONDS = 0.05  # below this the tick counters cannot tell a share (the reading is None)
-
-
-@dataclass(frozen=True)
-class LoadReading:
-    """Foreign CPU use over one measurement's timed rounds."""
-
-    foreign_share: float  # of all the machine's CPUs, 0..1
-    cpus: int
-    seconds: float  # wall time the reading covers
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "foreign_share": round(self.foreign_share, 4),
-            "cpus": self.cpus,
-            "seconds": round(self.seconds, 4),
-        }
-
-
-class LoadSampler(Protocol):
-    """``begin`` right before the first timed round, ``end`` after the last (None: cannot tell)."""
-
-    def begin(self) -> object: ...
-
-    def end(self, begun: object) -> LoadReading | None: ...
 
 
 _IDLE_FIELDS = ("idle", "iowait", "guest", "guest_nice")  # guest time is counted in user already

@@ -27,7 +27,7 @@ from pytest_causal_eval.markers import ITEM_TIMER_KEY
 from pytest_causal_eval.results import Measurement, Metric
 
 if TYPE_CHECKING:
-    from pytest_causal_eval.environment.load import LoadSampler
+    from pytest_causal_eval.measure.load import LoadSampler
     from pytest_causal_eval.measure.probes import Probe
     from pytest_causal_eval.session import CausalEvalSession
 
@@ -365,7 +365,7 @@ class _LoadProbe:
     def stop(self, measurement: Measurement) -> None:
         if not self._started:
             return
-        from pytest_causal_eval.environment.load import LOAD_EXTRA_KEY
+        from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY
 
         reading = self._sampler.end(self._begun)
         if reading is not None:

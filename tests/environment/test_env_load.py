@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from fakeclock import FAKE_CLOCK_SOURCE
 
-from pytest_causal_eval.environment.load import CpuTimesSampler, LoadReading, machine_busy_seconds
+from pytest_causal_eval.environment.load import CpuTimesSampler, machine_busy_seconds
+from pytest_causal_eval.measure.load import LoadReading
 
 SystemTimes = collections.namedtuple(
     "SystemTimes", "user nice system idle iowait irq softirq steal guest guest_nice"
@@ -124,7 +125,7 @@ class RecordingSampler:
         return "begun"
 
     def end(self, begun):
-        from pytest_causal_eval.environment.load import LoadReading
+        from pytest_causal_eval.measure.load import LoadReading
 
         SEEN["end"] = CLOCK.now
         return LoadReading(foreign_share=0.1, cpus=2, seconds=1.0)
