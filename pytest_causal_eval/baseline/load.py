@@ -19,7 +19,7 @@ from typing import Any
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Comparison
 
-__all__ = ["busy_reason", "busy_summary_line", "foreign_share", "judge_under_load"]
+__all__ = ["busy_reason", "busy_summary_line", "foreign_share", "judge_under_load", "saved_under_load_note"]
 
 TIME = "time"
 
@@ -82,4 +82,23 @@ def busy_summary_line(measurements: Sequence[Measurement], strict: bool) -> str:
     return (
         f"causal-eval: WARNING {len(busy)} time regression(s) measured while other processes used {seen} of "
         f"the CPUs are inconclusive, {outcome}: {names}"
+    )
+
+
+def saved_under_load_note(saved: Sequence[Measurement], limit: float | None) -> str:
+    """A note when measurements were saved while other processes used the limit's share of the CPUs
+    or more ('' otherwise): a baseline saved on a busy machine is slow, and until more saves of the
+    same code outvote it (``baseline.center``) it hides regressions of that size."""
+    if limit is None:
+        return ""
+    busy = sorted(
+        share for m in saved if (share := foreign_share(m.extra.get("load"))) is not None and share >= limit
+    )
+    if not busy:
+        return ""
+    seen = f"{busy[0]:.0%}" if busy[0] == busy[-1] else f"{busy[0]:.0%}-{busy[-1]:.0%}"
+    return (
+        f"{len(busy)} measurement(s) were saved while other processes used {seen} of the CPUs: their "
+        "baseline may be slow; save again on a quiet machine (the center is the median of the saves of "
+        "the same code)"
     )

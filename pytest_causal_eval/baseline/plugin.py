@@ -25,7 +25,7 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.baseline.code_identity import code_identity
 from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
-from pytest_causal_eval.baseline.load import busy_summary_line, judge_under_load
+from pytest_causal_eval.baseline.load import busy_summary_line, judge_under_load, saved_under_load_note
 from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
@@ -352,6 +352,11 @@ class BaselineGate:
             self.errors.append(f"could not save the baseline to {target}: {detail}")
             return
         self._saved(outcome, len(entries), skipped, set(entries))
+        note = saved_under_load_note(
+            [m for m in results.measurements if m.id in entries], self.max_foreign_load
+        )
+        if note:
+            self.notes.append(note)
 
     def _saved(self, outcome: SaveOutcome, count: int, skipped: int, written: set[str]) -> None:
         self.saved = f"baseline saved: {count} measurement(s) to {outcome.path}"

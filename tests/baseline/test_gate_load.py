@@ -146,3 +146,20 @@ def test_the_summary_line_gives_the_range_of_shares_seen() -> None:
     assert "4 time regression(s) measured while other processes used 30%-62% of the CPUs" in line
     assert line.endswith(": t0, t1, t2 and 1 more")
     assert busy_summary_line(rows[-1:], strict=False) == ""
+
+
+def test_saving_on_a_busy_machine_says_the_baseline_may_be_slow(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_LOAD", "0.7")
+    result = project.runpytest(*ARGS, "--causal-eval-save", *PLAIN)
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(
+        [
+            "note: 1 measurement(s) were saved while other processes used 70% of the CPUs: "
+            "their baseline may be slow*"
+        ]
+    )
+    monkeypatch.setenv("FAKE_LOAD", "0.1")
+    quiet = project.runpytest(*ARGS, "--causal-eval-save", *PLAIN)
+    assert "were saved while other processes" not in quiet.stdout.str()
