@@ -62,6 +62,8 @@ class EnvironmentPlugin:
         # pytest_causal_eval_load_sampler hook, else the system's counters), None when off
         self.load_sampler: LoadSampler | None = None
         self._load_sampler_ready = False
+        self._system_sampler: LoadSampler | None = None
+        self._system_sampler_failed = False
 
     # -- setup -------------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -121,18 +123,23 @@ class EnvironmentPlugin:
     def _sampler(self) -> LoadSampler | None:
         if not self._load_sampler_ready:
             self._load_sampler_ready = True
-            custom = self.config.hook.pytest_causal_eval_load_sampler(config=self.config)
-            if custom is not None:
-                self.load_sampler = custom
-            else:
-                from pytest_causal_eval.environment.load import CpuTimesSampler
-
-                root = self.workerinput.get(ROOT_PID_INPUT_KEY)
-                try:
-                    self.load_sampler = CpuTimesSampler(root_pid=int(root) if root else None)
-                except Exception as exc:  # no psutil support on this platform: say so once
-                    self.notes.append(f"foreign CPU load is not sampled during measurements ({exc})")
+            self.load_sampler = self.config.hook.pytest_causal_eval_load_sampler(config=self.config)
         return self.load_sampler
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_causal_eval_load_sampler(self, config: pytest.Config) -> LoadSampler | None:
+        """The system's counters, when no conftest or plugin gave a sampler (also for the gate's
+        re-measuring passes, which ask the hook)."""
+        if self._system_sampler is None and not self._system_sampler_failed:
+            from pytest_causal_eval.environment.load import CpuTimesSampler
+
+            root = self.workerinput.get(ROOT_PID_INPUT_KEY)
+            try:
+                self._system_sampler = CpuTimesSampler(root_pid=int(root) if root else None)
+            except Exception as exc:  # no psutil support on this platform: say so once
+                self._system_sampler_failed = True
+                self.notes.append(f"foreign CPU load is not sampled during measurements ({exc})")
+        return self._system_sampler
 
     def _xdist_record(self) -> dict[str, Any] | None:
         if self.workers <= 1:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["LOAD_EXTRA_KEY", "LoadReading", "LoadSampler"]
+__all__ = ["LOAD_EXTRA_KEY", "LoadReading", "LoadSampler", "pooled"]
 
 LOAD_EXTRA_KEY = "load"  # measurement.extra[LOAD_EXTRA_KEY]: LoadReading.to_dict()
 
@@ -34,3 +34,18 @@ class LoadSampler(Protocol):
     def begin(self) -> object: ...
 
     def end(self, begun: object) -> LoadReading | None: ...
+
+
+def pooled(recorded: Any, reading: LoadReading) -> dict[str, Any]:
+    """A recorded reading (``extra['load']``, or nothing) and a new one over more rounds of the same
+    measurement, as one reading: the foreign share weighted by the seconds each covered."""
+    if isinstance(recorded, dict):
+        try:
+            share, seconds = float(recorded["foreign_share"]), float(recorded["seconds"])
+        except (KeyError, TypeError, ValueError):
+            return reading.to_dict()
+        total = seconds + reading.seconds
+        if seconds >= 0 and total > 0:
+            mixed = (share * seconds + reading.foreign_share * reading.seconds) / total
+            return LoadReading(foreign_share=mixed, cpus=reading.cpus, seconds=total).to_dict()
+    return reading.to_dict()

@@ -163,3 +163,32 @@ def test_saving_on_a_busy_machine_says_the_baseline_may_be_slow(
     monkeypatch.setenv("FAKE_LOAD", "0.1")
     quiet = project.runpytest(*ARGS, "--causal-eval-save", *PLAIN)
     assert "were saved while other processes" not in quiet.stdout.str()
+
+
+def test_the_re_measuring_passes_are_read_too(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Undecided, the gate pools two more passes of rounds: the load it judges covers all three."""
+    monkeypatch.setenv("FAKE_NOISE", "0.6")
+    args = (*ARGS, "--causal-eval-max-rounds", "8", *PLAIN)
+    project.runpytest(*args, "--causal-eval-save").assert_outcomes(passed=1, deselected=2)
+    monkeypatch.setenv("FAKE_SEED", "5")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.12")
+    monkeypatch.setenv("FAKE_LOAD", "0.3")
+    project.runpytest(*args, "--causal-eval-json", "out.json").assert_outcomes(passed=1, deselected=2)
+    data = json.loads((project.path / "out.json").read_text())
+    [extra] = [m["extra"] for m in data["measurements"] if m["id"].endswith("test_plain")]
+    assert extra["remeasured"] == 2
+    assert extra["load"] == {"foreign_share": 0.3, "cpus": 2, "seconds": 3.0}  # 1 s a pass (the fake)
+
+
+def test_pooled_readings_weigh_the_shares_by_their_seconds() -> None:
+    from pytest_causal_eval.measure.load import LoadReading, pooled
+
+    assert pooled({"foreign_share": 0.1, "cpus": 2, "seconds": 1.0}, LoadReading(0.7, 2, 2.0)) == {
+        "foreign_share": 0.5,
+        "cpus": 2,
+        "seconds": 3.0,
+    }
+    assert pooled(None, LoadReading(0.7, 2, 2.0)) == {"foreign_share": 0.7, "cpus": 2, "seconds": 2.0}
+    assert pooled({"foreign_share": "x"}, LoadReading(0.7, 2, 2.0))["foreign_share"] == 0.7
