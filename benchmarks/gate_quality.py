@@ -1,17 +1,33 @@
-"""How good is the regression gate on this machine? False alarms, misses, and measuring time.
+"""How good is the time gate? False alarms and power, side by side with pytest-benchmark.
 
-Each trial measures a CPU workload in one process (the baseline) and the same workload with an
-injected slowdown in another process (the candidate), as a base-vs-PR job does. The candidate
-process judges itself with the gate exactly as the plugin does (default settings: 10% threshold,
-default measuring time, up to 2 extra passes when undecided). The same first-pass samples are also
-judged with pytest-benchmark's ``--benchmark-compare-fail=median:10%`` rule (median change > 10%).
+One project with four workloads of different kinds (a pure-Python loop, string building, sorting,
+a small evaluation of the causal engine), each written twice: as a ``causal_bench`` test and as a
+pytest-benchmark ``benchmark`` test. Each workload is a fixed number of identical work units; a
+planted slowdown of +s% runs s% more units (``GATE_QUALITY_PLANTED``), so the work grows by exactly
+that much.
 
-    python benchmarks/gate_quality.py            # 30 trials per slowdown (about 7-9 minutes)
-    python benchmarks/gate_quality.py --quick    # 6 trials per slowdown, a smoke run
-    python benchmarks/gate_quality.py --trials 50 --json out.json
+As users do, each tool's baseline is saved **once**, at the start, on unchanged code:
+``pytest --causal-eval --causal-eval-save`` and ``pytest --benchmark-save``. Then every trial runs,
+for every planted slowdown (in an order rotated per trial), one session of each tool (in alternating
+order), so that the machine's drift touches both tools and every level alike. Each session is an
+ordinary pytest run with the tool's defaults:
 
-Goals: false alarms at 0% <= 1%; +5% flagged <= 5%; +15% detected >= 80%; +25% detected >= 95%;
-default measuring time <= 3 s per benchmark.
+- ours: ``pytest --causal-eval`` (10% threshold, default measuring time, re-measuring when
+  undecided, the foreign-load rule), judged by the plugin's verdicts (regressed / inconclusive);
+- pytest-benchmark: ``pytest --benchmark-compare=0001 --benchmark-compare-fail=median:10%``,
+  judged by the regressions it reports.
+
+``--busy`` starts a spinning process on every other CPU after the saves (the baselines are saved
+on whatever the machine is doing then), as a shared CI runner or a laptop with a build running.
+
+    python benchmarks/gate_quality.py --quick          # 2 trials per slowdown, a smoke run
+    python benchmarks/gate_quality.py --trials 6       # 24 judgements per tool and slowdown
+    python benchmarks/gate_quality.py --trials 6 --busy --json busy.json
+
+The table gives, per tool, workload and planted slowdown, ``regressed / inconclusive / trials``.
+At 0% and +5% (below the 10% threshold) every flag is a false alarm; at +15% and +25% a flag is a
+catch. Our goal: at least as good as pytest-benchmark on both (fewer or as many false alarms, as
+many or more catches); the verdict line says where we are not.
 """
 
 from __future__ import annotations
@@ -19,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -27,176 +44,322 @@ import time
 from pathlib import Path
 from typing import Any
 
-LEVELS = (0.0, 0.05, 0.15, 0.25, 0.50)
-BASE_WORK = 4000
-GOALS = {
-    0.0: ("false alarms", "<= 1%", lambda r: r <= 0.01),
-    0.05: ("flagged", "<= 5%", lambda r: r <= 0.05),
-    0.15: ("detected", ">= 80%", lambda r: r >= 0.80),
-    0.25: ("detected", ">= 95%", lambda r: r >= 0.95),
-    0.50: ("detected", ">= 95%", lambda r: r >= 0.95),
-}
+LEVELS = (0.0, 0.05, 0.15, 0.25)
+KINDS = ("loop", "strings", "sort", "engine")
+TOOLS = ("causal-eval", "pytest-benchmark")
+UNITS = 20  # work units a call runs at 0%: +5% is 21 units, +15% 23, +25% 25
+PLANTED_ENV = "GATE_QUALITY_PLANTED"
+
+WORKLOADS = f'''
+"""The workloads: UNITS identical work units a call, times (1 + planted slowdown)."""
+
+import itertools
+import os
+import random
+
+CALLS = round({UNITS} * (1.0 + float(os.environ.get("{PLANTED_ENV}", "0"))))
+DATA = [random.Random(0).random() for _ in range(300)]
+_ENGINE = []
 
 
-def work(n: int) -> int:
+def _loop():
     total = 0
-    for i in range(n):
+    for i in range(400):
         total += i * i % 7
     return total
 
 
-def _measure(n: int, warmup: bool = True) -> tuple[list[float], float]:
-    """The plugin's default settings; extra passes skip the warm-up, as the plugin's re-measuring does."""
-    from pytest_causal_eval.measure.runner import Runner, RunnerConfig
-    from pytest_causal_eval.measure.timer import PerfCounterTimer
+def _strings():
+    return "".join(f"{{i}}:{{i * 3}};" for i in range(80))
 
+
+def _sort():
+    return sorted(DATA)
+
+
+def _engine():
+    if not _ENGINE:
+        from pytest_causal_eval.engine import Evaluator, create_model, create_task
+
+        task = create_task("intervention", difficulty="easy")
+        questions = list(itertools.islice(task.questions(seed=0), 1))
+        _ENGINE.append((Evaluator(create_model("oracle"), batch_size=1), questions))
+    evaluator, questions = _ENGINE[0]
+    return evaluator.run(questions, n=1).accuracy
+
+
+def _repeat(unit):
+    def run():
+        for _ in range(CALLS):
+            unit()
+
+    return run
+
+
+UNITS = {{"loop": _loop, "strings": _strings, "sort": _sort, "engine": _engine}}
+WORKLOADS = {{name: _repeat(unit) for name, unit in UNITS.items()}}
+'''
+
+OURS = "from workloads import WORKLOADS\n" + "".join(
+    f"\n\ndef test_{kind}(causal_bench):\n    causal_bench(WORKLOADS[{kind!r}])\n" for kind in KINDS
+)
+THEIRS = "from workloads import WORKLOADS\n" + "".join(
+    f"\n\ndef test_{kind}(benchmark):\n    benchmark(WORKLOADS[{kind!r}])\n" for kind in KINDS
+)
+BASE = ("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
+
+
+def make_project(root: Path) -> None:
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "workloads.py").write_text(WORKLOADS)
+    (root / "test_ours.py").write_text(OURS)
+    (root / "test_theirs.py").write_text(THEIRS)
+
+
+def pytest_run(root: Path, planted: float, args: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = dict(os.environ, **{PLANTED_ENV: repr(planted)}, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.pop("CI", None)
     started = time.perf_counter()
-    config = RunnerConfig() if warmup else RunnerConfig(warmup=0.0)
-    outcome = Runner(config, PerfCounterTimer()).run(lambda: work(n))
-    return outcome.per_iteration_seconds(), time.perf_counter() - started
-
-
-def worker_baseline(n: int, out: Path) -> None:
-    samples, seconds = _measure(n)
-    out.write_text(json.dumps({"samples": samples, "seconds": seconds}))
-
-
-def worker_candidate(n: int, baseline_path: Path, out: Path, extra_passes: int) -> None:
-    from pytest_causal_eval.baseline.gate import GateConfig, judge, verdict_record
-    from pytest_causal_eval.baseline.schema import entry_from_measurement
-    from pytest_causal_eval.results import Measurement
-
-    base = json.loads(baseline_path.read_text())
-    entry = entry_from_measurement(Measurement(id="bench", test_id="bench", samples=base["samples"]), "", "")
-    samples, seconds = _measure(n)
-    first = list(samples)
-    m = Measurement(id="bench", test_id="bench", samples=samples)
-    config = GateConfig()
-    comparisons = judge(m, entry, config)
-    passes = 0
-    while passes < extra_passes and any(c.verdict == "inconclusive" for c in comparisons):
-        more, more_seconds = _measure(n, warmup=False)
-        m.samples = [*m.samples, *more]
-        seconds += more_seconds
-        passes += 1
-        comparisons = judge(m, entry, config)
-    record = verdict_record(m, comparisons, None)
-    pb_change = statistics.median(first) / statistics.median(base["samples"]) - 1.0
-    out.write_text(
-        json.dumps(
-            {
-                "verdict": record["verdict"],
-                "change": record["change"],
-                "ci_low": record["ci_low"],
-                "ci_high": record["ci_high"],
-                "first_pass_change": pb_change,
-                "pytest_benchmark_fails": pb_change > 0.10,
-                "seconds": seconds,
-                "passes": passes,
-            }
-        )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *BASE, *args], cwd=root, env=env, capture_output=True, text=True
     )
+    return done, time.perf_counter() - started
 
 
-def _run(args: list[str]) -> None:
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    subprocess.run([sys.executable, __file__, *args], check=True, env=env)
+def _storage(root: Path) -> str:
+    return "--benchmark-storage=file://" + str(root / ".benchmarks")
 
 
-def run_trials(trials: int, levels: tuple[float, ...]) -> dict[float, list[dict[str, Any]]]:
-    results: dict[float, list[dict[str, Any]]] = {level: [] for level in levels}
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmpdir = Path(tmp)
-        for trial in range(trials):
-            for level in levels:  # interleaved, so machine drift touches every level alike
-                base_out, cand_out = tmpdir / "base.json", tmpdir / "cand.json"
-                _run(["--worker", "baseline", "--work", str(BASE_WORK), "--out", str(base_out)])
-                n = round(BASE_WORK * (1.0 + level))
-                cand_args = ["--worker", "candidate", "--work", str(n), "--out", str(cand_out)]
-                _run([*cand_args, "--baseline", str(base_out)])
-                results[level].append(json.loads(cand_out.read_text()))
-            elapsed = time.perf_counter() - started
-            print(f"trial {trial + 1}/{trials} done ({elapsed:.0f}s)", file=sys.stderr, flush=True)
-    return results
+def save_baselines(root: Path) -> None:
+    ours, _ = pytest_run(root, 0.0, ["test_ours.py", "--causal-eval", "--causal-eval-save"])
+    theirs, _ = pytest_run(root, 0.0, ["test_theirs.py", _storage(root), "--benchmark-save=base"])
+    for name, done in (("causal-eval", ours), ("pytest-benchmark", theirs)):
+        if done.returncode != 0:
+            sys.exit(f"saving the {name} baseline failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
-def render(results: dict[float, list[dict[str, Any]]]) -> list[str]:
-    header = (
-        "| slowdown | trials | pass | regressed | inconclusive | improved | gate flags | "
-        "pytest-benchmark median:10% flags | median measured change | goal | met |"
-    )
-    lines = [header, "|" + "---|" * 11]
-    for level, rows in results.items():
-        n = len(rows)
-        counts = {
-            v: sum(1 for r in rows if r["verdict"] == v)
-            for v in ("pass", "regressed", "inconclusive", "improved")
+def run_ours(root: Path, planted: float, extra: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    out = root / "ours.json"
+    out.unlink(missing_ok=True)
+    args = ["test_ours.py", "--causal-eval", "--causal-eval-json", str(out), *extra]
+    done, seconds = pytest_run(root, planted, args)
+    if not out.exists():
+        sys.exit(f"the causal-eval session wrote no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    judged: dict[str, dict[str, Any]] = {}
+    for m in json.loads(out.read_text())["measurements"]:
+        kind = m["id"].rsplit("test_", 1)[-1]
+        record = m["extra"].get("verdict") or {}
+        judged[kind] = {
+            "verdict": record.get("verdict"),
+            "change": record.get("change"),
+            "reason": record.get("reason", ""),
+            "foreign_share": (m["extra"].get("load") or {}).get("foreign_share"),
+            "session_seconds": seconds,
         }
-        flagged = counts["regressed"] / n if n else 0.0
-        pb = sum(1 for r in rows if r["pytest_benchmark_fails"]) / n if n else 0.0
-        med = statistics.median(r["first_pass_change"] for r in rows) if rows else 0.0
-        what, goal, ok = GOALS.get(level, ("", "", lambda r: True))
-        lines.append(
-            f"| +{level:.0%} | {n} | {counts['pass']} | {counts['regressed']} | {counts['inconclusive']} | "
-            f"{counts['improved']} | {flagged:.1%} | {pb:.1%} | {med:+.1%} | {what} {goal} | "
-            f"{'yes' if ok(flagged) else 'NO'} |"
+    return judged
+
+
+_FAILED = re.compile(r"test_(\w+).*Field 'median' has failed")
+
+
+def _medians(doc: dict[str, Any]) -> dict[str, float]:
+    return {b["name"].split("test_", 1)[-1]: float(b["stats"]["median"]) for b in doc["benchmarks"]}
+
+
+def run_theirs(root: Path, planted: float) -> dict[str, dict[str, Any]]:
+    out = root / "theirs.json"
+    out.unlink(missing_ok=True)
+    args = [
+        "test_theirs.py",
+        _storage(root),
+        "--benchmark-compare=0001",
+        "--benchmark-compare-fail=median:10%",
+        f"--benchmark-json={out}",
+    ]
+    done, seconds = pytest_run(root, planted, args)
+    if not out.exists():
+        sys.exit(
+            f"the pytest-benchmark session wrote no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         )
-    seconds = [r["seconds"] for rows in results.values() for r in rows]
-    passes = [r["passes"] for rows in results.values() for r in rows]
-    if seconds:
-        seconds.sort()
-        p95 = seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]
+    flagged = {m.group(1) for m in _FAILED.finditer(done.stdout + done.stderr)}
+    [saved] = sorted((root / ".benchmarks").rglob("0001_*.json"))
+    base, now = _medians(json.loads(saved.read_text())), _medians(json.loads(out.read_text()))
+    return {
+        kind: {
+            "verdict": "regressed" if kind in flagged else "pass",
+            "change": now[kind] / base[kind] - 1.0,
+            "session_seconds": seconds,
+        }
+        for kind in now
+    }
+
+
+def start_busy() -> list[subprocess.Popen[bytes]]:
+    """A spinning process on every other CPU (at least one)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(1, cpus // 2))]
+
+
+def run_trials(
+    trials: int, levels: tuple[float, ...], busy: bool, ours_args: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gate-quality-") as tmp:
+        root = Path(tmp)
+        make_project(root)
+        save_baselines(root)
+        spinners = start_busy() if busy else []
+        try:
+            for trial in range(trials):
+                order = levels[trial % len(levels) :] + levels[: trial % len(levels)]
+                for i, level in enumerate(order):
+                    tools = TOOLS if (trial + i) % 2 == 0 else TOOLS[::-1]
+                    for tool in tools:
+                        judged = (
+                            run_ours(root, level, ours_args)
+                            if tool == "causal-eval"
+                            else run_theirs(root, level)
+                        )
+                        for kind, result in judged.items():
+                            rows.append(
+                                {"trial": trial, "tool": tool, "kind": kind, "planted": level, **result}
+                            )
+                elapsed = time.perf_counter() - started
+                print(f"trial {trial + 1}/{trials} done ({elapsed:.0f}s)", file=sys.stderr, flush=True)
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
+    return rows
+
+
+def _cell(rows: list[dict[str, Any]]) -> str:
+    regressed = sum(1 for r in rows if r["verdict"] == "regressed")
+    inconclusive = sum(1 for r in rows if r["verdict"] == "inconclusive")
+    return f"{regressed} / {inconclusive} / {len(rows)}"
+
+
+def render(rows: list[dict[str, Any]], levels: tuple[float, ...]) -> list[str]:
+    lines = [
+        "flagged regressed / inconclusive / trials, per tool, workload and planted slowdown",
+        "",
+        "| tool | workload | " + " | ".join(f"+{level:.0%}" for level in levels) + " |",
+        "|---|---|" + "---|" * len(levels),
+    ]
+    for tool in TOOLS:
+        for kind in (*KINDS, "all"):
+            cells = []
+            for level in levels:
+                chosen = [
+                    r
+                    for r in rows
+                    if r["tool"] == tool and r["planted"] == level and kind in ("all", r["kind"])
+                ]
+                cells.append(_cell(chosen))
+            name = "**all**" if kind == "all" else kind
+            lines.append(f"| {tool} | {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| planted | median measured change: causal-eval | pytest-benchmark |")
+    lines.append("|---|---|---|")
+    for level in levels:
+        changes = []
+        for tool in TOOLS:
+            values = [
+                r["change"]
+                for r in rows
+                if r["tool"] == tool and r["planted"] == level and r["change"] is not None
+            ]
+            changes.append(f"{statistics.median(values):+.1%}" if values else "-")
+        lines.append(f"| +{level:.0%} | " + " | ".join(changes) + " |")
+    shares = [r["foreign_share"] for r in rows if r.get("foreign_share") is not None]
+    busy = sum(1 for r in rows if r.get("reason"))
+    if shares:
         lines.append("")
         lines.append(
-            "measuring time per benchmark (candidate, incl. re-measuring): "
-            f"median {statistics.median(seconds):.2f} s, "
-            f"p95 {p95:.2f} s, max {seconds[-1]:.2f} s; re-measured in {sum(1 for p in passes if p)} of "
-            f"{len(passes)} comparisons"
+            f"foreign CPU load read during our timed rounds: median {statistics.median(shares):.0%}, "
+            f"max {max(shares):.0%}; {busy} time regression(s) made inconclusive by it"
         )
+    for tool in TOOLS:
+        seconds = sorted(
+            {(r["trial"], r["planted"], r["session_seconds"]) for r in rows if r["tool"] == tool}
+        )
+        if seconds:
+            lines.append(
+                f"{tool}: median session {statistics.median(s for *_, s in seconds):.1f} s (4 workloads)"
+            )
+    lines.append("")
+    lines.extend(verdict_lines(rows, levels))
     return lines
+
+
+def verdict_lines(rows: list[dict[str, Any]], levels: tuple[float, ...]) -> list[str]:
+    """Where we are at least as good as pytest-benchmark, and where we are not."""
+    out = []
+    for level in levels:
+        flags = {
+            tool: sum(
+                1 for r in rows if r["tool"] == tool and r["planted"] == level and r["verdict"] == "regressed"
+            )
+            for tool in TOOLS
+        }
+        ours, theirs = flags["causal-eval"], flags["pytest-benchmark"]
+        if level < 0.10:
+            good = ours <= theirs
+            what = "false alarms"
+        else:
+            good = ours >= theirs
+            what = "caught"
+        verdict = "at least as good" if good else "WORSE than pytest-benchmark"
+        out.append(f"+{level:.0%}: {what}: causal-eval {ours}, pytest-benchmark {theirs}: {verdict}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=30, help="trials per slowdown (default 30)")
-    parser.add_argument("--quick", action="store_true", help="6 trials per slowdown")
-    parser.add_argument("--json", type=Path, help="also write the raw per-trial results here")
+    parser.add_argument(
+        "--trials", type=int, default=6, help="trials per slowdown (default 6: 24 judgements)"
+    )
+    parser.add_argument("--quick", action="store_true", help="2 trials per slowdown")
+    parser.add_argument(
+        "--busy", action="store_true", help="a spinning process on every other CPU during the trials"
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw per-judgement results here")
+    parser.add_argument(
+        "--ours-arg",
+        action="append",
+        default=[],
+        help="an extra option for our judging sessions, e.g. --ours-arg=--causal-eval-max-foreign-load=off",
+    )
     parser.add_argument(
         "--levels",
         default=",".join(f"{level * 100:g}" for level in LEVELS),
-        help="slowdowns in percent, comma-separated (default 0,5,15,25,50)",
+        help="planted slowdowns in percent, comma-separated (default 0,5,15,25)",
     )
-    parser.add_argument("--worker", choices=("baseline", "candidate"), help=argparse.SUPPRESS)
-    parser.add_argument("--work", type=int, default=BASE_WORK, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--extra-passes", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker == "baseline":
-        worker_baseline(args.work, args.out)
-        return 0
-    if args.worker == "candidate":
-        worker_candidate(args.work, args.baseline, args.out, args.extra_passes)
-        return 0
-    trials = 6 if args.quick else args.trials
+    trials = 2 if args.quick else args.trials
     if trials < 1:
         parser.error("--trials must be at least 1")
-    started = time.perf_counter()
     try:
         levels = tuple(float(x) / 100.0 for x in args.levels.split(",") if x.strip())
     except ValueError:
         parser.error(f"--levels: expected comma-separated percentages such as 0,5,15, got {args.levels!r}")
-    if not levels:
-        parser.error("--levels: give at least one slowdown")
-    results = run_trials(trials, levels)
-    lines = render(results)
-    lines.append(f"total runtime {time.perf_counter() - started:.0f} s, {trials} trials per slowdown")
+    if not levels or any(level < 0 for level in levels):
+        parser.error("--levels: give at least one slowdown, none negative")
+    started = time.perf_counter()
+    rows = run_trials(trials, levels, args.busy, tuple(args.ours_arg))
+    lines = render(rows, levels)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines.append(
+        f"total runtime {time.perf_counter() - started:.0f} s, {trials} trials per slowdown"
+        f"{', busy' if args.busy else ''}{'; ours with ' + ' '.join(args.ours_arg) if args.ours_arg else ''}"
+        f"; load average at the end {load:.2f} on {os.cpu_count()} CPUs"
+    )
     print("\n".join(lines))
     if args.json is not None:
-        args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+        args.json.write_text(json.dumps(rows, indent=2))
     return 0
 
 

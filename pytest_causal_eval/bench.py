@@ -312,6 +312,7 @@ class CausalBench(_FixtureSurface):
         self._store = store
         self._key = name
         self._rss: PeakRSS | None = None
+        self._probes: list[Probe] = []
 
     # -- public API --------------------------------------------------------------------------------
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -465,14 +466,19 @@ class CausalBench(_FixtureSurface):
         return Runner(
             self._config,
             self._session.timer_for(self._test),
-            on_timed_start=self._restart_rss,
+            on_timed_start=self._timed_start,
         )
 
-    def _restart_rss(self) -> None:
-        """RSS growth counts from the first timed round: warm-up and calibration absorb the one-time
-        allocations (first imports, caches), which otherwise depend on what ran earlier in the process."""
+    def _timed_start(self) -> None:
+        """Right before the first timed round. RSS growth counts from here: warm-up and calibration
+        absorb the one-time allocations (first imports, caches), which otherwise depend on what ran
+        earlier in the process. Probes with ``timed_start`` (the foreign-load reading) start here."""
         if self._rss is not None:
             self._rss.start()
+        for probe in self._probes:
+            timed_start = getattr(probe, "timed_start", None)
+            if timed_start is not None:
+                timed_start()
 
     def _begin(self) -> tuple[float, PeakRSS, list[Probe]]:
         self._claim()
@@ -503,6 +509,7 @@ class CausalBench(_FixtureSurface):
         return self._started(probes)
 
     def _started(self, probes: list[Probe]) -> tuple[float, PeakRSS, list[Probe]]:
+        self._probes = probes
         rss = PeakRSS()
         rss.start()
         self._rss = rss

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_causal_eval.measure.load import LoadSampler
     from pytest_causal_eval.measure.timer import Timer
     from pytest_causal_eval.results import Measurement, RunResults
 
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
 @pytest.hookspec(firstresult=True)
 def pytest_causal_eval_timer(config: pytest.Config) -> Timer | None:
     """Return the clock pair to measure with (tests inject a fake one); None keeps perf_counter_ns."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_causal_eval_load_sampler(config: pytest.Config) -> LoadSampler | None:
+    """Return what reads other processes' CPU use during the timed rounds (tests inject fixed
+    shares); None keeps the system's CPU counters (``environment.load.CpuTimesSampler``)."""
 
 
 @pytest.hookspec

@@ -125,6 +125,8 @@ class Verdict:
     unit: str | None = None
     method: str | None = None
     all: list[dict[str, Any]] | None = None
+    reason: str | None = None  # why the verdict is not what the numbers alone say (a busy machine)
+    baseline_note: str | None = None  # where the baseline's center came from (median of N saves)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form (the keys and their order as the results schema has them)."""
@@ -142,6 +144,10 @@ class Verdict:
         out["message"] = self.message
         if self.method is not None:
             out["method"] = self.method
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.baseline_note is not None:
+            out["baseline_note"] = self.baseline_note
         out["baseline"] = self.baseline
         if self.all is not None:
             out["all"] = [dict(c) for c in self.all]
@@ -167,6 +173,8 @@ class Verdict:
             better=_text(data.get("better")),
             unit=_text(data.get("unit")),
             method=_text(data.get("method")),
+            reason=_text(data.get("reason")),
+            baseline_note=_text(data.get("baseline_note")),
             all=[dict(c) for c in comparisons if isinstance(c, Mapping)]
             if isinstance(comparisons, list)
             else None,

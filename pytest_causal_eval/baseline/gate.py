@@ -10,15 +10,19 @@ baseline holds three or more saving sessions of the same code that drifted apart
 (``schema.session_floor``): the stored samples come from one session, and a candidate session of the
 same code can land that far away from it. It is never narrowed, so a suite saved once behaves as
 before. Sessions of different code are never compared with each other: a real speed-up between
-two saves is not noise.
+two saves is not noise. With two or more saving sessions of the code the stored rounds measured,
+the time comparison is centered on the median of their medians (``baseline.center``), not on the
+last save alone.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pytest_causal_eval.baseline.center import centered_side, session_center
 from pytest_causal_eval.baseline.schema import session_floor
 from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_comparable
 from pytest_causal_eval.report.units import format_count, format_seconds, format_value
@@ -117,13 +121,23 @@ def baseline_side(time_block: Mapping[str, Any]) -> Side:
     return Side.of_value(median)
 
 
-def time_settings(time_block: Mapping[str, Any], settings: GateSettings) -> GateSettings:
+def time_settings(
+    time_block: Mapping[str, Any], settings: GateSettings, center_sessions: int = 1
+) -> GateSettings:
     """The settings for a time comparison: the floor widened to what the baseline's saving sessions
-    of one code showed, when that is more than the default (never narrowed)."""
+    of one code showed, when that is more than the default (never narrowed).
+
+    The learned floor is the spread of one session against another; against a center that is the
+    median of ``center_sessions`` sessions the difference varies less: ``sd * sqrt(1 + pi / 2N)``
+    (the variance of a median of N), not ``sd * sqrt 2``."""
     learned = session_floor(time_block.get("sessions"))
-    if learned is None or learned[0] <= settings.floor:
+    if learned is None:
         return settings
     floor, _df, used = learned
+    if center_sessions >= 2:
+        floor = floor / math.sqrt(2.0) * math.sqrt(1.0 + math.pi / (2.0 * center_sessions))
+    if floor <= settings.floor:
+        return settings
     note = f"learned from {used} saving sessions of the same code"
     return replace(settings, floor=floor, floor_note=note)
 
@@ -136,18 +150,19 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
     time_block = entry.get("time")
     time_threshold = config.for_metric(TIME)
     if m.samples and isinstance(time_block, Mapping) and time_threshold.kind != "off":
-        out.append(
-            compare(
-                baseline_side(time_block),
-                Side.of_samples(m.samples),
-                metric=TIME,
-                better="lower",
-                threshold=time_threshold,
-                seed=seed_for(f"{m.id}::{TIME}"),
-                settings=time_settings(time_block, config.settings),
-                unit="s",
-            )
+        base = baseline_side(time_block)
+        center = session_center(time_block.get("sessions"), base.center)
+        comparison = compare(
+            centered_side(base, center.value) if center is not None else base,
+            Side.of_samples(m.samples),
+            metric=TIME,
+            better="lower",
+            threshold=time_threshold,
+            seed=seed_for(f"{m.id}::{TIME}"),
+            settings=time_settings(time_block, config.settings, center.sessions if center else 1),
+            unit="s",
         )
+        out.append(replace(comparison, baseline_note=center.note) if center is not None else comparison)
     stored = entry.get("metrics") or {}
     for name, metric in sorted(m.metrics.items()):
         if name in DERIVED_METRICS and m.samples:
@@ -224,12 +239,15 @@ def format_comparison(c: Comparison, unit: str = "") -> str:
             f"per call: {change}"
         )
     else:
+        note = f" ({c.baseline_note})" if c.baseline_note else ""
         head = (
             f"{label} {_fmt(c.candidate_center, c.metric, unit)} vs baseline "
-            f"{_fmt(c.baseline_center, c.metric, unit)}: {format_change(c)}"
+            f"{_fmt(c.baseline_center, c.metric, unit)}{note}: {format_change(c)}"
         )
     limit = str(c.threshold)
-    if c.verdict == "regressed":
+    if c.reason:
+        relation = f"> {limit} threshold, but {c.reason}: inconclusive"
+    elif c.verdict == "regressed":
         relation = f"> {limit} threshold" if c.better == "lower" else f"beyond -{limit} threshold"
     elif c.verdict == "improved":
         relation = f"improved beyond {limit}"
@@ -274,6 +292,8 @@ def build_verdict(
         unit=unit,
         message=format_comparison(top, unit),
         method=top.method,
+        reason=top.reason or None,
+        baseline_note=top.baseline_note or None,
         baseline=baseline_key,
         all=[
             {
@@ -287,6 +307,7 @@ def build_verdict(
                 "candidate_median": c.candidate_center,
                 "unit": m.metrics[c.metric].unit if c.metric in m.metrics else "s",
                 "message": format_comparison(c, m.metrics[c.metric].unit if c.metric in m.metrics else "s"),
+                **({"reason": c.reason} if c.reason else {}),
             }
             for c in comparisons
         ],

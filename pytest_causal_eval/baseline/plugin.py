@@ -25,6 +25,7 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.baseline.code_identity import code_identity
 from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
+from pytest_causal_eval.baseline.load import busy_summary_line, judge_under_load, saved_under_load_note
 from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
@@ -84,6 +85,7 @@ class BaselineGate:
         self.extra_passes = settings.remeasure
         self.threshold: Threshold = settings.threshold
         self.chosen_key = settings.machine
+        self.max_foreign_load: float | None = session.settings.get("max_foreign_load")  # None: off
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
         self.baseline: BaselineFile | None = None
@@ -93,6 +95,7 @@ class BaselineGate:
         self.saved: str | None = None
         self.pytest_session: pytest.Session | None = None
         self.rows_lines: list[str] = []
+        self.busy_line = ""  # time regressions left inconclusive because the machine was busy
         self._load()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -185,6 +188,7 @@ class BaselineGate:
         comparisons = remeasure_if_undecided(
             self.session, item, measurement, entry, config, comparisons, self.extra_passes
         )
+        comparisons = judge_under_load(comparisons, measurement.extra.get("load"), self.max_foreign_load)
         self._record_noise(measurement)
         record = verdict_record(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
         measurement.extra["verdict"] = record
@@ -332,6 +336,11 @@ class BaselineGate:
             self.errors.append(f"could not save the baseline to {target}: {detail}")
             return
         self._saved(outcome, len(entries), skipped, set(entries))
+        note = saved_under_load_note(
+            [m for m in results.measurements if m.id in entries], self.max_foreign_load
+        )
+        if note:
+            self.notes.append(note)
         self._keep_profiles(results, entries)
 
     def _keep_profiles(self, results: RunResults, entries: Mapping[str, Mapping[str, Any]]) -> None:
@@ -388,6 +397,7 @@ class BaselineGate:
         health = results.environment.get("health")
         machine = machine_note(results.measurements, health if isinstance(health, Mapping) else None)
         self.rows_lines = render_summary(rows, width=columns, machine=machine)
+        self.busy_line = busy_summary_line(results.measurements, self.strict)
         session = self.pytest_session
         if session is None or session.exitstatus != 0:
             return
@@ -424,6 +434,8 @@ class BaselineGate:
         reason = self._failing_reason()
         if reason:
             terminalreporter.write_line(f"causal-eval: {reason}", red=True)
+        if self.busy_line:  # before the table: these verdicts say nothing about the code
+            terminalreporter.write_line(self.busy_line, yellow=True)
         for line in lines:
             terminalreporter.write_line(line)
 

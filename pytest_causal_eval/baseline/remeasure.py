@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_causal_eval.baseline.gate import GateConfig, judge
+from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY, pooled
 from pytest_causal_eval.measure.runner import Runner
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.session import CausalEvalSession
@@ -55,11 +56,17 @@ def remeasure_if_undecided(
 def remeasure(
     session: CausalEvalSession, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
 ) -> None:
-    """One more measuring pass of ``workload``; its rounds are appended to the measurement's samples.
+    """One more measuring pass of ``workload``; its rounds are appended to the measurement's samples,
+    and the foreign load read over them is pooled into its reading (the pooled rounds are judged).
 
     No warm-up: the workload has just run its warm-up and rounds, so it is as warm as it gets.
     """
     config = dataclasses.replace(session.runner_config(item), warmup=0.0)
+    sampler = session.config.hook.pytest_causal_eval_load_sampler(config=session.config)
+    begun = sampler.begin() if sampler is not None else None
     outcome = Runner(config, session.timer).run(workload)
+    reading = sampler.end(begun) if sampler is not None else None
+    if reading is not None:
+        measurement.extra[LOAD_EXTRA_KEY] = pooled(measurement.extra.get(LOAD_EXTRA_KEY), reading)
     measurement.samples = [*measurement.samples, *outcome.per_iteration_seconds()]
     measurement.cpu_samples = [*measurement.cpu_samples, *outcome.per_iteration_cpu_seconds()]

@@ -2,7 +2,9 @@
 
 Options: ``--causal-eval-xdist`` (timing mode under pytest-xdist), ``--causal-eval-require-gpu``
 (gpu_env fails instead of skipping without CUDA), ``--causal-eval-health-sample`` (how long the
-start-of-session health check watches other processes).
+start-of-session health check watches other processes), ``--causal-eval-max-foreign-load`` (the
+share of the CPUs other processes may use during a measurement before a time regression is
+inconclusive).
 """
 
 from __future__ import annotations

@@ -68,18 +68,22 @@ def read_cpu_tuning(root: Path = _CPU_SYS) -> dict[str, Any]:
     }
 
 
-def own_process_ids(psutil: Any) -> set[int]:
-    """This process, its ancestors, and everything below its parent (xdist workers and siblings)."""
+def own_process_ids(psutil: Any, root_pid: int | None = None) -> set[int]:
+    """This session's processes: its root (this process, or ``root_pid``, the xdist controller that
+    started this worker) and every process below the root (xdist workers, what the workloads
+    started). Not the root's parent nor the parent's other children: a process started from the same
+    shell before pytest is someone else's work competing for the CPUs."""
     me = psutil.Process()
     pids = {me.pid}
-    try:
-        parents = me.parents()
-    except Exception:
-        parents = []
-    pids.update(p.pid for p in parents)
-    if parents:
-        with contextlib.suppress(Exception):
-            pids.update(c.pid for c in parents[0].children(recursive=True))
+    root = me
+    if root_pid is not None and root_pid != me.pid:
+        try:
+            root = psutil.Process(root_pid)
+            pids.add(root_pid)
+        except Exception:  # the controller is gone or not ours to read: this process is the root
+            root = me
+    with contextlib.suppress(Exception):
+        pids.update(c.pid for c in root.children(recursive=True))
     return pids
 
 

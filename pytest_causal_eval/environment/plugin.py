@@ -27,12 +27,14 @@ from pytest_causal_eval.markers import ITEM_TIMER_KEY
 from pytest_causal_eval.results import Measurement, Metric
 
 if TYPE_CHECKING:
+    from pytest_causal_eval.measure.load import LoadSampler
     from pytest_causal_eval.measure.probes import Probe
     from pytest_causal_eval.session import CausalEvalSession
 
-__all__ = ["HEALTH_INPUT_KEY", "EnvironmentPlugin"]
+__all__ = ["HEALTH_INPUT_KEY", "ROOT_PID_INPUT_KEY", "EnvironmentPlugin"]
 
 HEALTH_INPUT_KEY = "causal_eval_health"
+ROOT_PID_INPUT_KEY = "causal_eval_root_pid"  # the xdist controller's pid, handed to each worker
 
 
 class EnvironmentPlugin:
@@ -56,6 +58,12 @@ class EnvironmentPlugin:
         self.health: dict[str, Any] | None = None
         self.gpu_environment: dict[str, Any] | None = None
         self.notes: list[str] = []
+        # reads other processes' CPU use during the timed rounds; set on first use (the
+        # pytest_causal_eval_load_sampler hook, else the system's counters), None when off
+        self.load_sampler: LoadSampler | None = None
+        self._load_sampler_ready = False
+        self._system_sampler: LoadSampler | None = None
+        self._system_sampler_failed = False
 
     # -- setup -------------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -78,7 +86,7 @@ class EnvironmentPlugin:
             from filelock import FileLock
 
             self.lock = FileLock(str(lock_path(self.testrunuid)))
-        for factory in (self._lock_probe, self._io_probe, self._cpu_probe, self._gpu_probe):
+        for factory in (self._lock_probe, self._io_probe, self._cpu_probe, self._gpu_probe, self._load_probe):
             self.session.add_probe(factory)
 
     @staticmethod
@@ -108,6 +116,31 @@ class EnvironmentPlugin:
             return None
         return _GpuProbe(env, item.stash.get(CUDA_TIMER_KEY, None))
 
+    def _load_probe(self, item: pytest.Item, measurement: Measurement) -> Probe | None:
+        sampler = self._sampler()
+        return _LoadProbe(sampler) if sampler is not None else None
+
+    def _sampler(self) -> LoadSampler | None:
+        if not self._load_sampler_ready:
+            self._load_sampler_ready = True
+            self.load_sampler = self.config.hook.pytest_causal_eval_load_sampler(config=self.config)
+        return self.load_sampler
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_causal_eval_load_sampler(self, config: pytest.Config) -> LoadSampler | None:
+        """The system's counters, when no conftest or plugin gave a sampler (also for the gate's
+        re-measuring passes, which ask the hook)."""
+        if self._system_sampler is None and not self._system_sampler_failed:
+            from pytest_causal_eval.environment.load import CpuTimesSampler
+
+            root = self.workerinput.get(ROOT_PID_INPUT_KEY)
+            try:
+                self._system_sampler = CpuTimesSampler(root_pid=int(root) if root else None)
+            except Exception as exc:  # no psutil support on this platform: say so once
+                self._system_sampler_failed = True
+                self.notes.append(f"foreign CPU load is not sampled during measurements ({exc})")
+        return self._system_sampler
+
     def _xdist_record(self) -> dict[str, Any] | None:
         if self.workers <= 1:
             return None
@@ -133,9 +166,11 @@ class EnvironmentPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        """xdist controller: hand the session's health sample to each worker (sampled once)."""
+        """xdist controller: hand the session's health sample to each worker (sampled once), and
+        its own pid (the workers and the controller are this session's processes, not foreign)."""
         if self.health is not None:
             node.workerinput[HEALTH_INPUT_KEY] = json.dumps(self.health)
+        node.workerinput[ROOT_PID_INPUT_KEY] = os.getpid()
 
     # -- per test ----------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)  # after the fixtures: a device marker sees what they set up
@@ -320,6 +355,31 @@ class _CpuEnvProbe:
 
 def _state() -> dict[str, Any]:
     return {"state": current_cpu_state()}
+
+
+class _LoadProbe:
+    """Foreign CPU load over the timed rounds, into ``measurement.extra['load']``."""
+
+    def __init__(self, sampler: LoadSampler) -> None:
+        self._sampler = sampler
+        self._begun: object = None
+        self._started = False
+
+    def start(self) -> None:
+        pass  # warm-up and calibration are not what the verdict is about: see timed_start
+
+    def timed_start(self) -> None:
+        self._begun = self._sampler.begin()
+        self._started = True
+
+    def stop(self, measurement: Measurement) -> None:
+        if not self._started:
+            return
+        from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY
+
+        reading = self._sampler.end(self._begun)
+        if reading is not None:
+            measurement.extra[LOAD_EXTRA_KEY] = reading.to_dict()
 
 
 class _GpuProbe:

@@ -1,6 +1,7 @@
 """The environment feature's options (``--causal-eval-xdist``, ``--causal-eval-require-gpu``,
-``--causal-eval-health-sample``), apart from its wiring so that the fixtures can read them without
-importing the feature (which imports the plugin, which uses the fixtures)."""
+``--causal-eval-health-sample``, ``--causal-eval-max-foreign-load``), apart from its wiring so that
+the fixtures can read them without importing the feature (which imports the plugin, which uses the
+fixtures)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from dataclasses import dataclass
 from pytest_causal_eval.environment.xdist import DEFAULT_XDIST_MODE, XDIST_MODES, parse_xdist_mode
 from pytest_causal_eval.options import OptionSpec, Settings, parse_bool, parse_duration
 
-__all__ = ["OPTIONS", "EnvironmentSettings", "parse_health_sample"]
+__all__ = [
+    "DEFAULT_MAX_FOREIGN_LOAD",
+    "OPTIONS",
+    "EnvironmentSettings",
+    "parse_health_sample",
+    "parse_max_foreign_load",
+]
 
 
 def parse_health_sample(text: str) -> float:
@@ -24,6 +31,25 @@ def parse_health_sample(text: str) -> float:
     if value > 10:
         raise ValueError(f"expected at most 10s, got {text!r}")
     return value
+
+
+DEFAULT_MAX_FOREIGN_LOAD = 0.25
+
+
+def parse_max_foreign_load(text: str) -> float | None:
+    """'off' (None: a time regression is judged whatever else ran) or a percentage of the
+    machine's CPUs from 1% to 100%, such as 25%."""
+    lowered = str(text).strip().lower()
+    if lowered in ("off", "no", "false"):
+        return None
+    number = lowered[:-1] if lowered.endswith("%") else lowered
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"expected off or a percentage of the CPUs such as 25%, got {text!r}") from None
+    if not 1.0 <= value <= 100.0:
+        raise ValueError(f"expected off or a percentage from 1% to 100%, got {text!r}")
+    return value / 100.0
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -49,6 +75,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         0.2,
         parse_health_sample,
         metavar="DURATION|off",
+    ),
+    OptionSpec(
+        "max_foreign_load",
+        "A time regression measured while other processes used more than this share of the "
+        "machine's CPUs (read during the timed rounds) is inconclusive, not regressed; it fails only "
+        f"with --causal-eval-strict (default {DEFAULT_MAX_FOREIGN_LOAD:.0%}; off: judge it anyway).",
+        DEFAULT_MAX_FOREIGN_LOAD,
+        parse_max_foreign_load,
+        metavar="PERCENT|off",
     ),
 )
 

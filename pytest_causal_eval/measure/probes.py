@@ -13,7 +13,11 @@ __all__ = ["Probe", "ProbeFactory"]
 
 
 class Probe(Protocol):
-    """Something that observes one measurement: started before warm-up, stopped after the rounds."""
+    """Something that observes one measurement: started before warm-up, stopped after the rounds.
+
+    A probe may also have ``timed_start()``: called once more right before the first timed round
+    (after warm-up and calibration), for what must cover the timed rounds only.
+    """
 
     def start(self) -> None: ...
 

@@ -133,6 +133,10 @@ class Comparison:
     method: str
     n_baseline: int
     n_candidate: int
+    # why the verdict is not what the numbers alone say (a time regression under foreign CPU load)
+    reason: str = ""
+    # where the baseline's center came from when it is not the last saved session's median
+    baseline_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -66,7 +66,7 @@ def test_accuracy(causal_bench, work):
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    for name in ("FAKE_SLOWDOWN", "FAKE_NOISE", "FAKE_SEED", "FAKE_ACCURACY"):
+    for name in ("FAKE_SLOWDOWN", "FAKE_NOISE", "FAKE_SEED", "FAKE_ACCURACY", "FAKE_LOAD"):
         monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(FAKE_CLOCK_CONFTEST)
     pytester.makepyfile(test_gate=TESTS)

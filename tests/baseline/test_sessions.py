@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.baseline.gate import GateConfig, judge
+from pytest_causal_eval.baseline.center import session_center
+from pytest_causal_eval.baseline.gate import GateConfig, judge, verdict_record
 from pytest_causal_eval.baseline.schema import (
     MAX_SESSIONS,
     entry_from_measurement,
@@ -88,3 +89,56 @@ def test_a_drifting_baseline_widens_the_interval_and_says_why() -> None:
     assert "learned from 3 saving sessions of the same code" in drifting.method
     entry["time"]["sessions"] = sessions((1.0, "a"), (1.002, "a"), (0.999, "a"))  # steadier than 2%
     assert judge(candidate, entry, GateConfig())[0].method == steady.method  # never narrowed
+
+
+def saved_at(scale: float, *earlier: tuple[float, str], code: str = "a") -> dict[str, Any]:
+    """An entry whose rounds come from a save at ``scale`` ms on ``code``, after ``earlier`` saves."""
+    entry = entry_from_measurement(measurement(scale), "t", "v")
+    last = entry["time"]["summary"]["median"]
+    entry["time"]["sessions"] = [
+        *sessions(*((m * 1e-3, c) for m, c in earlier)),
+        session_record(last, code, "now"),
+    ]
+    return entry
+
+
+def test_one_lucky_save_does_not_decide_the_verdict() -> None:
+    # six saves of one code at about 1.0 ms, then a lucky one (10% fast): its rounds are stored
+    entry = saved_at(0.9, (1.0, "a"), (1.01, "a"), (0.99, "a"), (1.0, "a"), (1.0, "a"), (1.01, "a"))
+    unchanged = judge(measurement(1.0), entry, GateConfig())[0]
+    assert unchanged.verdict == "pass", unchanged
+    assert unchanged.baseline_center == pytest.approx(1.0e-3 + 3e-6, rel=0.01)  # the median of seven
+    assert unchanged.baseline_note == "median of 7 saving sessions"
+    record = verdict_record(measurement(1.0), [unchanged], "k")
+    assert "vs baseline 1.00 ms (median of 7 saving sessions): " in record["message"]
+
+
+def test_one_unlucky_save_does_not_hide_a_regression() -> None:
+    entry = saved_at(1.15, (1.0, "a"), (1.0, "a"), (1.01, "a"))  # the last save was 15% slow
+    slower = judge(measurement(1.3), entry, GateConfig())[0]  # +30% against the usual 1.0 ms
+    assert slower.verdict == "regressed" and slower.change == pytest.approx(0.3, abs=0.01)
+    assert slower.baseline_note == "median of 4 saving sessions"
+
+
+@pytest.mark.parametrize(
+    ("earlier", "code"),
+    [
+        (((1.0, "a"), (1.0, "a")), "b"),  # other code: a real change between saves is not noise
+        (((1.0, ""), (1.0, "")), ""),  # a dirty tree's code has no name
+        ((), "a"),  # saved once
+    ],
+)
+def test_sessions_of_other_code_or_none_leave_the_last_save_as_the_center(
+    earlier: tuple[tuple[float, str], ...], code: str
+) -> None:
+    entry = saved_at(0.9, *earlier, code=code)
+    found = judge(measurement(0.9), entry, GateConfig())[0]
+    assert found.baseline_center == pytest.approx(0.9e-3, rel=0.01) and found.baseline_note == ""
+    assert session_center(entry["time"]["sessions"], 0.9e-3) is None
+
+
+def test_sessions_that_do_not_describe_the_stored_rounds_are_not_used() -> None:
+    planted = sessions((1.0, "a"), (1.0, "a"), (1.0, "a"))  # seconds, while the rounds are in ms
+    assert session_center(planted, 1.0e-3) is None
+    center = session_center(sessions((2.0, "a"), (1.0, "b"), (3.0, "a"), (1.0, "a")), 1.0)
+    assert center is not None and (center.value, center.sessions) == (2.0, 3)

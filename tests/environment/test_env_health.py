@@ -113,3 +113,46 @@ def test_health_sample_off_skips_the_process_sample_end_to_end(pytester: pytest.
     health = json.loads(out.read_text())["environment"]["health"]
     assert health["processes_sampled"] is False and health["busy_processes"] == []
     assert health["sample_seconds"] == 0.0
+
+
+OWN_IDS_SCRIPT = """
+import json, subprocess, sys, time
+import psutil
+from pytest_causal_eval.environment.machine import own_process_ids
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+try:
+    print(json.dumps(sorted(own_process_ids(psutil))))
+finally:
+    child.kill()
+    child.wait()
+"""
+
+
+def test_a_process_started_from_the_same_shell_is_not_ours(tmp_path: Any) -> None:
+    """A busy sibling (started by pytest's parent, as `spin & pytest` from one shell does) is foreign;
+    this process and what it started are ours. Structure only: real processes, no timing."""
+    import subprocess
+
+    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", OWN_IDS_SCRIPT], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+    finally:
+        sibling.kill()
+        sibling.wait()
+    own = set(json.loads(out))
+    assert sibling.pid not in own
+    assert len(own) == 2  # the session's process and its child (the sleeper it started)
+
+
+def test_an_xdist_worker_counts_the_controller_and_the_other_workers_as_its_own(fake_psutil: Any) -> None:
+    namespace: dict[str, Any] = {}
+    exec(FAKE_PSUTIL_SOURCE, namespace)
+    controller = namespace["FakeProcess"](fake_psutil, 50, "pytest", 0.0)
+    worker2 = namespace["FakeProcess"](fake_psutil, 52, "python", 1.0)
+    controller.children = lambda recursive=False: [fake_psutil.me, worker2]
+    shell_sibling = 49
+    fake_psutil.Process = lambda pid=None: fake_psutil.me if pid is None else {50: controller}[pid]
+    assert machine.own_process_ids(fake_psutil, root_pid=50) == {1, 50, 52}
+    assert shell_sibling not in machine.own_process_ids(fake_psutil, root_pid=50)
