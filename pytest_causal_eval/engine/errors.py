@@ -12,6 +12,7 @@ __all__ = [
     "DatasetError",
     "EngineError",
     "ErrorRateExceeded",
+    "MissingDependencyError",
     "ModelOutputError",
     "UnknownNameError",
 ]
@@ -19,6 +20,11 @@ __all__ = [
 
 class EngineError(Exception):
     """A user mistake or bad input detected by the engine."""
+
+
+class MissingDependencyError(EngineError, ImportError):
+    """An optional third-party package a model needs is not installed. Also an ``ImportError``, so
+    code that skips on a missing import (the causal_engine fixture) still skips."""
 
 
 class UnknownNameError(EngineError, KeyError):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_causal_eval.engine.errors import EngineError, UnknownNameError
+from pytest_causal_eval.engine.errors import EngineError, MissingDependencyError, UnknownNameError
 from pytest_causal_eval.engine.models.base import Model
 from pytest_causal_eval.engine.models.reference import (
     ConstantModel,
@@ -64,9 +64,10 @@ def _lazy(module: str, attr: str, extras: str) -> ModelFactory:
             missing = (exc.name or "").partition(".")[0]
             if not missing or missing == "pytest_causal_eval":
                 raise
-            raise EngineError(
+            raise MissingDependencyError(
                 f"the {module.removesuffix('_model')} model needs {missing}, which is not installed: "
-                f"pip install 'pytest-causal-eval[{extras}]'"
+                f"pip install 'pytest-causal-eval[{extras}]'",
+                name=missing,
             ) from None
         model: Model = getattr(loaded, attr)(**options)
         return model
