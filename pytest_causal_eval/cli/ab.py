@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--mode",
         default=None,
-        metavar="time|instructions",
+        metavar="MODE",
         help="what is compared: time (alternating rounds, default) or instructions (callgrind counts, "
         "one run per side; needs valgrind); --causal-eval-mode among PYTEST_ARGS sets it too",
     )

@@ -25,7 +25,7 @@ from pytest_causal_eval.cli._args import DeprecatedAlias
 METAVARS = {
     # values
     "N", "RATE", "PCT", "SECONDS", "DAYS", "DURATION", "NUMBER", "LEVEL", "TEXT", "PATTERN",
-    "NAME", "KEY", "REF", "TASK", "MODEL",
+    "NAME", "KEY", "REF", "TASK", "MODEL", "MODE",
     # places
     "PATH", "DIR", "URL", "HOST", "PORT", "ADDRESS", "PYTHON", "OWNER/NAME",
     "RESULTS.json", "A.json", "B.json",

@@ -114,7 +114,7 @@ def test_one_command_counts_repeat_and_the_gate_fails_a_planted_slowdown(pyteste
     assert slower.ret == pytest.ExitCode.TESTS_FAILED
     slower.assert_outcomes(failed=4)
     text = slower.stdout.str()
-    assert "causal-eval: test_work.py::test_loop regressed" in text
+    assert "test_work.py::test_loop - Failed: instructions" in text
     assert "per call: +" in text and "% > 10% threshold" in text
     assert "instructions 4." in text or "instructions 5." in text  # about twice ~2.3M
 

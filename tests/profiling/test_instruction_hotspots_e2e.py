@@ -59,10 +59,10 @@ def test_a_bigger_sort_names_the_comparison_in_the_regression_message(
     monkeypatch.setenv("WORDS", "1300")
     result = pytester.runpytest_subprocess(*args, "--causal-eval-baselines=bl", "--causal-eval-json=out.json")
     result.assert_outcomes(failed=1)
+    assert "test_sort.py::test_sort - Failed: instructions" in result.stdout.str()
     result.stdout.fnmatch_lines(
         [
-            "causal-eval: test_sort.py::test_sort regressed",
-            "  instructions * vs baseline * per call: +*% > 10% threshold",
+            "*instructions * vs baseline * per call: +*% > 10% threshold*",
             "functions whose own instructions changed against the baseline, per call (biggest first):",
             "  unsafe_latin_compare [[]libpython3*[]]  self * -> * (+*); with callees * -> * (+*)",
         ]

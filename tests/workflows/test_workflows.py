@@ -382,7 +382,7 @@ def test_pr_regression_ab_comment_and_fork_guard() -> None:
     upload = next(s for _, s in steps(pr, "ab") if _uses(s, "actions/upload-artifact"))
     assert upload["if"] == "always()"
     assert Path(markdown).parent == Path(upload["with"]["path"])
-    assert comment["needs"] == "ab"
+    assert comment["needs"] == ["ab", "instructions"]
     assert "!cancelled()" in comment["if"] or "always()" in comment["if"]
     assert re.search(
         r"github\.event\.pull_request\.head\.repo\.full_name\s*==\s*github\.repository"
