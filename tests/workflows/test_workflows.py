@@ -392,13 +392,23 @@ def test_pr_regression_ab_comment_and_fork_guard() -> None:
     download = next(s for _, s in steps(pr, "comment") if _uses(s, "actions/download-artifact"))
     assert download["with"]["name"] == upload["with"]["name"]
     assert download.get("continue-on-error") is True  # no artifact: the gate died, say so
-    (post,) = [s for _, s in steps(pr, "comment") if "causal-eval pr-comment" in s.get("run", "")]
-    post_args = shlex.split(post["run"])
-    assert post_args[post_args.index("--markdown") + 1] == markdown
-    assert "--pr" in post_args and "--repo" in post_args
-    assert post_args[post_args.index("--if-missing") + 1] == "unfinished"
-    assert "if" not in post, "the comment is posted (or replaced) also when the gate wrote no report"
-    assert post["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    # One comment per gate job (time and instruction counts), each updated in place under its own marker.
+    posts = [s for _, s in steps(pr, "comment") if "causal-eval pr-comment" in s.get("run", "")]
+    instr_script = next(s for s in run_scripts(pr, "instructions") if "causal-eval ab" in s)
+    instr_args = shlex.split(instr_script)
+    expected = {markdown, instr_args[instr_args.index("--markdown") + 1]}
+    assert len(expected) == 2 and len(posts) == 2
+    markers = set()
+    for post in posts:
+        post_args = shlex.split(post["run"])
+        expected.discard(post_args[post_args.index("--markdown") + 1])
+        markers.add(post_args[post_args.index("--marker") + 1])
+        assert "--pr" in post_args and "--repo" in post_args
+        assert post_args[post_args.index("--if-missing") + 1] == "unfinished"
+        assert "if" not in post, "the comment is posted (or replaced) also when the gate wrote no report"
+        assert post["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert not expected, f"no comment posts {expected}"
+    assert len(markers) == 2, "each comment has its own marker, so neither overwrites the other"
     assert ab.get("permissions") == {"contents": "read"}
     # The job that may write to the pull request runs the base branch's code only.
     (comment_checkout,) = [s for _, s in steps(pr, "comment") if _uses(s, "actions/checkout")]
