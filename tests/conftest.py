@@ -4,6 +4,7 @@
 # restore sys.modules afterwards, so it is imported here once, before any of them.
 import numpy  # noqa: F401
 import pytest
+from required import require_valgrind
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +18,9 @@ def _no_pytest_asyncio_in_pytester_runs(
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")
         monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:asyncio")
+
+
+@pytest.fixture
+def needs_valgrind() -> None:
+    """valgrind on a platform its client requests support: skipped locally without it, failed in CI."""
+    require_valgrind()

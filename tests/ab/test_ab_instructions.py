@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from gitrepo import git
 
 from pytest_causal_eval.cli import main
-from pytest_causal_eval.measure.valgrind import UnsupportedPlatformError, current_platform, request_code
 
 from .conftest import worktree_count
 
@@ -34,23 +30,6 @@ def test_count(causal_bench):
 """
 
 ARGS = ("tests", "-q")
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip locally; fail in CI (``CI=true``), where valgrind is installed."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def needs_valgrind() -> None:
-    try:
-        request_code(current_platform())
-    except UnsupportedPlatformError as exc:
-        pytest.skip(str(exc))
-    if shutil.which("valgrind") is None:
-        unavailable("valgrind is not installed (apt-get install valgrind)")
 
 
 def _commit(repo: Path, units: int, message: str) -> str:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import NoReturn
 
-import pytest
+from required import unavailable
 
 from pytest_causal_eval.engine import free_port
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip locally; fail in CI (``CI=true``), where every service and extra must be present."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:

@@ -5,14 +5,10 @@ locally; a failure in CI (``CI=true``), where scripts/test-services.sh installs 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
-
-from pytest_causal_eval.measure.valgrind import UnsupportedPlatformError, current_platform, request_code
 
 pytestmark = pytest.mark.slow
 
@@ -49,22 +45,6 @@ def test_async(causal_bench):
 """
 
 IDS = ("test_loop", "test_named::double", "test_pedantic", "test_async")
-
-
-def unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def needs_valgrind() -> None:
-    try:
-        request_code(current_platform())
-    except UnsupportedPlatformError as exc:
-        pytest.skip(str(exc))
-    if shutil.which("valgrind") is None:
-        unavailable("valgrind is not installed (apt-get install valgrind)")
 
 
 def counts(path: Path) -> dict[str, dict[str, Any]]:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import textwrap
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
-from pytest_causal_eval.measure.valgrind import UnsupportedPlatformError, current_platform, request_code
 from pytest_causal_eval.measure.valgrind_launch import CallgrindSession
 
 pytestmark = pytest.mark.slow
@@ -43,23 +40,6 @@ WORKLOAD = textwrap.dedent(
     sys.exit(3)
     """
 )
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip locally; fail in CI (``CI=true``), where valgrind is installed."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def needs_valgrind() -> None:
-    try:
-        request_code(current_platform())
-    except UnsupportedPlatformError as exc:
-        pytest.skip(str(exc))
-    if shutil.which("valgrind") is None:
-        unavailable("valgrind is not installed (apt-get install valgrind)")
 
 
 def _run(tmp_path: Path) -> tuple[int, dict[str, Any]]:

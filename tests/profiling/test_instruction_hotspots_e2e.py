@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from typing import NoReturn
 
 import pytest
-
-from pytest_causal_eval.measure.valgrind import UnsupportedPlatformError, current_platform, request_code
 
 WORKLOAD = """
 import os
@@ -22,23 +17,6 @@ def test_sort(causal_bench):
     words = WORDS[:N]
     causal_bench(lambda: sorted(words))
 """
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip locally; fail in CI (``CI=true``), where valgrind is installed."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def needs_valgrind() -> None:
-    try:
-        request_code(current_platform())
-    except UnsupportedPlatformError as exc:
-        pytest.skip(str(exc))
-    if shutil.which("valgrind") is None:
-        unavailable("valgrind is not installed (apt-get install valgrind)")
 
 
 @pytest.mark.usefixtures("needs_valgrind")
