@@ -175,7 +175,7 @@ class InstructionPlugin:
         measurement.gc = policy
         measurement.extra["instructions"] = {
             "calls": counted.calls,
-            "warmup_calls": WARMUP_CALLS,
+            "warmup_calls": WARMUP_CALLS + counted.warmup_calls,
             "per_call": {e: v / counted.calls for e, v in sorted(counted.net.items())},
             "overhead": dict(sorted(counted.overhead.items())),
             "cache_sim": self.cache_sim,
@@ -195,12 +195,16 @@ class InstructionPlugin:
             pytest.skip(reason)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
+        from pytest_causal_eval.measure.instructions import MAX_SETTLE_CALLS, SETTLE_INSTRUCTIONS
+
         thresholds = ",".join(str(t) for t in gc.get_threshold())
         return (
             "causal-eval instruction mode: counted by valgrind's callgrind"
             f"{' with cache simulation' if self.cache_sim else ''}; PYTHONHASHSEED={self.hash_seed}, "
             f"gc {'enabled' if gc.isenabled() else 'disabled'} (thresholds {thresholds}); "
-            f"{WARMUP_CALLS} warm-up call, then the counted calls; count time limit {self.time_limit:g}s"
+            f"{WARMUP_CALLS} warm-up call, then the counted calls (counted again after up to "
+            f"{MAX_SETTLE_CALLS} more below {SETTLE_INSTRUCTIONS / 1e6:g}M instructions per call); "
+            f"count time limit {self.time_limit:g}s"
         )
 
     def pytest_causal_eval_session_results(self, config: pytest.Config, results: RunResults) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from pytest_causal_eval.measure.callgrind import CACHE_SIM_EVENTS
-from pytest_causal_eval.measure.instructions import CountTimeoutError, InstructionCount, alarm_after, gc_state
+from pytest_causal_eval.measure.instructions import (
+    MAX_SETTLE_CALLS,
+    SETTLE_INSTRUCTIONS,
+    CountTimeoutError,
+    InstructionCount,
+    alarm_after,
+    gc_state,
+    settle_calls,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -77,3 +85,21 @@ def test_gc_state_is_recorded() -> None:
     state = gc_state()
     assert set(state) == {"enabled", "thresholds", "frozen"}
     assert isinstance(state["thresholds"], list) and len(state["thresholds"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("per_call", "calls", "extra"),
+    [
+        (0.0, 1, MAX_SETTLE_CALLS),  # an empty workload: as many as allowed
+        (97_000.0, 1, MAX_SETTLE_CALLS),
+        (SETTLE_INSTRUCTIONS / 4, 1, 4),  # as many as fit in the budget
+        (SETTLE_INSTRUCTIONS / 4, 2, 2),  # the calls of one count together
+        (SETTLE_INSTRUCTIONS * 0.9, 1, 1),  # below the budget: at least one, then a second count
+        (SETTLE_INSTRUCTIONS, 1, 0),  # at or above it: the first count stands
+        (SETTLE_INSTRUCTIONS / 2, 3, 0),
+    ],
+)
+def test_cheap_workloads_are_counted_again_after_more_warm_up_calls(
+    per_call: float, calls: int, extra: int
+) -> None:
+    assert settle_calls(per_call, calls) == extra
