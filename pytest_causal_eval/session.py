@@ -95,8 +95,9 @@ class CausalEvalSession:
 
     @property
     def counts_instructions(self) -> bool:
-        """--causal-eval-mode=instructions: measurements are counted under valgrind, not timed."""
-        return bool(self.settings.get("mode", "time") == "instructions")
+        """--causal-eval-mode=instructions: measurements are counted under valgrind, not timed (the
+        instruction feature sets ``instructions`` when it configures that mode)."""
+        return self.instructions is not None
 
     def probes_for(self, item: pytest.Item, measurement: Measurement) -> list[Probe]:
         if self.counts_instructions:

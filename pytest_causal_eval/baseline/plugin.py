@@ -51,6 +51,7 @@ from pytest_causal_eval.environment.fingerprint import (
     live_environment,
     soft_differences,
 )
+from pytest_causal_eval.environment.settings import EnvironmentSettings
 from pytest_causal_eval.markers import item_markers
 from pytest_causal_eval.results import Measurement, RunResults, Verdict
 from pytest_causal_eval.session import CausalEvalSession
@@ -85,7 +86,7 @@ class BaselineGate:
         self.extra_passes = settings.remeasure
         self.threshold: Threshold = settings.threshold
         self.chosen_key = settings.machine
-        self.max_foreign_load: float | None = session.settings.get("max_foreign_load")  # None: off
+        self.max_foreign_load = EnvironmentSettings.of(session.settings).max_foreign_load
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
         self.baseline: BaselineFile | None = None
