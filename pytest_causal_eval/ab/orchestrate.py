@@ -54,7 +54,7 @@ from pytest_causal_eval.ab.worktrees import (
     resolve_commit,
     shielded_from_interrupts,
 )
-from pytest_causal_eval.environment.machine import check_health
+from pytest_causal_eval.environment.readings import check_health
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 

@@ -160,7 +160,7 @@ class EnvironmentPlugin:
             return
         if self.session.counts_instructions:
             return  # instruction counts do not depend on the machine's load: nothing to warn about
-        from pytest_causal_eval.environment.machine import check_health
+        from pytest_causal_eval.environment.readings import check_health
 
         self.health = check_health(self.health_interval, own_processes=max(1, self.workers))
 
@@ -226,7 +226,7 @@ class EnvironmentPlugin:
         self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
     ) -> None:
         from pytest_causal_eval.environment.health import quick_health
-        from pytest_causal_eval.environment.machine import load_average
+        from pytest_causal_eval.environment.readings import load_average
         from pytest_causal_eval.measure.io import io_metrics
 
         for metric in io_metrics(measurement):
