@@ -22,6 +22,7 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.atomicio import write_json_atomic
 from pytest_causal_eval.bench import InstructionCounting, TestMeasurements
+from pytest_causal_eval.extra_keys import PASSED
 from pytest_causal_eval.markers import ITEM_TIMER_KEY, item_markers, marker_kwargs
 from pytest_causal_eval.measure.probes import Probe, ProbeFactory
 from pytest_causal_eval.measure.runner import RunnerConfig
@@ -95,8 +96,9 @@ class CausalEvalSession:
 
     @property
     def counts_instructions(self) -> bool:
-        """--causal-eval-mode=instructions: measurements are counted under valgrind, not timed."""
-        return bool(self.settings.get("mode", "time") == "instructions")
+        """--causal-eval-mode=instructions: measurements are counted under valgrind, not timed (the
+        instruction feature sets ``instructions`` when it configures that mode)."""
+        return self.instructions is not None
 
     def probes_for(self, item: pytest.Item, measurement: Measurement) -> list[Probe]:
         if self.counts_instructions:
@@ -156,13 +158,14 @@ class CausalEvalSession:
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
             for m in store.by_name.values():
-                m.extra["passed"] = bool(report.passed)
+                PASSED.put(m, bool(report.passed))
         if report.when == "teardown":
             if not report.passed:
                 for m in store.by_name.values():
-                    m.extra["passed"] = False
+                    PASSED.put(m, False)
             for m in store.by_name.values():
-                m.extra.setdefault("passed", False)
+                if not PASSED.present(m):
+                    PASSED.put(m, False)
                 m.extra_info = dict(store.extra_info)
                 self.measurements.append(m)
             del self.stores[report.nodeid]

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_causal_eval.ab.pooling import pool_measurements, run_medians
-from pytest_causal_eval.baseline.gate import config_from_record, format_comparison, judge, verdict_record
+from pytest_causal_eval.baseline.gate import build_verdict, config_from_record, format_comparison, judge
 from pytest_causal_eval.baseline.schema import entry_from_measurement
+from pytest_causal_eval.extra_keys import INSTRUCTION_HOTSPOTS, THRESHOLDS, VERDICT
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import DEFAULT_FLOOR, Threshold
 from pytest_causal_eval.stats.summary import pooled_log_sd
@@ -98,19 +99,19 @@ def judge_ab(
         runs = head_by_id[mid]
         head = pool_measurements(runs)
         base = pooled_base.get(mid)
-        config = config_from_record(head.extra.get("thresholds"), override)
+        config = config_from_record(THRESHOLDS.get(head), override)
         info: dict[str, Any] = {"head_runs": len(runs), "head_run_medians": run_medians(runs)}
         if base is None:
             out.new.append(mid)
-            head.extra["verdict"] = verdict_record(head, [], base_label)
-            head.extra["verdict"]["message"] = f"new: not measured on {base_label}"
+            message = f"new: not measured on {base_label}"
+            VERDICT.put(head, dataclasses.replace(build_verdict(head, [], base_label), message=message))
         else:
             base_medians = run_medians(base_by_id[mid])
             floor = ab_floor(base_medians, info["head_run_medians"], config.settings.floor)
             config = dataclasses.replace(config, settings=dataclasses.replace(config.settings, floor=floor))
             entry = entry_from_measurement(base, "", "", max_samples=10**9)
             comparisons = judge(head, entry, config)
-            head.extra["verdict"] = verdict_record(head, comparisons, base_label, has_baseline=True)
+            VERDICT.put(head, build_verdict(head, comparisons, base_label, has_baseline=True))
             info.update({"base_runs": len(base_by_id[mid]), "base_run_medians": base_medians, "floor": floor})
             for c in comparisons:
                 if c.verdict in ("regressed", "inconclusive"):
@@ -132,10 +133,7 @@ def _hotspot_diff(head: Measurement, base: Measurement) -> list[str]:
     from pytest_causal_eval.profiling.callgrind_hotspots import InstructionHotspot, instruction_hotspot_lines
 
     def spots(m: Measurement) -> list[InstructionHotspot]:
-        raw = m.extra.get("instruction_hotspots")
-        if not isinstance(raw, list):
-            return []
-        return [InstructionHotspot.from_dict(h) for h in raw if isinstance(h, Mapping)]
+        return [InstructionHotspot.from_dict(h) for h in INSTRUCTION_HOTSPOTS.get(m) or []]
 
     current = spots(head)
     if not current:
@@ -154,29 +152,32 @@ def require_replication(
     """Keep a time regression only if the confirming round's A B pair, judged alone, also shows a
     change beyond the threshold; else downgrade it to inconclusive (never to pass). True if kept."""
     head = next((m for m in judgement.head if m.id == mid), None)
-    record = head.extra.get("verdict") if head is not None else None
-    if head is None or not isinstance(record, dict) or record.get("verdict") != "regressed":
+    record = VERDICT.get(head) if head is not None else None
+    if head is None or record is None or record.verdict != "regressed":
         return True
-    if record.get("metric") != "time":
+    if record.metric != "time":
         return True
     pair = judge_ab([[pair_base]], [[pair_head]], override=override)
-    pair_record = pair.head[0].extra.get("verdict") or {}
-    pair_time = next((c for c in pair_record.get("all", []) if c.get("metric") == "time"), None)
-    threshold = config_from_record(head.extra.get("thresholds"), override).for_metric("time")
+    pair_record = VERDICT.get(pair.head[0])
+    pair_all = (pair_record.all if pair_record is not None else None) or []
+    pair_time = next((c for c in pair_all if c.get("metric") == "time"), None)
+    threshold = config_from_record(THRESHOLDS.get(head), override).for_metric("time")
     if pair_time is None or threshold.kind != "relative":
         return True
     change = float(pair_time["change"])
     head.extra["ab"]["replication"] = {"change": change, "replicated": change > threshold.value}
     if change > threshold.value:
         return True
-    record["verdict"] = "inconclusive"
-    record["message"] = (
-        f"{record['message']}, but the confirming round alone measured {change:+.1%}: "
+    message = (
+        f"{record.message}, but the confirming round alone measured {change:+.1%}: "
         "not replicated (a burst of load on one side?)"
     )
-    for entry in record.get("all", []):
-        if entry.get("metric") == "time":
-            entry["verdict"] = "inconclusive"
+    comparisons = record.all
+    if comparisons is not None:
+        comparisons = [
+            {**c, "verdict": "inconclusive"} if c.get("metric") == "time" else c for c in comparisons
+        ]
+    VERDICT.put(head, dataclasses.replace(record, verdict="inconclusive", message=message, all=comparisons))
     judgement.lines = [line for line in judgement.lines if not line.startswith(f"{mid}: regressed: ")]
-    judgement.lines.append(f"{mid}: inconclusive: {record['message']}")
+    judgement.lines.append(f"{mid}: inconclusive: {message}")
     return False

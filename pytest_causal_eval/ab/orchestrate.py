@@ -21,6 +21,7 @@ judged alone, also show a change beyond the threshold; otherwise it is reported 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -54,7 +55,8 @@ from pytest_causal_eval.ab.worktrees import (
     resolve_commit,
     shielded_from_interrupts,
 )
-from pytest_causal_eval.environment.machine import check_health
+from pytest_causal_eval.environment.readings import check_health
+from pytest_causal_eval.extra_keys import VERDICT
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 
@@ -318,10 +320,10 @@ def _judge(outcome: ABOutcome) -> None:
     judgement.new = [m for m in judgement.new if m not in bad_base]
     measured_base = {m.id for m in judgement.base}
     for head in judgement.head:
-        if head.id in bad_base and head.id not in measured_base:
-            head.extra["verdict"]["message"] = (
-                f"not compared: {outcome.label('base')} has a bad number for it in every run"
-            )
+        verdict = VERDICT.get(head)
+        if head.id in bad_base and head.id not in measured_base and verdict is not None:
+            message = f"not compared: {outcome.label('base')} has a bad number for it in every run"
+            VERDICT.put(head, dataclasses.replace(verdict, message=message))
     outcome.judgement = judgement
 
 
@@ -337,7 +339,8 @@ def extra_order(sides_so_far: Sequence[Side], round_number: int, confirming: boo
 def _time_verdicts(outcome: ABOutcome, wanted: set[str]) -> set[str]:
     out: set[str] = set()
     for m in outcome.judgement.head:
-        for c in m.extra.get("verdict", {}).get("all", []):
+        record = VERDICT.get(m)
+        for c in (record.all if record is not None else None) or []:
             if c.get("metric") == "time" and c.get("verdict") in wanted:
                 out.add(m.test_id)
     return out

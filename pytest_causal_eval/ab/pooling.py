@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_causal_eval.extra_keys import PASSED
 from pytest_causal_eval.results import Measurement, Metric
 
 __all__ = ["pool_measurements", "run_medians"]
@@ -53,9 +54,9 @@ def pool_measurements(runs: Sequence[Measurement]) -> Measurement:
     metrics = {n: _pool_metric([m.metrics[n] for m in runs if n in m.metrics]) for n in sorted(names)}
     extra: dict[str, Any] = dict(first.extra)
     extra["pooled_runs"] = len(runs)
-    passed = [m.extra.get("passed") for m in runs]
+    passed = [PASSED.get(m) for m in runs]
     if any(p is not None for p in passed):
-        extra["passed"] = all(p is True for p in passed)
+        extra[PASSED.name] = PASSED.encode(all(p is True for p in passed))
     return dataclasses.replace(
         first,
         samples=[v for m in runs for v in m.samples],

@@ -24,6 +24,7 @@ from typing import Any
 
 from pytest_causal_eval.baseline.center import centered_side, session_center
 from pytest_causal_eval.baseline.schema import session_floor
+from pytest_causal_eval.extra_keys import MEMORY
 from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_comparable
 from pytest_causal_eval.report.units import format_count, format_seconds, format_value
 from pytest_causal_eval.results import Measurement, Verdict
@@ -172,7 +173,7 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
         if not isinstance(old, Mapping) or threshold.kind == "off":
             continue
         if name in BACKEND_METRICS and not memory_comparable(
-            _backend(m.extra), _backend(entry.get("profile") or {})
+            _backend(MEMORY.get(m)), _backend((entry.get("profile") or {}).get("memory"))
         ):
             continue
         if name in COUNT_METRICS:
@@ -196,8 +197,8 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
     return out
 
 
-def _backend(extra: Mapping[str, Any]) -> object:
-    memory = extra.get("memory")
+def _backend(memory: object) -> object:
+    """The profiler that measured memory (memray, tracemalloc), from a memory profile."""
     return memory.get("backend") if isinstance(memory, Mapping) else None
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from pytest_causal_eval.extra_keys import VERDICT
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Comparison
 
@@ -65,13 +66,10 @@ def busy_summary_line(measurements: Sequence[Measurement], strict: bool) -> str:
     busy ('' when there are none): how many, the foreign shares seen, and the first few names."""
     busy: list[tuple[str, float]] = []
     for m in measurements:
-        record = m.extra.get("verdict")
-        if not isinstance(record, Mapping) or record.get("verdict") != "inconclusive":
+        record = VERDICT.get(m)
+        if record is None or record.verdict != "inconclusive":
             continue
-        if any(
-            isinstance(c, Mapping) and c.get("metric") == TIME and c.get("reason")
-            for c in record.get("all") or []
-        ):
+        if any(c.get("metric") == TIME and c.get("reason") for c in record.all or []):
             busy.append((m.id, foreign_share(m.extra.get("load")) or 0.0))
     if not busy:
         return ""

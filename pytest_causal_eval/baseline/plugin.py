@@ -17,6 +17,7 @@ import datetime as _dt
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import pytest
 
 from pytest_causal_eval import __version__
 from pytest_causal_eval.baseline.code_identity import code_identity
-from pytest_causal_eval.baseline.gate import GateConfig, format_comparison, judge, verdict_record
+from pytest_causal_eval.baseline.gate import GateConfig, build_verdict, format_comparison, judge
 from pytest_causal_eval.baseline.load import busy_summary_line, judge_under_load, saved_under_load_note
 from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
@@ -50,6 +51,17 @@ from pytest_causal_eval.environment.fingerprint import (
     hard_differences,
     live_environment,
     soft_differences,
+)
+from pytest_causal_eval.environment.settings import EnvironmentSettings
+from pytest_causal_eval.extra_keys import (
+    EXPLANATION,
+    GPU,
+    HEALTH,
+    NOISE,
+    PASSED,
+    PROFILE_ARTIFACTS,
+    THRESHOLDS,
+    VERDICT,
 )
 from pytest_causal_eval.markers import item_markers
 from pytest_causal_eval.results import Measurement, RunResults, Verdict
@@ -85,7 +97,7 @@ class BaselineGate:
         self.extra_passes = settings.remeasure
         self.threshold: Threshold = settings.threshold
         self.chosen_key = settings.machine
-        self.max_foreign_load: float | None = session.settings.get("max_foreign_load")  # None: off
+        self.max_foreign_load = EnvironmentSettings.of(session.settings).max_foreign_load
         self.fingerprint: Fingerprint = fingerprint_from_environment(live_environment(session.environment))
         self.key = self.chosen_key or self.fingerprint.key
         self.baseline: BaselineFile | None = None
@@ -162,27 +174,27 @@ class BaselineGate:
     def pytest_causal_eval_judge(self, item: pytest.Item, measurement: Measurement) -> list[str] | None:
         config = self._gate_config(item)
         thresholds = {"default": str(config.threshold), **{k: str(v) for k, v in config.per_metric.items()}}
-        measurement.extra["thresholds"] = thresholds
+        THRESHOLDS.put(measurement, thresholds)
         if self.save or self.baseline is None:
             self._record_noise(measurement)
             if not self.save and self.baseline is None and not self.errors:
-                measurement.extra["verdict"] = verdict_record(measurement, [], None)
+                VERDICT.put(measurement, build_verdict(measurement, [], None))
             return None
         if measurement.id in self.baseline.quarantined:
             self._record_noise(measurement)
-            record = verdict_record(measurement, [], self.baseline.key)
             problem = self.baseline.quarantined[measurement.id]
-            record["message"] = f"not compared: its baseline entry holds a bad number ({problem})"
-            measurement.extra["verdict"] = record
+            message = f"not compared: its baseline entry holds a bad number ({problem})"
+            record = replace(build_verdict(measurement, [], self.baseline.key), message=message)
+            VERDICT.put(measurement, record)
             return None
         entry = self.baseline.measurements.get(measurement.id)
         refused = _gpu_mismatch(measurement, entry)
         if refused:
             self._record_noise(measurement)
-            record = verdict_record(measurement, [], self.baseline.key)
-            record["message"] = f"not compared: the baseline was measured on another GPU ({refused})"
-            measurement.extra["verdict"] = record
-            self.notes.append(f"{measurement.id}: {record['message']}")
+            message = f"not compared: the baseline was measured on another GPU ({refused})"
+            record = replace(build_verdict(measurement, [], self.baseline.key), message=message)
+            VERDICT.put(measurement, record)
+            self.notes.append(f"{measurement.id}: {message}")
             return None
         comparisons = judge(measurement, entry, config)
         comparisons = remeasure_if_undecided(
@@ -190,8 +202,8 @@ class BaselineGate:
         )
         comparisons = judge_under_load(comparisons, measurement.extra.get("load"), self.max_foreign_load)
         self._record_noise(measurement)
-        record = verdict_record(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
-        measurement.extra["verdict"] = record
+        record = build_verdict(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
+        VERDICT.put(measurement, record)
         failures: list[str] = []
         regressed = [c for c in comparisons if c.verdict == "regressed"]
         if regressed:
@@ -204,7 +216,7 @@ class BaselineGate:
                 failures.append("  (the machine was noisy during this measurement)")
             for comparison in regressed:
                 failures.extend(self._explain(item, measurement, entry, comparison.metric))
-        elif record["verdict"] == "inconclusive" and self.strict:
+        elif record.verdict == "inconclusive" and self.strict:
             failures.append(f"causal-eval: {measurement.id} inconclusive (--causal-eval-strict)")
             failures.extend(
                 "  " + format_comparison(c, _unit(measurement, c))
@@ -215,7 +227,7 @@ class BaselineGate:
 
     def _record_noise(self, measurement: Measurement) -> None:
         if measurement.samples:
-            measurement.extra["noise"] = noise_profile(measurement.samples).to_dict()
+            NOISE.put(measurement, noise_profile(measurement.samples))
 
     def _explain(
         self, item: pytest.Item, measurement: Measurement, entry: Mapping[str, Any] | None, metric: str
@@ -236,7 +248,9 @@ class BaselineGate:
         kept = _without_artifact_paths(lines)
         if kept:  # for the HTML report and the Markdown, which show why beside the verdict (and link
             # the profiles themselves: a local path means nothing in a PR comment)
-            measurement.extra.setdefault("explanation", {})[metric] = [line.strip("\n") for line in kept]
+            explanation = EXPLANATION.get(measurement) or {}
+            explanation[metric] = [line.strip("\n") for line in kept]
+            EXPLANATION.put(measurement, explanation)
         return lines
 
     # -- session end (controller) ------------------------------------------------------------------
@@ -306,7 +320,7 @@ class BaselineGate:
         code = code_identity(self.config.rootpath, self.store.directory)
         entries: dict[str, dict[str, Any]] = {}
         for m in results.measurements:
-            if m.extra.get("passed") is not True:
+            if PASSED.get(m) is not True:
                 continue
             entry = entry_from_measurement(m, now, __version__)
             time_block = entry.get("time")
@@ -317,7 +331,7 @@ class BaselineGate:
                 self.errors.append(f"{m.id}: not saved: {problem}")
                 continue
             entries[m.id] = entry
-        skipped = sum(1 for m in results.measurements if m.extra.get("passed") is not True)
+        skipped = sum(1 for m in results.measurements if PASSED.get(m) is not True)
         machine = {**self.fingerprint.to_dict(), "key": self.key}
         target = self.store.path_for(self.key)
         try:
@@ -348,9 +362,9 @@ class BaselineGate:
         from pytest_causal_eval.profiling.artifacts import keep_baseline_profiles
 
         saved = {
-            m.id: (str(entries[m.id].get("last_seen")), dict(m.extra["profile_artifacts"]))
+            m.id: (str(entries[m.id].get("last_seen")), artifacts)
             for m in results.measurements
-            if m.id in entries and isinstance(m.extra.get("profile_artifacts"), Mapping)
+            if m.id in entries and (artifacts := PROFILE_ARTIFACTS.get(m)) is not None
         }
         if not saved:
             return
@@ -480,11 +494,11 @@ def _gpu_mismatch(measurement: Measurement, entry: Mapping[str, Any] | None) -> 
     """The GPU hard keys that differ between a measurement and its baseline entry ('' if none)."""
     if entry is None:
         return ""
-    ours, theirs = gpu_identity(measurement.extra.get("gpu")), entry.get("gpu") or {}
+    ours, theirs = gpu_identity(GPU.get(measurement)), entry.get("gpu") or {}
     diffs = {k: (theirs[k], ours[k]) for k in ours if k in theirs and theirs[k] != ours[k]}
     return describe_differences(diffs)
 
 
 def _noisy(measurement: Measurement) -> bool:
-    health = measurement.extra.get("health")
-    return bool(isinstance(health, Mapping) and health.get("noisy"))
+    health = HEALTH.get(measurement)
+    return health is not None and health.noisy

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_causal_eval.baseline.gate import GateConfig, judge
+from pytest_causal_eval.extra_keys import REMEASURED
 from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY, pooled
 from pytest_causal_eval.measure.runner import Runner
 from pytest_causal_eval.results import Measurement
@@ -49,7 +50,7 @@ def remeasure_if_undecided(
         passes += 1
         comparisons = judge(measurement, entry, config)
     if passes:
-        measurement.extra["remeasured"] = passes
+        REMEASURED.put(measurement, passes)
     return comparisons
 
 

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_causal_eval import numbers
+from pytest_causal_eval.extra_keys import GPU
 from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile, restore_profile
 from pytest_causal_eval.results import Measurement, Metric
 from pytest_causal_eval.stats.summary import pooled_log_sd, summarize
@@ -144,7 +145,7 @@ def entry_from_measurement(
             ),
         }
     noise = m.extra.get("noise")
-    gpu = gpu_identity(m.extra.get("gpu"))
+    gpu = gpu_identity(GPU.get(m))
     entry: dict[str, Any] = {
         "id": m.id,
         "test_id": m.test_id,

@@ -71,9 +71,12 @@ def _fingerprint(results: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_causal_eval.baseline.gate import config_from_record, format_comparison, judge, verdict_record
+    import dataclasses
+
+    from pytest_causal_eval.baseline.gate import build_verdict, config_from_record, format_comparison, judge
     from pytest_causal_eval.baseline.schema import entry_from_measurement
     from pytest_causal_eval.environment.fingerprint import describe_differences, hard_differences
+    from pytest_causal_eval.extra_keys import NOISE, THRESHOLDS, VERDICT
     from pytest_causal_eval.report.markdown import render_markdown
     from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
     from pytest_causal_eval.stats.compare import parse_threshold
@@ -103,18 +106,16 @@ def run(args: argparse.Namespace) -> int:
     lines: list[str] = []
     for m in cand.measurements:
         if m.id in base.quarantined:
-            m.extra["verdict"] = verdict_record(m, [], str(args.baseline))
-            m.extra["verdict"]["message"] = f"not compared: its baseline in {args.baseline} has a bad number"
+            message = f"not compared: its baseline in {args.baseline} has a bad number"
+            VERDICT.put(m, dataclasses.replace(build_verdict(m, [], str(args.baseline)), message=message))
             continue
         old = base_by_id.get(m.id)
         entry = entry_from_measurement(old, "", "", max_samples=10**9) if old is not None else None
-        config = config_from_record(m.extra.get("thresholds"), override)
+        config = config_from_record(THRESHOLDS.get(m), override)
         comparisons = judge(m, entry, config)
         if m.samples:
-            m.extra["noise"] = noise_profile(m.samples).to_dict()
-        m.extra["verdict"] = verdict_record(
-            m, comparisons, str(args.baseline), has_baseline=entry is not None
-        )
+            NOISE.put(m, noise_profile(m.samples))
+        VERDICT.put(m, build_verdict(m, comparisons, str(args.baseline), has_baseline=entry is not None))
         for c in comparisons:
             if c.verdict in ("regressed", "inconclusive"):
                 unit = m.metrics[c.metric].unit if c.metric in m.metrics else "s"

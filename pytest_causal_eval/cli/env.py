@@ -120,7 +120,7 @@ def run_env(args: argparse.Namespace) -> int:
         fingerprint_from_environment,
         live_environment,
     )
-    from pytest_causal_eval.environment.machine import check_health, kernel_cmdline
+    from pytest_causal_eval.environment.readings import check_health, kernel_cmdline
     from pytest_causal_eval.environment.settings import parse_health_sample
     from pytest_causal_eval.environment.tuning import suggest_tuning
 

@@ -27,11 +27,10 @@ def _marker_values(node: pytest.Item, keys: Any) -> dict[str, Any]:
 
 
 def _require_gpu(config: pytest.Config) -> bool:
-    from pytest_causal_eval.environment.settings import OPTIONS
+    from pytest_causal_eval.environment.settings import OPTIONS, EnvironmentSettings
     from pytest_causal_eval.options import resolve_settings
 
-    specs = [spec for spec in OPTIONS if spec.dest == "require_gpu"]
-    return bool(resolve_settings(config, specs).get("require_gpu"))
+    return EnvironmentSettings.of(resolve_settings(config, OPTIONS)).require_gpu
 
 
 def open_gpu_env(node: pytest.Item, config: pytest.Config) -> GpuEnv:

@@ -1,6 +1,6 @@
 """Is the machine quiet enough to time on? Pure assessment of a ``HealthSample`` (no I/O here).
 
-``environment.machine`` reads /proc, /sys and psutil into a ``HealthSample``; this module decides
+``environment.readings`` reads /proc, /sys and psutil into a ``HealthSample``; this module decides
 ``noisy`` and says why, and ``quick_health`` re-judges one measurement from the load average alone.
 """
 

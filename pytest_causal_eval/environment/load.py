@@ -64,7 +64,7 @@ class CpuTimesSampler:
     ) -> None:
         if psutil is None:
             import psutil
-        from pytest_causal_eval.environment.machine import cpu_tick_seconds
+        from pytest_causal_eval.environment.readings import cpu_tick_seconds
 
         self._psutil = psutil
         self._root_pid = root_pid
@@ -73,7 +73,7 @@ class CpuTimesSampler:
         self._cpus = int(psutil.cpu_count() or os.cpu_count() or 1)
 
     def _own(self) -> dict[int, float]:
-        from pytest_causal_eval.environment.machine import own_process_ids
+        from pytest_causal_eval.environment.readings import own_process_ids
 
         out: dict[int, float] = {}
         for pid in own_process_ids(self._psutil, self._root_pid):

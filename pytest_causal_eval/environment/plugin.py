@@ -23,6 +23,7 @@ from pytest_causal_eval.environment.xdist import (
     lock_path,
     plan_pin,
 )
+from pytest_causal_eval.extra_keys import GPU, HEALTH
 from pytest_causal_eval.markers import ITEM_TIMER_KEY
 from pytest_causal_eval.results import Measurement, Metric
 
@@ -160,7 +161,7 @@ class EnvironmentPlugin:
             return
         if self.session.counts_instructions:
             return  # instruction counts do not depend on the machine's load: nothing to warn about
-        from pytest_causal_eval.environment.machine import check_health
+        from pytest_causal_eval.environment.readings import check_health
 
         self.health = check_health(self.health_interval, own_processes=max(1, self.workers))
 
@@ -226,7 +227,7 @@ class EnvironmentPlugin:
         self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
     ) -> None:
         from pytest_causal_eval.environment.health import quick_health
-        from pytest_causal_eval.environment.machine import load_average
+        from pytest_causal_eval.environment.readings import load_average
         from pytest_causal_eval.measure.io import io_metrics
 
         for metric in io_metrics(measurement):
@@ -243,8 +244,8 @@ class EnvironmentPlugin:
         timer = item.stash.get(CUDA_TIMER_KEY, None)
         if timer is not None:
             _record_device_time(measurement, timer.take_device_ns())
-        gpu = measurement.extra.get("gpu")
-        if isinstance(gpu, dict) and self.gpu_environment is None:
+        gpu = GPU.get(measurement)
+        if gpu is not None and self.gpu_environment is None:
             self.gpu_environment = {k: v for k, v in gpu.items() if k != "settings"}
 
     # -- session end -------------------------------------------------------------------------------
@@ -267,8 +268,8 @@ class EnvironmentPlugin:
         gpu = self.gpu_environment
         if gpu is None:
             for m in results.measurements:
-                candidate = m.extra.get("gpu")
-                if isinstance(candidate, dict):
+                candidate = GPU.get(m)
+                if candidate is not None:
                     gpu = {k: v for k, v in candidate.items() if k != "settings"}
                     break
         if gpu is not None:
@@ -299,7 +300,7 @@ def summary_lines(health: dict[str, Any] | None, notes: list[str], results: Any)
             + "; ".join(health.get("reasons") or [])
             + " (run `causal-eval env` for tuning hints)"
         )
-    noisy = [m.id for m in measurements if (m.extra.get("health") or {}).get("noisy")]
+    noisy = [m.id for m in measurements if (h := HEALTH.get(m)) is not None and h.noisy]
     if noisy:
         lines.append(
             f"causal-eval: WARNING {len(noisy)} measurement(s) taken while the machine was noisy "
@@ -398,4 +399,4 @@ class _GpuProbe:
         allocated, reserved = self._env.peak()
         measurement.add_metric(Metric("gpu_peak_allocated", float(allocated), unit="B", better="lower"))
         measurement.add_metric(Metric("gpu_peak_reserved", float(reserved), unit="B", better="lower"))
-        measurement.extra["gpu"] = self._env.describe()
+        GPU.put(measurement, self._env.describe())

@@ -95,6 +95,7 @@ class EnvironmentSettings:
     xdist: str
     require_gpu: bool
     health_sample: float  # seconds; 0: watch no process
+    max_foreign_load: float | None  # a share of the CPUs; None: judge a time regression whatever ran
 
     @classmethod
     def of(cls, settings: Settings) -> EnvironmentSettings:
@@ -102,4 +103,5 @@ class EnvironmentSettings:
             xdist=str(settings["xdist"]),
             require_gpu=bool(settings["require_gpu"]),
             health_sample=float(settings["health_sample"]),
+            max_foreign_load=settings["max_foreign_load"],
         )

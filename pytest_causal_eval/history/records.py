@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_causal_eval.results import RunResults, Verdict
+from pytest_causal_eval.extra_keys import HEALTH, VERDICT
+from pytest_causal_eval.results import RunResults
 
 __all__ = ["BenchRecord", "RunRecord", "SeriesPoint", "machine_key_of", "run_record"]
 
@@ -77,7 +78,7 @@ def run_record(results: RunResults) -> RunRecord:
     benchmarks = []
     for m in sorted(results.measurements, key=lambda m: m.id):
         stats = m.stats
-        verdict = Verdict.from_dict(m.extra.get("verdict"))
+        verdict = VERDICT.get(m)
         benchmarks.append(
             BenchRecord(
                 benchmark=m.id,
@@ -91,7 +92,7 @@ def run_record(results: RunResults) -> RunRecord:
                     for name, metric in sorted(m.metrics.items())
                 },
                 verdict=verdict.verdict if verdict is not None else None,
-                noisy=_noisy(m.extra.get("health")),
+                noisy=(health := HEALTH.get(m)) is not None and health.noisy,
             )
         )
     return RunRecord(
@@ -105,10 +106,6 @@ def run_record(results: RunResults) -> RunRecord:
         benchmarks=benchmarks,
         health=_health(results.environment.get("health")),
     )
-
-
-def _noisy(health: Any) -> bool:
-    return bool(isinstance(health, Mapping) and health.get("noisy"))
 
 
 def _health(health: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_causal_eval.instructions.settings import InstructionSettings
 from pytest_causal_eval.options import OptionSpec, parse_bool, parse_duration
 
 if TYPE_CHECKING:
@@ -74,9 +75,9 @@ MARKER_KEYS: dict[str, str] = {
 
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     """Called once when the plugin is enabled: in instruction mode, register the counting plugin."""
-    settings = session.settings
-    if settings.get("mode", "time") != "instructions":
-        if settings.get("cache_sim"):
+    settings = InstructionSettings.of(session.settings)
+    if not settings.counts_instructions:
+        if settings.cache_sim:
             raise pytest.UsageError(
                 f"{_where(session, 'cache_sim')} needs --causal-eval-mode=instructions "
                 "(the cache simulator runs inside valgrind)"

@@ -97,7 +97,9 @@ def maybe_rerun(config: pytest.Config, environ: Mapping[str, str] | None = None)
             f"{used.split()[0]} (instruction counts do not depend on the machine's load, so there is "
             "nothing to gain from parallel workers)"
         )
-    session = _prepare(bool(settings.get("cache_sim")))
+    from pytest_causal_eval.instructions.settings import InstructionSettings
+
+    session = _prepare(InstructionSettings.of(settings).cache_sim)
     return _run(config, session)
 
 

@@ -16,7 +16,13 @@ import pytest
 
 from pytest_causal_eval.options import OptionSpec, parse_bool
 from pytest_causal_eval.profiling.settings import LIMIT_MARKER_KEYS as _LIMIT_KEYS
-from pytest_causal_eval.profiling.settings import parse_profile_mode, parse_rate, parse_size, wants_cpu
+from pytest_causal_eval.profiling.settings import (
+    ProfilingSettings,
+    parse_profile_mode,
+    parse_rate,
+    parse_size,
+    wants_cpu,
+)
 
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
@@ -68,13 +74,14 @@ def _package_parents() -> list[str]:
 
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     """Called once when the plugin is enabled: register the profiling plugin object."""
+    from pytest_causal_eval.instructions.settings import InstructionSettings
     from pytest_causal_eval.profiling.artifacts import ArtifactStore
     from pytest_causal_eval.profiling.cpu import pyinstrument_missing
     from pytest_causal_eval.profiling.plugin import PLUGIN_NAME, ProfilingPlugin
     from pytest_causal_eval.session import marker_kwargs
 
-    mode = str(session.settings.get("profile") or "off")
-    on_regression = session.settings.get("profile_on_regression")
+    settings = ProfilingSettings.of(session.settings)
+    mode = settings.profile
     if wants_cpu(mode):
         missing = pyinstrument_missing()
         if missing is not None:
@@ -85,13 +92,13 @@ def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     roots = [str(config.rootpath), sysconfig.get_paths()["stdlib"], *_package_parents()]
     plugin = ProfilingPlugin(
         mode=mode,
-        on_regression=True if on_regression is None else bool(on_regression),
+        on_regression=settings.on_regression,
         store=store,
         roots=roots,
         marker_kwargs=marker_kwargs,
     )
     config.pluginmanager.register(plugin, PLUGIN_NAME)
-    if session.settings.get("mode") == "instructions":
+    if InstructionSettings.of(session.settings).counts_instructions:
         from pytest_causal_eval.profiling.instruction_plugin import PLUGIN_NAME as INSTRUCTION_PLUGIN
         from pytest_causal_eval.profiling.instruction_plugin import InstructionHotspotsPlugin
         from pytest_causal_eval.profiling.plugin import HARNESS_PREFIXES

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from pytest_causal_eval.extra_keys import INSTRUCTION_HOTSPOTS
 from pytest_causal_eval.profiling.callgrind_hotspots import InstructionHotspot, instruction_hotspot_lines
 from pytest_causal_eval.results import Measurement, RunResults
 
@@ -104,7 +105,7 @@ class InstructionHotspotsPlugin:
             return
         for (m, _), answer in zip(todo, answers, strict=True):
             if isinstance(answer, list):
-                m.extra[EXTRA_KEY] = answer
+                INSTRUCTION_HOTSPOTS.put(m, answer)
             else:
                 _note(m, f"instruction hotspots: {answer}")
 

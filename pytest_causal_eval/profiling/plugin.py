@@ -14,6 +14,7 @@ import pytest
 
 import pytest_causal_eval
 from pytest_causal_eval.atomicio import write_bytes_atomic, write_text_atomic
+from pytest_causal_eval.extra_keys import PROFILE_ARTIFACTS
 from pytest_causal_eval.profiling.artifacts import ArtifactStore
 from pytest_causal_eval.profiling.diff import hotspot_lines, site_lines
 from pytest_causal_eval.profiling.hotspots import Hotspot
@@ -150,7 +151,9 @@ class ProfilingPlugin:
         except OSError as exc:
             _note(measurement, f"could not write the {kind} profile {path}: {exc}")
             return
-        measurement.extra.setdefault("profile_artifacts", {})[kind] = self.store.display(path)
+        artifacts = PROFILE_ARTIFACTS.get(measurement) or {}
+        artifacts[kind] = self.store.display(path)
+        PROFILE_ARTIFACTS.put(measurement, artifacts)
 
     def _limits(self, item: pytest.Item) -> Limits:
         return parse_limits(self.marker_kwargs(item))

@@ -1,11 +1,16 @@
-"""Option and marker value parsers of the profiling feature (pure; raise ValueError with what is allowed)."""
+"""Option and marker value parsers of the profiling feature (pure; raise ValueError with what is
+allowed), and its settings, typed."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from pytest_causal_eval.options import Settings
 
 __all__ = [
     "PROFILE_MODES",
+    "ProfilingSettings",
     "parse_profile_mode",
     "parse_rate",
     "parse_size",
@@ -81,3 +86,16 @@ LIMIT_MARKER_KEYS: dict[str, str] = {
     "memory_limit": "fail when the peak memory of a measurement exceeds this size (e.g. '200 MB')",
     "leak_limit": "fail when a measurement retains more than this per call (e.g. '1 KB/iter')",
 }
+
+
+@dataclass(frozen=True)
+class ProfilingSettings:
+    """The profiling feature's settings, typed (their defaults are the ``OPTIONS`` of
+    ``profiling.feature``)."""
+
+    profile: str  # off | cpu | memory | all
+    on_regression: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> ProfilingSettings:
+        return cls(profile=str(settings["profile"]), on_regression=bool(settings["profile_on_regression"]))

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_causal_eval.extra_keys import HEALTH, VERDICT
 from pytest_causal_eval.report.units import format_seconds, format_value
 from pytest_causal_eval.results import Measurement, Verdict
 
@@ -110,16 +111,15 @@ def format_metric_change(line: MetricLine) -> str:
 
 
 def _noisy(m: Measurement) -> bool:
-    health = m.extra.get("health")
-    return bool(isinstance(health, Mapping) and health.get("noisy"))
+    health = HEALTH.get(m)
+    return health is not None and health.noisy
 
 
 def _foreign_load(m: Measurement) -> bool:
-    record = m.extra.get("verdict")
-    if not isinstance(record, Mapping) or record.get("verdict") != "inconclusive":
+    record = VERDICT.get(m)
+    if record is None or record.verdict != "inconclusive":
         return False
-    reason = str(record.get("reason") or "")
-    return FOREIGN_LOAD in reason or FOREIGN_LOAD in str(record.get("message") or "")
+    return FOREIGN_LOAD in (record.reason or "") or FOREIGN_LOAD in record.message
 
 
 def machine_note(measurements: Sequence[Measurement], session_health: Mapping[str, Any] | None) -> str:
@@ -134,7 +134,7 @@ def machine_note(measurements: Sequence[Measurement], session_health: Mapping[st
         return ""
     seen: list[str] = []
     sources: list[Any] = [session_health] if at_start else []
-    sources += [m.extra.get("health") for m in measurements if _noisy(m)]
+    sources += [h.to_dict() for m in measurements if (h := HEALTH.get(m)) is not None and h.noisy]
     for health in sources:
         reasons = health.get("reasons") if isinstance(health, Mapping) else None
         for reason in reasons if isinstance(reasons, list) else []:

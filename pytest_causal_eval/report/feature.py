@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_causal_eval.options import OptionSpec, parse_writable_file
+from pytest_causal_eval.report.settings import ReportSettings
 
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
@@ -66,7 +67,7 @@ MARKER_KEYS: dict[str, str] = {}
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     """Register the report plugin (history, HTML, Markdown, Prometheus at session end)."""
     if (
-        session.settings.get("prometheus") is not None
+        ReportSettings.of(session.settings).prometheus is not None
         and importlib.util.find_spec("prometheus_client") is None
     ):
         raise pytest.UsageError(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_causal_eval.extra_keys import EXPLANATION, HEALTH, PASSED, VERDICT
 from pytest_causal_eval.history.changepoints import ChangePoint, detect_change_points
 from pytest_causal_eval.history.records import SeriesPoint
 from pytest_causal_eval.report.attention import MetricLine, metric_lines
@@ -184,8 +185,8 @@ def bench_view(
     baseline_profiles: Sequence[tuple[str, str]] = (),
     this_run: int | None = None,
 ) -> BenchView:
-    record = Verdict.from_dict(m.extra.get("verdict")) or Verdict(verdict="")
-    health = m.extra.get("health")
+    record = VERDICT.get(m) or Verdict(verdict="")
+    health = HEALTH.get(m)
     stats = summarize(m.samples) if m.samples else None
     css = {"regressed": "cur bad", "improved": "cur good"}.get(record.verdict, "cur")
     throughput: tuple[float, str] | None = None
@@ -204,8 +205,8 @@ def bench_view(
         ci_high=record.ci_high,
         threshold=record.threshold or "",
         message=record.message,
-        noisy=bool(isinstance(health, Mapping) and health.get("noisy")),
-        passed=m.extra.get("passed") is not False,
+        noisy=health is not None and health.noisy,
+        passed=PASSED.get(m) is not False,
         median=stats.median if stats else None,
         q1=stats.q1 if stats else None,
         q3=stats.q3 if stats else None,
@@ -221,7 +222,7 @@ def bench_view(
         profiles=list(profiles),
         baseline_profiles=list(baseline_profiles),
         lines=metric_lines(record),
-        explanation=_explanation(m.extra.get("explanation")),
+        explanation=_explanation(EXPLANATION.get(m)),
         this_run=this_run,
         extra_info=dict(m.extra_info),
     )
@@ -240,8 +241,8 @@ def _explanation(block: Any) -> list[str]:
 
 def change_size(m: Measurement) -> float:
     """How far a measurement moved against its baseline (the headline's relative change; 0 unknown)."""
-    record = m.extra.get("verdict")
-    change = _float(record.get("change")) if isinstance(record, Mapping) else None
+    record = VERDICT.get(m)
+    change = record.change if record is not None else None
     return abs(change) if change is not None and math.isfinite(change) else 0.0
 
 

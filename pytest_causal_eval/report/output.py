@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_causal_eval.atomicio import write_text_atomic
+from pytest_causal_eval.extra_keys import EXPLANATION, PROFILE_ARTIFACTS
 from pytest_causal_eval.history.records import SeriesPoint, machine_key_of
 from pytest_causal_eval.report.html import ReportDoc, render_page
 from pytest_causal_eval.report.model import bench_views, detail_for
@@ -45,8 +46,8 @@ def profile_links(results: RunResults, report_dir: Path) -> dict[str, list[tuple
     """
     out: dict[str, list[tuple[str, str]]] = {}
     for m in results.measurements:
-        artifacts = m.extra.get("profile_artifacts")
-        if not isinstance(artifacts, Mapping):
+        artifacts = PROFILE_ARTIFACTS.get(m)
+        if artifacts is None:
             continue
         links = []
         for kind, path in sorted(artifacts.items()):
@@ -157,8 +158,8 @@ def markdown_links(
     artifacts_url = run_url + "#artifacts"
     links: dict[str, list[tuple[str, str]]] = {}
     for m in results.measurements:
-        kinds = m.extra.get("profile_artifacts")
-        if isinstance(kinds, Mapping) and kinds:
+        kinds = PROFILE_ARTIFACTS.get(m)
+        if kinds:
             names = sorted({str(kind).split("_")[0] for kind in kinds})
             links[m.id] = [(f"profiles ({', '.join(names)}) in the artifacts", artifacts_url)]
     return links, [("workflow run", run_url), ("its artifacts (HTML report, profiles)", artifacts_url)]
@@ -169,8 +170,8 @@ def explanations(results: RunResults) -> dict[str, list[str]]:
     diffs the gate's explainers wrote into ``extra['explanation']``), metric by metric."""
     out: dict[str, list[str]] = {}
     for m in results.measurements:
-        block = m.extra.get("explanation")
-        if not isinstance(block, Mapping):
+        block = EXPLANATION.get(m)
+        if block is None:
             continue
         lines: list[str] = []
         for metric, text in block.items():

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pytest_causal_eval.report.settings import ReportSettings
 from pytest_causal_eval.results import RunResults
 from pytest_causal_eval.session import CausalEvalSession, describe_error
 
@@ -28,11 +29,11 @@ class ReportPlugin:
     def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
         self.config = config
         self.session = session
-        settings = session.settings
-        self.history_path: Path | None = settings.get("history")
-        self.html_dir: Path | None = settings.report_dir if settings.html_report else None
-        self.markdown_path: Path | None = settings.get("markdown")
-        self.prometheus_path: Path | None = settings.get("prometheus")
+        settings = ReportSettings.of(session.settings)
+        self.history_path = settings.history
+        self.html_dir: Path | None = session.settings.report_dir if session.settings.html_report else None
+        self.markdown_path = settings.markdown
+        self.prometheus_path = settings.prometheus
         self.lines: list[str] = []
         self.errors: list[str] = []
 

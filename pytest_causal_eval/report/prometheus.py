@@ -12,7 +12,8 @@ import datetime as _dt
 from pathlib import Path
 
 from pytest_causal_eval.atomicio import write_bytes_atomic
-from pytest_causal_eval.results import RunResults, Verdict
+from pytest_causal_eval.extra_keys import VERDICT
+from pytest_causal_eval.results import RunResults
 
 __all__ = ["render_prometheus", "write_prometheus"]
 
@@ -57,7 +58,7 @@ def render_prometheus(results: RunResults) -> bytes:
             time_gauge.labels(m.id, "iqr").set(stats.iqr)
         for name, metric in sorted(m.metrics.items()):
             metric_gauge.labels(m.id, name, metric.unit).set(metric.value)
-        record = Verdict.from_dict(m.extra.get("verdict"))
+        record = VERDICT.get(m)
         if record is not None and record.verdict:
             verdict_gauge.labels(m.id, record.verdict).set(1)
     stamp = _timestamp(results.created)

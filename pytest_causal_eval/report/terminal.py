@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from pytest_causal_eval.extra_keys import VERDICT
 from pytest_causal_eval.report.units import format_rate, format_seconds, format_value
 from pytest_causal_eval.results import Measurement
 
@@ -58,9 +59,9 @@ def wrap_name(name: str, width: int) -> list[str]:
 
 
 def _change_of(m: Measurement) -> float:
-    record = m.extra.get("verdict")
-    change = record.get("change") if isinstance(record, dict) else None
-    return abs(float(change)) if isinstance(change, (int, float)) and not isinstance(change, bool) else 0.0
+    record = VERDICT.get(m)
+    change = record.change if record is not None else None
+    return abs(change) if change is not None else 0.0
 
 
 def common_prefix(ids: Sequence[str]) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_causal_eval.extra_keys import HEALTH, NOISE, REMEASURED, VERDICT
 from pytest_causal_eval.report.attention import MetricLine, format_centers, metric_lines
 from pytest_causal_eval.report.terminal import common_prefix, wrap_name
 from pytest_causal_eval.results import Measurement, Verdict
@@ -51,12 +52,11 @@ def verdict_rows(measurements: Sequence[Measurement]) -> list[VerdictRow]:
     """One row per measurement that carries a verdict, worst first, then by id."""
     rows: list[VerdictRow] = []
     for m in measurements:
-        record = Verdict.from_dict(m.extra.get("verdict"))
+        record = VERDICT.get(m)
         if record is None:
             continue
-        health = m.extra.get("health")
-        noise = m.extra.get("noise")
-        noise = noise if isinstance(noise, Mapping) else {}
+        health = HEALTH.get(m)
+        noise = NOISE.get(m)
         rows.append(
             VerdictRow(
                 id=m.id,
@@ -67,10 +67,10 @@ def verdict_rows(measurements: Sequence[Measurement]) -> list[VerdictRow]:
                 ci_high=record.ci_high,
                 threshold=record.threshold or "",
                 message=record.message,
-                noisy=bool(isinstance(health, Mapping) and health.get("noisy")),
-                cv=_float(noise.get("cv")),
-                mdc=_float(noise.get("mdc")),
-                remeasured=int(m.extra.get("remeasured") or 0),
+                noisy=health is not None and health.noisy,
+                cv=noise.cv if noise is not None else None,
+                mdc=noise.mdc if noise is not None else None,
+                remeasured=REMEASURED.get(m) or 0,
                 lines=tuple(metric_lines(record)),
                 centers=_centers(record),
             )

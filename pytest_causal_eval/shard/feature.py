@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_causal_eval.options import OptionSpec
+from pytest_causal_eval.shard.settings import ShardSettings
 
 if TYPE_CHECKING:
     from pytest_causal_eval.session import CausalEvalSession
@@ -54,8 +55,8 @@ MARKER_KEYS: dict[str, str] = {}
 
 def configure(config: pytest.Config, session: CausalEvalSession) -> None:
     """Register the sharding plugin when ``--causal-eval-shard`` is given."""
-    shard: Shard | None = session.settings.get("shard")
-    source: Path | None = session.settings.get("shard_durations")
+    settings = ShardSettings.of(session.settings)
+    shard, source = settings.shard, settings.durations
     if shard is None:
         if source is not None:
             raise pytest.UsageError(

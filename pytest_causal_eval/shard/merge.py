@@ -21,8 +21,9 @@ from pytest_causal_eval.environment.fingerprint import (
     hard_differences,
     results_machine,
 )
+from pytest_causal_eval.extra_keys import VERDICT
 from pytest_causal_eval.report.verdicts import ORDER
-from pytest_causal_eval.results import Measurement, RunResults
+from pytest_causal_eval.results import Measurement, RunResults, Verdict
 
 __all__ = ["MergeError", "Merged", "machine_key", "merge_results", "shard_of"]
 
@@ -55,16 +56,16 @@ def shard_of(results: RunResults) -> tuple[int, int] | None:
     return None
 
 
-def _worst_verdict(runs: Sequence[Measurement]) -> Mapping[str, Any] | None:
+def _worst_verdict(runs: Sequence[Measurement]) -> Verdict | None:
     rank = {v: i for i, v in enumerate(ORDER)}
-    records: list[Mapping[str, Any]] = []
+    records: list[Verdict] = []
     for m in runs:
-        record = m.extra.get("verdict")
-        if isinstance(record, Mapping):
+        record = VERDICT.get(m)
+        if record is not None:
             records.append(record)
     if not records:
         return None
-    return min(records, key=lambda r: rank.get(str(r.get("verdict")), len(ORDER)))
+    return min(records, key=lambda r: rank.get(r.verdict, len(ORDER)))
 
 
 def _shard_notes(inputs: Sequence[tuple[str, RunResults]]) -> list[str]:
@@ -124,7 +125,7 @@ def merge_results(inputs: Sequence[tuple[str, RunResults]], allow_duplicates: bo
         pooled = pool_measurements(runs)
         worst = _worst_verdict(runs)
         if worst is not None:
-            pooled.extra["verdict"] = dict(worst)
+            VERDICT.put(pooled, worst)
         merged.append(pooled)
     if duplicates:
         notes.append(f"{len(duplicates)} measurement id(s) were in several files: their rounds were pooled")

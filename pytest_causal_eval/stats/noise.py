@@ -9,8 +9,8 @@ autocorrelation of the rounds, and the between-process reproducibility floor.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 
 from pytest_causal_eval.stats.compare import DEFAULT_FLOOR, NORMAL_MEDIAN_SE, Z95
 
@@ -31,6 +31,18 @@ class NoiseProfile:
 
     def to_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: object) -> NoiseProfile | None:
+        """The profile a ``to_dict`` stored; None unless ``data`` holds its five numbers."""
+        if not isinstance(data, Mapping):
+            return None
+        values = [data.get(f.name) for f in fields(cls)]
+        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) != len(values):
+            return None
+        n, cv, autocorr, n_effective, mdc = numbers
+        return cls(n=int(n), cv=cv, autocorr=autocorr, n_effective=n_effective, mdc=mdc)
 
 
 def lag1_autocorrelation(values: Sequence[float]) -> float:

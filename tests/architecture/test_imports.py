@@ -58,6 +58,7 @@ CORE = tuple(
         "atomicio",
         "bench",
         "extra_info",
+        "extra_keys",
         "hookspecs",
         "markers",
         "measure",

@@ -118,18 +118,18 @@ def test_noisy_machine_gives_a_summary_line_not_a_python_warning(pytester: pytes
 
         from pytest_causal_eval.environment.health import BusyProcess, HealthSample
 
-        # importlib, not "from package import machine": pytester drops modules between runs and the
+        # importlib, not "from package import readings": pytester drops modules between runs and the
         # package attribute may point at a stale copy.
-        machine = importlib.import_module("pytest_causal_eval.environment.machine")
-        ORIGINAL = machine.sample_health
+        readings = importlib.import_module("pytest_causal_eval.environment.readings")
+        ORIGINAL = readings.sample_health
 
         def pytest_configure(config):
-            machine.sample_health = lambda interval=0.2, own_processes=1: HealthSample(
+            readings.sample_health = lambda interval=0.2, own_processes=1: HealthSample(
                 cpus=2, load_avg=(0.1, 0.1, 0.1), busy_processes=[BusyProcess(4242, "miner", 97.0)]
             )
 
         def pytest_unconfigure(config):
-            machine.sample_health = ORIGINAL
+            readings.sample_health = ORIGINAL
         """
     )
     pytester.makepyfile(test_n="def test_n(causal_bench):\n    causal_bench(lambda: 1)\n")

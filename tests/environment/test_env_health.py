@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.environment import machine
+from pytest_causal_eval.environment import readings
 
 from .envfakes import FAKE_PSUTIL_SOURCE
 
@@ -24,10 +24,10 @@ def fake_psutil(monkeypatch: pytest.MonkeyPatch) -> Any:
     fake = namespace["FakePsutil"](cpus=2)
     monkeypatch.setitem(sys.modules, "psutil", fake)
     monkeypatch.setattr(
-        machine, "time", SimpleNamespace(perf_counter=fake.time.perf_counter, sleep=fake.time.sleep)
+        readings, "time", SimpleNamespace(perf_counter=fake.time.perf_counter, sleep=fake.time.sleep)
     )
-    monkeypatch.setattr(machine, "cpu_tick_seconds", lambda: 0.01, raising=False)
-    monkeypatch.setattr(machine, "load_average", lambda: (0.2, 0.2, 0.2))  # this machine's is not quiet
+    monkeypatch.setattr(readings, "cpu_tick_seconds", lambda: 0.01, raising=False)
+    monkeypatch.setattr(readings, "load_average", lambda: (0.2, 0.2, 0.2))  # this machine's is not quiet
     return fake
 
 
@@ -38,7 +38,7 @@ def shares(health: dict[str, Any]) -> dict[str, float]:
 def test_sample_off_reads_the_facts_and_watches_no_process(fake_psutil: Any) -> None:
     # a light process whose CPU counter is about to tick: what made the old zero-length sample say 1000%
     fake_psutil.add(4242, "python", cores=0.05, cpu_at_start=0.00996)
-    health = machine.check_health(0.0)
+    health = readings.check_health(0.0)
     assert fake_psutil.iterations == 0 and fake_psutil.time.sleeps == []
     assert health["busy_processes"] == [] and health["noisy"] is False
     assert health["processes_sampled"] is False and health["sample_seconds"] == 0.0
@@ -48,7 +48,7 @@ def test_sample_off_reads_the_facts_and_watches_no_process(fake_psutil: Any) -> 
 def test_one_tick_in_a_short_sample_is_not_a_busy_process(fake_psutil: Any) -> None:
     for pid in range(10, 20):  # idle daemons whose counters each tick once during the sample
         fake_psutil.add(pid, f"daemon{pid}", cores=0.05, cpu_at_start=0.01 - 0.0001 * (pid - 9))
-    health = machine.check_health(0.02)
+    health = readings.check_health(0.02)
     assert fake_psutil.time.sleeps == [0.02]
     assert health["busy_processes"] == [] and health["noisy"] is False, health["reasons"]
 
@@ -57,7 +57,7 @@ def test_cpu_shares_are_what_the_process_used_and_never_more_than_the_machine(fa
     fake_psutil.add(100, "spinner", cores=1.0)
     fake_psutil.add(101, "half", cores=0.5)
     fake_psutil.add(102, "impossible", cores=8.0)  # a counter gone wrong: 8 CPUs' worth on a 2-CPU machine
-    health = machine.check_health(0.2)
+    health = readings.check_health(0.2)
     share = shares(health)
     assert 90.0 <= share["spinner"] <= 100.0
     assert 40.0 <= share["half"] <= 50.0
@@ -72,7 +72,7 @@ def test_busy_processes_uses_each_process_own_interval(fake_psutil: Any) -> None
     """Reading many processes takes time: each share is over the time between its own two readings."""
     for pid in range(200, 260):
         fake_psutil.add(pid, f"p{pid}", cores=1.0 if pid == 200 else 0.0)
-    found = machine.busy_processes(
+    found = readings.busy_processes(
         fake_psutil, 0.05, 2, clock=fake_psutil.time.perf_counter, sleep=fake_psutil.time.sleep, tick=0.01
     )
     assert [p.name for p in found] == ["p200"]
@@ -118,7 +118,7 @@ def test_health_sample_off_skips_the_process_sample_end_to_end(pytester: pytest.
 OWN_IDS_SCRIPT = """
 import json, subprocess, sys, time
 import psutil
-from pytest_causal_eval.environment.machine import own_process_ids
+from pytest_causal_eval.environment.readings import own_process_ids
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
 try:
     print(json.dumps(sorted(own_process_ids(psutil))))
@@ -154,5 +154,5 @@ def test_an_xdist_worker_counts_the_controller_and_the_other_workers_as_its_own(
     controller.children = lambda recursive=False: [fake_psutil.me, worker2]
     shell_sibling = 49
     fake_psutil.Process = lambda pid=None: fake_psutil.me if pid is None else {50: controller}[pid]
-    assert machine.own_process_ids(fake_psutil, root_pid=50) == {1, 50, 52}
-    assert shell_sibling not in machine.own_process_ids(fake_psutil, root_pid=50)
+    assert readings.own_process_ids(fake_psutil, root_pid=50) == {1, 50, 52}
+    assert shell_sibling not in readings.own_process_ids(fake_psutil, root_pid=50)

@@ -9,7 +9,7 @@ import pytest
 from pytest_causal_eval.environment.affinity import format_cpu_list, parse_cpu_list
 from pytest_causal_eval.environment.gpu import GpuEnvError, choose_device_index
 from pytest_causal_eval.environment.health import BusyProcess, HealthSample, assess, quick_health
-from pytest_causal_eval.environment.machine import read_cpu_tuning
+from pytest_causal_eval.environment.readings import read_cpu_tuning
 from pytest_causal_eval.environment.settings import parse_health_sample
 from pytest_causal_eval.environment.tuning import suggest_tuning
 from pytest_causal_eval.environment.xdist import (

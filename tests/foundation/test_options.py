@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import stat
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_causal_eval.options import (
     CORE_OPTIONS,
+    OptionSpec,
+    Settings,
     parse_bool,
     parse_duration,
     parse_positive_int,
@@ -156,12 +162,16 @@ def test_feature_settings_are_typed_with_the_defaults_of_their_options(pytestcon
     """Each feature reads its settings through one typed record whose defaults are its OptionSpecs'."""
     from pytest_causal_eval.baseline.settings import BaselineSettings
     from pytest_causal_eval.environment.settings import EnvironmentSettings
+    from pytest_causal_eval.instructions.settings import InstructionSettings
     from pytest_causal_eval.options import resolve_settings
+    from pytest_causal_eval.profiling.settings import ProfilingSettings
+    from pytest_causal_eval.report.settings import ReportSettings
+    from pytest_causal_eval.shard.settings import ShardSettings
     from pytest_causal_eval.stats.thresholds import DEFAULT_THRESHOLD
 
     settings = resolve_settings(pytestconfig)
     assert EnvironmentSettings.of(settings) == EnvironmentSettings(
-        xdist="serial", require_gpu=False, health_sample=0.2
+        xdist="serial", require_gpu=False, health_sample=0.2, max_foreign_load=0.25
     )
     assert BaselineSettings.of(settings) == BaselineSettings(
         baselines=None,
@@ -171,4 +181,100 @@ def test_feature_settings_are_typed_with_the_defaults_of_their_options(pytestcon
         threshold=DEFAULT_THRESHOLD,
         strict=False,
         remeasure=2,
+    )
+    assert ProfilingSettings.of(settings) == ProfilingSettings(profile="off", on_regression=True)
+    assert ReportSettings.of(settings) == ReportSettings(
+        history=Path(".causal-eval/history.sqlite"), markdown=None, prometheus=None
+    )
+    assert ShardSettings.of(settings) == ShardSettings(shard=None, durations=None)
+    assert InstructionSettings.of(settings) == InstructionSettings(
+        mode="time", cache_sim=False, count_timeout=600.0
+    )
+
+
+def _typed_settings() -> list[tuple[Any, tuple[OptionSpec, ...]]]:
+    """Each feature's typed settings class with the options it owns."""
+    from pytest_causal_eval.baseline import feature as baseline
+    from pytest_causal_eval.baseline.settings import BaselineSettings
+    from pytest_causal_eval.environment import settings as environment
+    from pytest_causal_eval.environment.settings import EnvironmentSettings
+    from pytest_causal_eval.instructions import feature as instructions
+    from pytest_causal_eval.instructions.settings import InstructionSettings
+    from pytest_causal_eval.profiling import feature as profiling
+    from pytest_causal_eval.profiling.settings import ProfilingSettings
+    from pytest_causal_eval.report import feature as report
+    from pytest_causal_eval.report.settings import ReportSettings
+    from pytest_causal_eval.shard import feature as shard
+    from pytest_causal_eval.shard.settings import ShardSettings
+
+    return [
+        (EnvironmentSettings, environment.OPTIONS),
+        (BaselineSettings, baseline.OPTIONS),
+        (ProfilingSettings, profiling.OPTIONS),
+        (ReportSettings, report.OPTIONS),
+        (ShardSettings, shard.OPTIONS),
+        (InstructionSettings, instructions.OPTIONS),
+    ]
+
+
+class _ReadSettings(Settings):
+    """Settings that record which options are read, and refuse ``get`` (whose default would be a
+    second one)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values, dict.fromkeys(values, "default"))
+        self.read: list[str] = []
+
+    def __getitem__(self, dest: str) -> Any:
+        self.read.append(dest)
+        return super().__getitem__(dest)
+
+    def get(self, dest: str, default: Any = None) -> Any:
+        raise AssertionError(f"settings.get({dest!r}, ...) in a typed settings class")
+
+
+@pytest.mark.parametrize("cls", [cls for cls, _ in _typed_settings()], ids=lambda cls: cls.__name__)
+def test_typed_settings_write_no_default_of_their_own(cls: Any) -> None:
+    """A typed settings class reads every option of its feature from the resolved settings, by
+    subscript, and knows no default: a field with a default, a ``get`` with a fallback, or an option
+    left unread would be a second place for a default."""
+    specs = dict(_typed_settings())[cls]
+    assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(cls)), cls
+    settings = _ReadSettings({spec.dest: spec.default for spec in specs})
+    cls.of(settings)
+    assert sorted(settings.read) == sorted(spec.dest for spec in specs)
+    for spec in specs:  # an option missing from the settings is an error, not a fallback
+        with pytest.raises(KeyError):
+            cls.of(_ReadSettings({s.dest: s.default for s in specs if s is not spec}))
+
+
+#: Files whose ``settings.get(`` is not a feature reading its options: the Settings class itself (its
+#: cross-checks also run on partly resolved settings), a CpuEnv's own dict, an evaluation's settings;
+#: and instruction mode's plugin object, still to be converted to ``InstructionSettings``.
+_NOT_FEATURE_READS = {
+    "options.py",
+    "environment/cpu.py",
+    "cli/engine_cmds.py",
+    "instructions/plugin.py",
+}
+
+
+def test_features_read_their_settings_through_their_typed_class() -> None:
+    import pytest_causal_eval
+
+    root = Path(pytest_causal_eval.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel in _NOT_FEATURE_READS or rel.startswith("engine/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            receiver = node.func.value
+            named = receiver.id if isinstance(receiver, ast.Name) else getattr(receiver, "attr", "")
+            if node.func.attr == "get" and named == "settings":
+                found.append(f"{rel}:{node.lineno}")
+    assert found == [], "read through the feature's typed settings class (X.of(settings)): " + ", ".join(
+        found
     )
