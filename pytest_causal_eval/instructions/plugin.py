@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_causal_eval.instructions.reexec import RERUN_KEY
+from pytest_causal_eval.instructions.settings import InstructionSettings
 from pytest_causal_eval.markers import marker_kwargs
 from pytest_causal_eval.results import Measurement, Metric
 
@@ -70,8 +71,9 @@ class InstructionPlugin:
     def __init__(self, config: pytest.Config, session: CausalEvalSession) -> None:
         self.config = config
         self.session = session
-        self.cache_sim = bool(session.settings.get("cache_sim"))
-        self.time_limit = float(session.settings.get("count_timeout"))
+        settings = InstructionSettings.of(session.settings)
+        self.cache_sim = settings.cache_sim
+        self.time_limit = settings.count_timeout
         self.out_dir: str | None = config.stash.get(RERUN_KEY, None) or None
         self.hash_seed = os.environ.get("PYTHONHASHSEED")
         self._counter: InstructionCounter | None = None

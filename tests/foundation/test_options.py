@@ -249,13 +249,11 @@ def test_typed_settings_write_no_default_of_their_own(cls: Any) -> None:
 
 
 #: Files whose ``settings.get(`` is not a feature reading its options: the Settings class itself (its
-#: cross-checks also run on partly resolved settings), a CpuEnv's own dict, an evaluation's settings;
-#: and instruction mode's plugin object, still to be converted to ``InstructionSettings``.
+#: cross-checks also run on partly resolved settings), a CpuEnv's own dict, an evaluation's settings.
 _NOT_FEATURE_READS = {
     "options.py",
     "environment/cpu.py",
     "cli/engine_cmds.py",
-    "instructions/plugin.py",
 }
 
 
