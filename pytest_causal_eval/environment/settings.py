@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_causal_eval.environment.xdist import DEFAULT_XDIST_MODE, XDIST_MODES, parse_xdist_mode
+from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD, parse_max_foreign_load
 from pytest_causal_eval.options import OptionSpec, Settings, parse_bool, parse_duration
 
 __all__ = [
@@ -31,25 +32,6 @@ def parse_health_sample(text: str) -> float:
     if value > 10:
         raise ValueError(f"expected at most 10s, got {text!r}")
     return value
-
-
-DEFAULT_MAX_FOREIGN_LOAD = 0.25
-
-
-def parse_max_foreign_load(text: str) -> float | None:
-    """'off' (None: a time regression is judged whatever else ran) or a percentage of the
-    machine's CPUs from 1% to 100%, such as 25%."""
-    lowered = str(text).strip().lower()
-    if lowered in ("off", "no", "false"):
-        return None
-    number = lowered[:-1] if lowered.endswith("%") else lowered
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"expected off or a percentage of the CPUs such as 25%, got {text!r}") from None
-    if not 1.0 <= value <= 100.0:
-        raise ValueError(f"expected off or a percentage from 1% to 100%, got {text!r}")
-    return value / 100.0
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
