@@ -11,15 +11,26 @@ moves only where they sit. The verdict message then says ``median of N saving se
 Sessions of other code are never used: a real speed-up between two saves is not noise. The
 sessions are ignored when the last one does not describe the stored rounds (its median more than
 1% from theirs: an entry edited or imported by hand).
+
+A session saved while other processes took the limit's share of the CPUs or more
+(``--causal-eval-max-foreign-load``; each session records its ``foreign_share``) is slow because of
+its neighbours, and a median of two is their mean: one such save would still pull the center. So
+such saves are **left out** of the center (not down-weighted: their bias has one sign and no known
+size) while at least one save of the same code was made under less load, and the note says how
+many were left out. When every save was made under load, the center is their median and the note
+says it may be slow; so does a single save under load (the stored rounds as they are). Sessions
+that recorded no share (older files) count as quiet.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_causal_eval import numbers
+from pytest_causal_eval.baseline.schema import saved_under_load, session_share
 from pytest_causal_eval.stats.compare import Side
 
 __all__ = ["SessionCenter", "centered_side", "session_center"]
@@ -28,16 +39,14 @@ MIN_SESSIONS = 2
 AGREEMENT = 0.01  # the last session's median and the stored rounds' median, relative
 
 
+@dataclass(frozen=True)
 class SessionCenter:
-    """A center from ``sessions`` saving sessions of one code."""
+    """Where the baseline's time sits: ``value`` is the median of ``sessions`` saving sessions of one
+    code (None: the stored rounds as they are), ``note`` what the verdict says about it."""
 
-    def __init__(self, value: float, sessions: int) -> None:
-        self.value = value
-        self.sessions = sessions
-
-    @property
-    def note(self) -> str:
-        return f"median of {self.sessions} saving sessions"
+    value: float | None
+    sessions: int
+    note: str
 
 
 def _median(value: Any) -> float | None:
@@ -47,23 +56,51 @@ def _median(value: Any) -> float | None:
     return float(median)
 
 
-def session_center(sessions: Any, stored_median: float) -> SessionCenter | None:
-    """The median of the medians of the sessions that measured the last session's code, or None
-    (fewer than two such sessions, no code digest, or sessions that do not match the stored rounds)."""
+def _shares(sessions: list[Mapping[str, Any]]) -> str:
+    shares = sorted(share for s in sessions if (share := session_share(s)) is not None)
+    low, high = f"{shares[0]:.0%}", f"{shares[-1]:.0%}"
+    return low if low == high else f"{low}-{high}"
+
+
+def session_center(sessions: Any, stored_median: float, limit: float | None = None) -> SessionCenter | None:
+    """The center of the stored time (see the module docstring), or None: the stored rounds as they
+    are, with nothing to say (fewer than two sessions of the last one's code, none saved under load
+    at or above ``limit``, or sessions that do not match the stored rounds)."""
     if not isinstance(sessions, list) or not sessions:
         return None
     last = sessions[-1]
-    code = last.get("code") if isinstance(last, Mapping) else None
     last_median = _median(last)
-    if not code or last_median is None or stored_median <= 0:
+    if not isinstance(last, Mapping) or last_median is None or stored_median <= 0:
         return None
     if abs(last_median / stored_median - 1.0) > AGREEMENT:
         return None
-    same_code = [_median(s) for s in sessions if isinstance(s, Mapping) and s.get("code") == code]
-    medians = [m for m in same_code if m is not None]
-    if len(medians) < MIN_SESSIONS:
+    code = last.get("code")
+    same = [s for s in sessions if code and isinstance(s, Mapping) and s.get("code") == code and _median(s)]
+    if len(same) < MIN_SESSIONS:
+        if saved_under_load(last, limit):
+            note = f"measured while other processes used {_shares([last])} of the CPUs: it may be slow"
+            return SessionCenter(None, 1, note)
         return None
-    return SessionCenter(float(statistics.median(medians)), len(medians))
+    loaded = [s for s in same if saved_under_load(s, limit)]
+    quiet = [s for s in same if not saved_under_load(s, limit)]
+    if not loaded:
+        return SessionCenter(_median_of(same), len(same), f"median of {len(same)} saving sessions")
+    if not quiet:
+        note = (
+            f"median of {len(same)} saving sessions, all saved while other processes used "
+            f"{_shares(loaded)} of the CPUs: it may be slow"
+        )
+        return SessionCenter(_median_of(same), len(same), note)
+    left_out = f"{len(loaded)} saved while other processes used {_shares(loaded)} of the CPUs left out"
+    if len(quiet) == 1:
+        return SessionCenter(_median_of(quiet), 1, f"the one quiet save of {len(same)}; {left_out}")
+    return SessionCenter(
+        _median_of(quiet), len(quiet), f"median of {len(quiet)} of {len(same)} saving sessions; {left_out}"
+    )
+
+
+def _median_of(sessions: list[Mapping[str, Any]]) -> float:
+    return float(statistics.median(m for s in sessions if (m := _median(s)) is not None))
 
 
 def centered_side(side: Side, center: float) -> Side:

@@ -12,7 +12,9 @@ same code can land that far away from it. It is never narrowed, so a suite saved
 before. Sessions of different code are never compared with each other: a real speed-up between
 two saves is not noise. With two or more saving sessions of the code the stored rounds measured,
 the time comparison is centered on the median of their medians (``baseline.center``), not on the
-last save alone.
+last save alone. Saves made while other processes took ``GateConfig.max_foreign_load`` of the CPUs
+or more are left out of both (while a quieter save of the code exists), and the comparison's
+``baseline_note`` says so.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from pytest_causal_eval.baseline.center import centered_side, session_center
 from pytest_causal_eval.baseline.schema import session_floor
 from pytest_causal_eval.extra_keys import MEMORY
+from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD
 from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_comparable
 from pytest_causal_eval.report.units import format_count, format_seconds, format_value
 from pytest_causal_eval.results import Measurement, Verdict
@@ -75,17 +78,24 @@ _RANK: dict[str, int] = {"regressed": 0, "inconclusive": 1, "improved": 2, "pass
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Thresholds for one measurement: ``threshold`` for everything, ``per_metric`` overrides."""
+    """Thresholds for one measurement: ``threshold`` for everything, ``per_metric`` overrides;
+    ``max_foreign_load``: the foreign share at or above which a saving session is said to be made
+    under load (None: off, every save counts alike)."""
 
     threshold: Threshold = DEFAULT_THRESHOLD
     per_metric: Mapping[str, Threshold] = field(default_factory=dict)
     settings: GateSettings = field(default_factory=GateSettings)
+    max_foreign_load: float | None = DEFAULT_MAX_FOREIGN_LOAD
 
     def for_metric(self, name: str) -> Threshold:
         return self.per_metric.get(name, self.threshold)
 
 
-def config_from_record(recorded: Any, override: Threshold | None = None) -> GateConfig:
+def config_from_record(
+    recorded: Any,
+    override: Threshold | None = None,
+    max_foreign_load: float | None = DEFAULT_MAX_FOREIGN_LOAD,
+) -> GateConfig:
     """The thresholds a run recorded in ``extra['thresholds']`` (``override`` replaces the default)."""
     per_metric: dict[str, Threshold] = {}
     default = override or DEFAULT_THRESHOLD
@@ -99,7 +109,7 @@ def config_from_record(recorded: Any, override: Threshold | None = None) -> Gate
                 default = override or parsed
             else:
                 per_metric[str(name)] = parsed
-    return GateConfig(threshold=default, per_metric=per_metric)
+    return GateConfig(threshold=default, per_metric=per_metric, max_foreign_load=max_foreign_load)
 
 
 def _side(samples: Sequence[float] | None, value: float) -> Side:
@@ -123,15 +133,19 @@ def baseline_side(time_block: Mapping[str, Any]) -> Side:
 
 
 def time_settings(
-    time_block: Mapping[str, Any], settings: GateSettings, center_sessions: int = 1
+    time_block: Mapping[str, Any],
+    settings: GateSettings,
+    center_sessions: int = 1,
+    max_foreign_load: float | None = None,
 ) -> GateSettings:
     """The settings for a time comparison: the floor widened to what the baseline's saving sessions
     of one code showed, when that is more than the default (never narrowed).
 
     The learned floor is the spread of one session against another; against a center that is the
     median of ``center_sessions`` sessions the difference varies less: ``sd * sqrt(1 + pi / 2N)``
-    (the variance of a median of N), not ``sd * sqrt 2``."""
-    learned = session_floor(time_block.get("sessions"))
+    (the variance of a median of N), not ``sd * sqrt 2``. Sessions saved under foreign load at or
+    above ``max_foreign_load`` are not learned from."""
+    learned = session_floor(time_block.get("sessions"), max_foreign_load)
     if learned is None:
         return settings
     floor, _df, used = learned
@@ -152,15 +166,17 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
     time_threshold = config.for_metric(TIME)
     if m.samples and isinstance(time_block, Mapping) and time_threshold.kind != "off":
         base = baseline_side(time_block)
-        center = session_center(time_block.get("sessions"), base.center)
+        center = session_center(time_block.get("sessions"), base.center, config.max_foreign_load)
         comparison = compare(
-            centered_side(base, center.value) if center is not None else base,
+            centered_side(base, center.value) if center is not None and center.value is not None else base,
             Side.of_samples(m.samples),
             metric=TIME,
             better="lower",
             threshold=time_threshold,
             seed=seed_for(f"{m.id}::{TIME}"),
-            settings=time_settings(time_block, config.settings, center.sessions if center else 1),
+            settings=time_settings(
+                time_block, config.settings, center.sessions if center else 1, config.max_foreign_load
+            ),
             unit="s",
         )
         out.append(replace(comparison, baseline_note=center.note) if center is not None else comparison)

@@ -17,40 +17,55 @@ from dataclasses import replace
 from typing import Any
 
 from pytest_causal_eval.extra_keys import VERDICT
+from pytest_causal_eval.measure.load import foreign_share
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Comparison
 
-__all__ = ["busy_reason", "busy_summary_line", "foreign_share", "judge_under_load", "saved_under_load_note"]
+__all__ = [
+    "GATE_FLAG",
+    "busy_reason",
+    "busy_summary_line",
+    "foreign_share",
+    "judge_under_load",
+    "saved_under_load_note",
+    "share_range",
+]
 
 TIME = "time"
+GATE_FLAG = (
+    "--causal-eval-max-foreign-load"  # the CLI's ``compare`` and ``ab`` name theirs --max-foreign-load
+)
+ROUNDS = "the timed rounds"
 
 
-def foreign_share(load: Any) -> float | None:
-    """The foreign share recorded in ``measurement.extra['load']``, None when not read."""
-    if not isinstance(load, Mapping):
-        return None
-    value = load.get("foreign_share")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        return None
-    return float(value)
+def share_range(shares: Sequence[float]) -> str:
+    """'48%' or '30%-62%': the foreign shares seen."""
+    ordered = sorted(shares)
+    low, high = f"{ordered[0]:.0%}", f"{ordered[-1]:.0%}"
+    return low if low == high else f"{low}-{high}"
 
 
-def busy_reason(load: Any, limit: float | None) -> str:
-    """Why a time regression cannot be trusted ('' when it can)."""
+def busy_reason(load: Any, limit: float | None, flag: str = GATE_FLAG, rounds: str = ROUNDS) -> str:
+    """Why a time regression cannot be trusted ('' when it can); ``flag`` names the option that sets
+    the limit, ``rounds`` the rounds the load was read over."""
     share = foreign_share(load)
     if limit is None or share is None or share < limit:
         return ""
     cpus = load.get("cpus") if isinstance(load, Mapping) else None
     on = f" of {cpus} CPUs" if isinstance(cpus, int) and cpus > 0 else " of the CPUs"
-    return (
-        f"other processes used {share:.0%}{on} during the timed rounds "
-        f"(limit {limit:.0%}, --causal-eval-max-foreign-load)"
-    )
+    return f"other processes used {share:.0%}{on} during {rounds} (limit {limit:.0%}, {flag})"
 
 
-def judge_under_load(comparisons: Sequence[Comparison], load: Any, limit: float | None) -> list[Comparison]:
-    """``comparisons`` with a regressed time comparison made inconclusive when the machine was busy."""
-    reason = busy_reason(load, limit)
+def judge_under_load(
+    comparisons: Sequence[Comparison],
+    load: Any,
+    limit: float | None,
+    flag: str = GATE_FLAG,
+    rounds: str = ROUNDS,
+) -> list[Comparison]:
+    """``comparisons`` with a regressed time comparison made inconclusive when the machine was busy
+    (the gate, ``causal-eval compare`` and ``causal-eval ab`` apply the same rule)."""
+    reason = busy_reason(load, limit, flag, rounds)
     if not reason:
         return list(comparisons)
     return [
@@ -61,9 +76,12 @@ def judge_under_load(comparisons: Sequence[Comparison], load: Any, limit: float 
     ]
 
 
-def busy_summary_line(measurements: Sequence[Measurement], strict: bool) -> str:
+def busy_summary_line(
+    measurements: Sequence[Measurement], strict: bool, strict_flag: str = "--causal-eval-strict"
+) -> str:
     """The terminal summary's line about time regressions left undecided because the machine was
-    busy ('' when there are none): how many, the foreign shares seen, and the first few names."""
+    busy ('' when there are none): how many, the foreign shares seen, and the first few names
+    (``strict_flag``: the option that fails them, the CLI's ``--strict``)."""
     busy: list[tuple[str, float]] = []
     for m in measurements:
         record = VERDICT.get(m)
@@ -73,10 +91,9 @@ def busy_summary_line(measurements: Sequence[Measurement], strict: bool) -> str:
             busy.append((m.id, foreign_share(m.extra.get("load")) or 0.0))
     if not busy:
         return ""
-    shares = sorted(share for _, share in busy)
-    seen = f"{shares[0]:.0%}" if shares[0] == shares[-1] else f"{shares[0]:.0%}-{shares[-1]:.0%}"
+    seen = share_range([share for _, share in busy])
     names = ", ".join(mid for mid, _ in busy[:3]) + (f" and {len(busy) - 3} more" if len(busy) > 3 else "")
-    outcome = "failed (--causal-eval-strict)" if strict else "not failed (--causal-eval-strict fails them)"
+    outcome = f"failed ({strict_flag})" if strict else f"not failed ({strict_flag} fails them)"
     return (
         f"causal-eval: WARNING {len(busy)} time regression(s) measured while other processes used {seen} of "
         f"the CPUs are inconclusive, {outcome}: {names}"
@@ -85,18 +102,17 @@ def busy_summary_line(measurements: Sequence[Measurement], strict: bool) -> str:
 
 def saved_under_load_note(saved: Sequence[Measurement], limit: float | None) -> str:
     """A note when measurements were saved while other processes used the limit's share of the CPUs
-    or more ('' otherwise): a baseline saved on a busy machine is slow, and until more saves of the
-    same code outvote it (``baseline.center``) it hides regressions of that size."""
+    or more ('' otherwise): a baseline saved on a busy machine is slow and hides regressions of that
+    size until a quieter save of the same code replaces it as the center (``baseline.center``)."""
     if limit is None:
         return ""
-    busy = sorted(
+    busy = [
         share for m in saved if (share := foreign_share(m.extra.get("load"))) is not None and share >= limit
-    )
+    ]
     if not busy:
         return ""
-    seen = f"{busy[0]:.0%}" if busy[0] == busy[-1] else f"{busy[0]:.0%}-{busy[-1]:.0%}"
     return (
-        f"{len(busy)} measurement(s) were saved while other processes used {seen} of the CPUs: their "
-        "baseline may be slow; save again on a quiet machine (the center is the median of the saves of "
-        "the same code)"
+        f"{len(busy)} measurement(s) were saved while other processes used {share_range(busy)} of the CPUs: "
+        "their baseline may be slow; save again on a quiet machine (the share is stored with the save, "
+        "and the gate's center leaves such saves out while a quieter save of the same code exists)"
     )

@@ -26,7 +26,12 @@ import pytest
 from pytest_causal_eval import __version__
 from pytest_causal_eval.baseline.code_identity import code_identity
 from pytest_causal_eval.baseline.gate import GateConfig, build_verdict, format_comparison, judge
-from pytest_causal_eval.baseline.load import busy_summary_line, judge_under_load, saved_under_load_note
+from pytest_causal_eval.baseline.load import (
+    busy_summary_line,
+    foreign_share,
+    judge_under_load,
+    saved_under_load_note,
+)
 from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
@@ -169,7 +174,7 @@ class BaselineGate:
         markers = item_markers(item)
         threshold: Threshold = markers.get("threshold", self.threshold)
         per_metric: dict[str, Threshold] = dict(markers.get("metric_thresholds", {}))
-        return GateConfig(threshold=threshold, per_metric=per_metric)
+        return GateConfig(threshold=threshold, per_metric=per_metric, max_foreign_load=self.max_foreign_load)
 
     def pytest_causal_eval_judge(self, item: pytest.Item, measurement: Measurement) -> list[str] | None:
         config = self._gate_config(item)
@@ -325,7 +330,8 @@ class BaselineGate:
             entry = entry_from_measurement(m, now, __version__)
             time_block = entry.get("time")
             if isinstance(time_block, dict):
-                time_block["sessions"] = [session_record(time_block["summary"]["median"], code, now)]
+                share = foreign_share(m.extra.get("load"))
+                time_block["sessions"] = [session_record(time_block["summary"]["median"], code, now, share)]
             problem = entry_problem(entry)
             if problem is not None:
                 self.errors.append(f"{m.id}: not saved: {problem}")

@@ -11,7 +11,7 @@ Version 1 (current)::
         "<measurement id>": {
           "id", "test_id", "name", "params", "first_seen", "last_seen", "tool_version",
           "time": {"unit": "s", "iterations", "rounds", "summary": {...}, "samples": [...],
-                   "sessions": [{"median", "code", "at"}, ...]} | null,
+                   "sessions": [{"median", "code", "at", "foreign_share"?}, ...]} | null,
           "metrics": {"<name>": {"value", "unit", "better", "samples": [...] | null}},
           "noise": {"cv", "mdc", ...}
         }
@@ -38,9 +38,13 @@ six significant digits so that re-saving the same numbers does not churn the fil
 ``time.sessions`` survives a save, as ``first_seen`` does (``store.save_entries``): the median time of each
 saving session (the last ``MAX_SESSIONS``), with the code it measured (``code``: a digest of the
 committed files apart from the baselines, see ``baseline.code_identity``; empty for a dirty or
-unknown tree) and when. Sessions that measured the *same* code tell how far two
-sessions on the same code drift apart; ``session_floor`` turns them into the gate's
-between-process allowance when that drift is larger than the default (see ``baseline.gate``).
+unknown tree) and when, and the share of the CPUs other processes took during its timed rounds
+(``foreign_share``, 0..1; absent when it was not read, as in files written before it was recorded).
+Sessions that measured the *same* code tell how far two sessions on the same code drift apart;
+``session_floor`` turns them into the gate's between-process allowance when that drift is larger
+than the default (see ``baseline.gate``). A session saved under foreign load at or above the
+limit is slow for a reason that is not the code: the floor and the center (``baseline.center``)
+leave it out.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from typing import Any
 
 from pytest_causal_eval import numbers
 from pytest_causal_eval.extra_keys import GPU
+from pytest_causal_eval.measure.load import foreign_share
 from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile, restore_profile
 from pytest_causal_eval.results import Measurement, Metric
 from pytest_causal_eval.stats.summary import pooled_log_sd, summarize
@@ -72,10 +77,13 @@ __all__ = [
     "entry_problem",
     "even_subsample",
     "gpu_identity",
+    "measured_entry",
     "merge_sessions",
     "migrate",
+    "saved_under_load",
     "session_floor",
     "session_record",
+    "session_share",
     "validate",
 ]
 
@@ -166,6 +174,18 @@ def entry_from_measurement(
     return entry
 
 
+def measured_entry(m: Measurement) -> dict[str, Any]:
+    """A measurement as the entry another is judged against (``causal-eval compare`` and ``ab``): all
+    its samples, and the foreign load of its timed rounds as its one session's (no code: nothing to
+    center on, but a baseline measured under load says so, ``baseline.center``)."""
+    entry = entry_from_measurement(m, "", "", max_samples=10**9)
+    time_block = entry.get("time")
+    if isinstance(time_block, dict):
+        share = foreign_share(m.extra.get("load"))
+        time_block["sessions"] = [session_record(time_block["summary"]["median"], "", "", share)]
+    return entry
+
+
 def measurement_from_entry(mid: str, entry: Mapping[str, Any]) -> Measurement:
     """A stored entry as a ``Measurement`` (the inverse of ``entry_from_measurement`` as far as it
     goes: for the explain hook and profile diffs)."""
@@ -215,9 +235,28 @@ def carry_over_other_mode(old: Any, new: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
-def session_record(median: float, code: str, at: str) -> dict[str, Any]:
-    """One saving session of a measurement: its median time and the code it measured."""
-    return {"median": _round6(median), "code": code, "at": at}
+def session_record(median: float, code: str, at: str, foreign_share: float | None = None) -> dict[str, Any]:
+    """One saving session of a measurement: its median time, the code it measured and, when it was
+    read, the share of the CPUs other processes took during its timed rounds."""
+    record: dict[str, Any] = {"median": _round6(median), "code": code, "at": at}
+    if foreign_share is not None:
+        record["foreign_share"] = round(float(foreign_share), 4)
+    return record
+
+
+def session_share(session: Any) -> float | None:
+    """The foreign share a saving session recorded, None when it recorded none (or not a share)."""
+    value = session.get("foreign_share") if isinstance(session, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        return None
+    return float(value)
+
+
+def saved_under_load(session: Any, limit: float | None) -> bool:
+    """True when a saving session recorded a foreign share at or above ``limit`` (never when the
+    limit is off or the share was not recorded)."""
+    share = session_share(session)
+    return limit is not None and share is not None and share >= limit
 
 
 def merge_sessions(old: Any, new: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -232,14 +271,15 @@ def _is_session(value: Any) -> bool:
     return numbers.check(median, "time") is None
 
 
-def session_floor(sessions: Any) -> tuple[float, int, int] | None:
+def session_floor(sessions: Any, limit: float | None = None) -> tuple[float, int, int] | None:
     """The spread two saving sessions of the same code show, as the gate's floor (the standard
     deviation of the log ratio of two sessions: the pooled within-code standard deviation of the
     log medians, times sqrt 2), with its degrees of freedom and the sessions used; None with fewer
-    than 2 degrees of freedom (no code measured in two sessions, or one code twice only)."""
+    than 2 degrees of freedom (no code measured in two sessions, or one code twice only). Sessions
+    saved under foreign load at or above ``limit`` are left out: their drift is the neighbours'."""
     groups: dict[str, list[float]] = {}
     for s in sessions if isinstance(sessions, list) else []:
-        if _is_session(s) and s.get("code"):
+        if _is_session(s) and s.get("code") and not saved_under_load(s, limit):
             groups.setdefault(str(s["code"]), []).append(float(s["median"]))
     spread, df = pooled_log_sd(groups.values())
     if df < 2:
@@ -429,6 +469,10 @@ def entry_problem(entry: Any) -> str | None:
             if not isinstance(session, Mapping):
                 return numbers.problem(f"time.sessions[{i}]", session, "an object")
             checks.append((f"time.sessions[{i}].median", session.get("median"), "time"))
+            if "foreign_share" in session and session_share(session) is None:
+                return numbers.problem(
+                    f"time.sessions[{i}].foreign_share", session["foreign_share"], "a share from 0 to 1"
+                )
     for name, metric in (entry.get("metrics") or {}).items():
         if not isinstance(metric, Mapping):
             return numbers.problem(f"metrics.{name}", metric, "an object with a value")
