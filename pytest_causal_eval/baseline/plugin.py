@@ -436,6 +436,9 @@ class BaselineGate:
             return "no baseline of this machine was compared (--causal-eval-strict): the session fails"
         return ""
 
+    # first of the plugin's sections: what decides (or could not decide) the run is said at the top,
+    # before the report paths and the measurement table
+    @pytest.hookimpl(tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.session.is_worker:
             return

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_causal_eval.extra_keys import HEALTH, VERDICT
+from pytest_causal_eval.measure.load import foreign_share
 from pytest_causal_eval.report.units import format_seconds, format_value
 from pytest_causal_eval.results import Measurement, Verdict
 
@@ -116,19 +117,37 @@ def _noisy(m: Measurement) -> bool:
 
 
 def _foreign_load(m: Measurement) -> bool:
+    """An inconclusive verdict left so by the foreign-load rule: the rule gives its time comparison
+    a ``reason`` (``baseline.load``), which the record carries for the headline and in ``all``."""
     record = VERDICT.get(m)
     if record is None or record.verdict != "inconclusive":
         return False
-    return FOREIGN_LOAD in (record.reason or "") or FOREIGN_LOAD in record.message
+    if record.reason or FOREIGN_LOAD in record.message:
+        return True
+    return any(
+        isinstance(e, Mapping) and e.get("metric") == "time" and e.get("reason") for e in record.all or []
+    )
+
+
+def _shares(measurements: Sequence[Measurement]) -> str:
+    """' (foreign load: other processes used 48% of the CPUs)', the shares seen as a range."""
+    shares = sorted(s for m in measurements if (s := foreign_share(m.extra.get("load"))) is not None)
+    if not shares:
+        return f" ({FOREIGN_LOAD})"
+    low, high = f"{shares[0]:.0%}", f"{shares[-1]:.0%}"
+    seen = low if low == high else f"{low}-{high}"
+    return f" ({FOREIGN_LOAD}: other processes used {seen} of the CPUs during the timed rounds)"
 
 
 def machine_note(measurements: Sequence[Measurement], session_health: Mapping[str, Any] | None) -> str:
     """One sentence on a noisy machine and what was seen ('' when it was quiet throughout).
 
-    ``noisy machine: 3 of 12 measurements taken under load, 1 inconclusive (foreign load); seen:
-    load average 3.85 on 2 CPU(s) (other work: 2.85); busy processes: ...``"""
+    ``noisy machine: 3 of 12 measurements taken under load, 1 inconclusive (foreign load: other
+    processes used 48% of the CPUs during the timed rounds); seen: load average 3.85 on 2 CPU(s)
+    (other work: 2.85); busy processes: ...``"""
     noisy = sum(1 for m in measurements if _noisy(m))
-    foreign = sum(1 for m in measurements if _foreign_load(m))
+    under_load = [m for m in measurements if _foreign_load(m)]
+    foreign = len(under_load)
     at_start = bool(isinstance(session_health, Mapping) and session_health.get("noisy"))
     if not (noisy or foreign or at_start):
         return ""
@@ -148,7 +167,7 @@ def machine_note(measurements: Sequence[Measurement], session_health: Mapping[st
     elif at_start:
         parts.append("the machine was busy at the start")
     if foreign:
-        parts.append(f"{foreign} inconclusive ({FOREIGN_LOAD})")
+        parts.append(f"{foreign} inconclusive{_shares(under_load)}")
     text = "noisy machine: " + ", ".join(parts)
     if seen:
         text += "; seen: " + "; ".join(seen)

@@ -192,3 +192,25 @@ def test_pooled_readings_weigh_the_shares_by_their_seconds() -> None:
     }
     assert pooled(None, LoadReading(0.7, 2, 2.0)) == {"foreign_share": 0.7, "cpus": 2, "seconds": 2.0}
     assert pooled({"foreign_share": "x"}, LoadReading(0.7, 2, 2.0))["foreign_share"] == 0.7
+
+
+def test_the_terminal_the_markdown_and_the_html_say_it_at_the_top(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted(project, monkeypatch, "0.48")
+    result = project.runpytest(
+        *ARGS, *PLAIN, "--causal-eval-report", "rep", "--causal-eval-markdown", "verdicts.md"
+    )
+    result.assert_outcomes(passed=1, deselected=2)
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if line.startswith("---") and "causal-eval" in line)
+    # the first section after the tests' progress is the verdicts', and the load line opens it
+    assert "causal-eval verdicts" in lines[start], lines[start:]
+    assert lines[start + 1].startswith("causal-eval: WARNING 1 time regression(s) measured while other")
+    said = "1 inconclusive (foreign load: other processes used 48% of the CPUs during the timed rounds)"
+    wrapped = " ".join(line.strip() for line in lines[start + 2 : start + 8])
+    assert wrapped.startswith("causal-eval: noisy machine: ") and said in wrapped  # then the table
+    markdown = (project.path / "verdicts.md").read_text()
+    assert said in markdown and markdown.index(said) < markdown.index("| ")  # under the counts
+    page = (project.path / "rep" / "index.html").read_text()
+    assert said in page and page.index(said) < page.index("<table")

@@ -244,9 +244,10 @@ def pytest_causal_eval_session_results(config, results):
     assert "Traceback" not in text and "INTERNALERROR" not in text and "second line" not in text
     result.stdout.fnmatch_lines(
         [
-            "causal-eval: error: could not write the HTML report under rep: *Is a directory*",
-            "*causal-eval verdicts*",
+            "*causal-eval verdicts*",  # the verdicts come first, then the outputs
             "verdicts: 2 pass",
+            "*causal-eval reports*",
+            "causal-eval: error: could not write the HTML report under rep: *Is a directory*",
             "causal-eval: error: *conftest.py failed at the end of the run: RuntimeError: boom",
         ]
     )
