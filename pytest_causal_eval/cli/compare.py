@@ -1,5 +1,10 @@
 """``causal-eval compare A.json B.json``: judge run B against run A with the gate's statistics.
 
+A time regression B measured while other processes used --max-foreign-load of the CPUs or more
+(the share its session read during the timed rounds, recorded in the results file) is
+inconclusive, not regressed, as the gate judges it in the session; a baseline A measured under
+that load says it may be slow.
+
 Exit status: 0 nothing regressed, 1 something regressed (or was inconclusive with ``--strict``),
 2 a usage error (unreadable file, different machines, a measurement id twice in one file), or
 nothing regressed but a measurement could not be compared because a file holds a bad number for it
@@ -39,6 +44,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(
+        "--max-foreign-load",
+        metavar="PERCENT|off",
+        help="a time regression B measured while other processes used this share of the CPUs or more "
+        "(read during its timed rounds) is inconclusive, not regressed; --strict fails it (default 25%%, "
+        "as the gate's --causal-eval-max-foreign-load; off: judge it anyway)",
+    )
+    parser.add_argument(
         "--allow-different-machines",
         action="store_true",
         help="compare even when the runs' machine fingerprints differ in a hard key",
@@ -70,18 +82,36 @@ def _fingerprint(results: Any) -> Any:
     return results_machine(results)[1]
 
 
+def max_foreign_load(text: str | None) -> float | None:
+    """The CLI's ``--max-foreign-load`` (None: off), or a ``CLIError`` naming it."""
+    from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD, parse_max_foreign_load
+
+    if text is None:
+        return DEFAULT_MAX_FOREIGN_LOAD
+    try:
+        return parse_max_foreign_load(text)
+    except ValueError as exc:
+        raise CLIError(f"--max-foreign-load: {exc}") from None
+
+
+CLI_LOAD_FLAG = "--max-foreign-load"
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from pytest_causal_eval.baseline.gate import build_verdict, config_from_record, format_comparison, judge
-    from pytest_causal_eval.baseline.schema import entry_from_measurement
+    from pytest_causal_eval.baseline.load import busy_summary_line, judge_under_load
+    from pytest_causal_eval.baseline.schema import measured_entry
     from pytest_causal_eval.environment.fingerprint import describe_differences, hard_differences
     from pytest_causal_eval.extra_keys import NOISE, THRESHOLDS, VERDICT
+    from pytest_causal_eval.report.attention import machine_note
     from pytest_causal_eval.report.markdown import render_markdown
     from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
     from pytest_causal_eval.stats.compare import parse_threshold
     from pytest_causal_eval.stats.noise import noise_profile
 
+    limit = max_foreign_load(args.max_foreign_load)
     override = None
     if args.threshold is not None:
         try:
@@ -110,9 +140,9 @@ def run(args: argparse.Namespace) -> int:
             VERDICT.put(m, dataclasses.replace(build_verdict(m, [], str(args.baseline)), message=message))
             continue
         old = base_by_id.get(m.id)
-        entry = entry_from_measurement(old, "", "", max_samples=10**9) if old is not None else None
-        config = config_from_record(THRESHOLDS.get(m), override)
-        comparisons = judge(m, entry, config)
+        entry = measured_entry(old) if old is not None else None
+        config = config_from_record(THRESHOLDS.get(m), override, limit)
+        comparisons = judge_under_load(judge(m, entry, config), m.extra.get("load"), limit, CLI_LOAD_FLAG)
         if m.samples:
             NOISE.put(m, noise_profile(m.samples))
         VERDICT.put(m, build_verdict(m, comparisons, str(args.baseline), has_baseline=entry is not None))
@@ -127,8 +157,13 @@ def run(args: argparse.Namespace) -> int:
     )
     if diffs:
         notes.append(f"runs from different machines: {describe_differences(diffs)}")
+    health = cand.environment.get("health")
+    machine = machine_note(cand.measurements, health if isinstance(health, dict) else None)
+    busy = busy_summary_line(cand.measurements, args.strict, "--strict")
     width = shutil.get_terminal_size((100, 24)).columns
-    for line in render_summary(rows, width=width):
+    if busy:  # first: these verdicts say nothing about the code
+        print(busy)
+    for line in render_summary(rows, width=width, machine=machine):
         print(line)
     for line in lines:
         print(line)
@@ -140,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         from pytest_causal_eval.atomicio import write_text_atomic
 
         try:
-            write_text_atomic(args.markdown, render_markdown(rows, notes=[*errors, *notes]))
+            write_text_atomic(args.markdown, render_markdown(rows, notes=[*errors, *notes], machine=machine))
         except OSError as exc:
             raise CLIError(f"--markdown: cannot write {args.markdown}: {exc.strerror or exc}") from None
     if any(r.verdict == "regressed" for r in rows):
