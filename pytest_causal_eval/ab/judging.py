@@ -28,6 +28,15 @@ estimate conservative). The floor used is the larger of the scaled prior and tha
 machine that is noisier between processes than 2% widens the interval instead of convicting. It
 applies to every relative comparison of the measurement (time and ratio metrics); absolute
 thresholds never had a floor.
+
+Foreign load
+------------
+The gate's load rule applies as in a session: a time regression is inconclusive when other
+processes used ``max_foreign_load`` of the CPUs or more during the head's timed rounds (each head
+run's reading, pooled over the runs by the seconds they covered). Load on the base's side makes the
+base slow and can hide a regression but not invent one; the base's pooled reading is recorded
+beside the head's (``extra['ab']``), and a base measured under that load says it may be slow
+(``baseline_note``).
 """
 
 from __future__ import annotations
@@ -40,13 +49,17 @@ from typing import Any
 
 from pytest_causal_eval.ab.pooling import pool_measurements, run_medians
 from pytest_causal_eval.baseline.gate import build_verdict, config_from_record, format_comparison, judge
-from pytest_causal_eval.baseline.schema import entry_from_measurement
+from pytest_causal_eval.baseline.load import judge_under_load
+from pytest_causal_eval.baseline.schema import measured_entry
 from pytest_causal_eval.extra_keys import INSTRUCTION_HOTSPOTS, THRESHOLDS, VERDICT
+from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD, LOAD_EXTRA_KEY, foreign_share
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import DEFAULT_FLOOR, Threshold
 from pytest_causal_eval.stats.summary import pooled_log_sd
 
 __all__ = ["ABJudgement", "ab_floor", "group_runs", "judge_ab", "require_replication"]
+
+LOAD_FLAG = "--max-foreign-load"  # the ab command's name for the gate's --causal-eval-max-foreign-load
 
 
 def ab_floor(
@@ -87,8 +100,11 @@ def judge_ab(
     *,
     override: Threshold | None = None,
     base_label: str = "base",
+    max_foreign_load: float | None = DEFAULT_MAX_FOREIGN_LOAD,
+    load_flag: str = LOAD_FLAG,
 ) -> ABJudgement:
-    """Pool each side per id and judge the head against the base with the gate's statistics."""
+    """Pool each side per id and judge the head against the base with the gate's statistics; a time
+    regression measured under foreign load is inconclusive (see the module docstring)."""
     base_by_id = group_runs(base_runs)
     head_by_id = group_runs(head_runs)
     out = ABJudgement()
@@ -99,8 +115,9 @@ def judge_ab(
         runs = head_by_id[mid]
         head = pool_measurements(runs)
         base = pooled_base.get(mid)
-        config = config_from_record(THRESHOLDS.get(head), override)
+        config = config_from_record(THRESHOLDS.get(head), override, max_foreign_load)
         info: dict[str, Any] = {"head_runs": len(runs), "head_run_medians": run_medians(runs)}
+        _note_load(info, "head", head)
         if base is None:
             out.new.append(mid)
             message = f"new: not measured on {base_label}"
@@ -109,8 +126,15 @@ def judge_ab(
             base_medians = run_medians(base_by_id[mid])
             floor = ab_floor(base_medians, info["head_run_medians"], config.settings.floor)
             config = dataclasses.replace(config, settings=dataclasses.replace(config.settings, floor=floor))
-            entry = entry_from_measurement(base, "", "", max_samples=10**9)
-            comparisons = judge(head, entry, config)
+            entry = measured_entry(base)
+            comparisons = judge_under_load(
+                judge(head, entry, config),
+                head.extra.get(LOAD_EXTRA_KEY),
+                max_foreign_load,
+                load_flag,
+                "the head's timed rounds",
+            )
+            _note_load(info, "base", base)
             VERDICT.put(head, build_verdict(head, comparisons, base_label, has_baseline=True))
             info.update({"base_runs": len(base_by_id[mid]), "base_run_medians": base_medians, "floor": floor})
             for c in comparisons:
@@ -126,6 +150,13 @@ def judge_ab(
 
 
 COUNTED_METRICS = ("instructions", "estimated_cycles")
+
+
+def _note_load(info: dict[str, Any], side: str, m: Measurement) -> None:
+    """``info['<side>_foreign_share']``: the side's pooled foreign share, when it was read."""
+    share = foreign_share(m.extra.get(LOAD_EXTRA_KEY))
+    if share is not None:
+        info[f"{side}_foreign_share"] = share
 
 
 def _hotspot_diff(head: Measurement, base: Measurement) -> list[str]:

@@ -57,6 +57,7 @@ from pytest_causal_eval.ab.worktrees import (
 )
 from pytest_causal_eval.environment.readings import check_health
 from pytest_causal_eval.extra_keys import VERDICT
+from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 
@@ -89,6 +90,7 @@ class ABPlan:
     extra_rounds: int = 2
     health_sample: float = 0.2  # seconds the one health check watches other processes; 0: only the facts
     mode: str = "time"  # or "instructions": callgrind counts, one run per side
+    max_foreign_load: float | None = DEFAULT_MAX_FOREIGN_LOAD  # None: a time regression is judged anyway
 
     @property
     def per_run_budget(self) -> float:
@@ -312,7 +314,11 @@ def _judge(outcome: ABOutcome) -> None:
         if record.usable and record.results is not None:
             measured[record.side].append(record.results.measurements)
     judgement = judge_ab(
-        measured["base"], measured["head"], override=outcome.plan.threshold, base_label=outcome.label("base")
+        measured["base"],
+        measured["head"],
+        override=outcome.plan.threshold,
+        base_label=outcome.label("base"),
+        max_foreign_load=outcome.plan.max_foreign_load,
     )
     # a measurement one side left out for a bad number was measured there: not new, not removed
     judgement.removed = [m for m in judgement.removed if m not in outcome.quarantined("head")]

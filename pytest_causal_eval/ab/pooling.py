@@ -3,7 +3,9 @@
 Time samples (seconds per iteration per round) are concatenated in run order: every round of every
 run is an observation of the same code. A metric with per-round samples keeps them all; a metric
 with one value per run gets the median of the runs' values, and those values become its samples
-once there are at least three runs (fewer cannot carry a spread).
+once there are at least three runs (fewer cannot carry a spread). The foreign load read during
+each run's timed rounds (``extra['load']``) is pooled weighted by the seconds each reading covered,
+so the load rule judges the side over all the rounds it pooled.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_causal_eval.extra_keys import PASSED
+from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY, pool_recorded
 from pytest_causal_eval.results import Measurement, Metric
 
 __all__ = ["pool_measurements", "run_medians"]
@@ -41,7 +44,8 @@ def _pool_metric(metrics: Sequence[Metric]) -> Metric:
 def pool_measurements(runs: Sequence[Measurement]) -> Measurement:
     """One measurement from the same id measured in several runs (the first run's identity kept).
 
-    ``extra`` is the first run's, plus ``pooled_runs`` (how many) and ``passed`` (all runs passed).
+    ``extra`` is the first run's, plus ``pooled_runs`` (how many), ``passed`` (all runs passed) and
+    ``load`` (the runs' readings pooled).
     """
     if not runs:
         raise ValueError("nothing to pool")
@@ -54,6 +58,11 @@ def pool_measurements(runs: Sequence[Measurement]) -> Measurement:
     metrics = {n: _pool_metric([m.metrics[n] for m in runs if n in m.metrics]) for n in sorted(names)}
     extra: dict[str, Any] = dict(first.extra)
     extra["pooled_runs"] = len(runs)
+    load = pool_recorded([m.extra.get(LOAD_EXTRA_KEY) for m in runs])
+    if load is not None:
+        extra[LOAD_EXTRA_KEY] = load
+    else:
+        extra.pop(LOAD_EXTRA_KEY, None)
     passed = [PASSED.get(m) for m in runs]
     if any(p is not None for p in passed):
         extra[PASSED.name] = PASSED.encode(all(p is True for p in passed))

@@ -7,6 +7,8 @@ from typing import Any
 
 from pytest_causal_eval.ab.orchestrate import ABOutcome
 from pytest_causal_eval.ab.runner import Side, letters, schedule
+from pytest_causal_eval.baseline.load import busy_summary_line
+from pytest_causal_eval.report.attention import machine_note
 from pytest_causal_eval.report.markdown import MARKER, MAX_CHARS, render_markdown
 from pytest_causal_eval.report.verdicts import render_summary, verdict_rows
 from pytest_causal_eval.results import RunResults
@@ -40,10 +42,18 @@ def header(outcome: ABOutcome) -> str:
     )
 
 
-def terminal_lines(outcome: ABOutcome, width: int = 100) -> list[str]:
+def _machine(outcome: ABOutcome) -> str:
+    """The noisy-machine sentence, said first (load-inconclusive verdicts, a busy start)."""
+    return machine_note(outcome.judgement.head, outcome.health)
+
+
+def terminal_lines(outcome: ABOutcome, width: int = 100, strict: bool = False) -> list[str]:
     lines = [header(outcome)]
+    busy = busy_summary_line(outcome.judgement.head, strict, "--strict")
+    if busy:  # right under the header: these verdicts say nothing about the code
+        lines.append(busy)
     rows = verdict_rows(outcome.judgement.head)
-    lines.extend(render_summary(rows, width=width))
+    lines.extend(render_summary(rows, width=width, machine=_machine(outcome)))
     lines.extend(outcome.judgement.lines)
     for note in outcome.notes:
         lines.append(f"note: {note}")
@@ -102,6 +112,7 @@ def markdown(outcome: ABOutcome) -> str:
         notes=[header(outcome), *outcome.notes],
         limit=MAX_CHARS - len(tails),
         marker=marker,
+        machine=_machine(outcome),
     )
     return text + tails
 

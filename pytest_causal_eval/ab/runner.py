@@ -64,6 +64,7 @@ DEFAULT_BUDGET = 1.0
 MAX_TIME_FLAG = "--causal-eval-max-time"
 HEALTH_FLAG = "--causal-eval-health-sample"
 MODE_FLAG = "--causal-eval-mode"
+LOAD_FLAG = "--causal-eval-max-foreign-load"
 TAIL_LINES = 25
 
 

@@ -15,6 +15,11 @@ head's counts are judged against the base's as the gate judges them (threshold p
 reproducibility floor; never inconclusive). No rounds, budget or extra rounds: counts need none.
 valgrind must be installed (Debian/Ubuntu: apt-get install valgrind).
 
+A time regression measured while other processes used --max-foreign-load of the CPUs or more
+during the head's timed rounds (each head run reads it; pooled over the runs) is inconclusive, not
+regressed, as the gate judges it in a session; --strict fails it. The base's load is reported
+beside it (a base measured under load is slow: it can hide a regression, not invent one).
+
 Failing tests are named, for base and head, with the first line of each failure; a measurement a
 run wrote with a bad number is named with its field and pooled over the side's other runs.
 
@@ -102,6 +107,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(
+        "--max-foreign-load",
+        metavar="PERCENT|off",
+        help="a time regression measured while other processes used this share of the CPUs or more "
+        "during the head's timed rounds is inconclusive, not regressed; --strict fails it (default: "
+        "--causal-eval-max-foreign-load among PYTEST_ARGS, else 25%%; off: judge it anyway)",
+    )
+    parser.add_argument(
         "pytest_args", nargs="*", metavar="PYTEST_ARGS", help="arguments for pytest (after --)"
     )
     parser.set_defaults(func=run)
@@ -109,8 +121,17 @@ def register(subparsers: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> Any:
     from pytest_causal_eval.ab.orchestrate import ABPlan
-    from pytest_causal_eval.ab.runner import DEFAULT_BUDGET, HEALTH_FLAG, MAX_TIME_FLAG, MODE_FLAG, split_flag
+    from pytest_causal_eval.ab.runner import (
+        DEFAULT_BUDGET,
+        HEALTH_FLAG,
+        LOAD_FLAG,
+        MAX_TIME_FLAG,
+        MODE_FLAG,
+        split_flag,
+    )
+    from pytest_causal_eval.cli.compare import max_foreign_load
     from pytest_causal_eval.environment.settings import parse_health_sample
+    from pytest_causal_eval.measure.load import parse_max_foreign_load
     from pytest_causal_eval.options import parse_duration, parse_positive_int
     from pytest_causal_eval.stats.compare import parse_threshold
 
@@ -149,6 +170,14 @@ def _plan(args: argparse.Namespace) -> Any:
             raise CLIError(f"--threshold: expected a percentage such as 10%, got {args.threshold!r}")
     pytest_args, in_args = split_flag(pytest_args, MAX_TIME_FLAG)
     pytest_args, health_text = split_flag(pytest_args, HEALTH_FLAG)
+    pytest_args, load_in_args = split_flag(pytest_args, LOAD_FLAG)
+    if args.max_foreign_load is None and load_in_args is not None:
+        try:
+            load_limit = parse_max_foreign_load(load_in_args)
+        except ValueError as exc:
+            raise CLIError(f"{LOAD_FLAG}: {exc}") from None
+    else:
+        load_limit = max_foreign_load(args.max_foreign_load)
     health_sample = 0.2
     if health_text is not None:
         try:
@@ -179,6 +208,7 @@ def _plan(args: argparse.Namespace) -> Any:
         extra_rounds=int(extra),
         health_sample=health_sample,
         mode=mode,
+        max_foreign_load=load_limit,
     )
 
 
@@ -225,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     except ABError as exc:
         raise CLIError(str(exc)) from None
     width = shutil.get_terminal_size((100, 24)).columns
-    for line in terminal_lines(outcome, width=width):
+    for line in terminal_lines(outcome, width=width, strict=args.strict):
         print(line)
     text = markdown(outcome)
     try:

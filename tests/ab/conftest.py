@@ -3,6 +3,8 @@
 ``slowpkg.work.work()`` advances a virtual clock by ``UNITS`` milliseconds and the repository's
 conftest hands that clock to the plugin (``pytest_causal_eval_timer``), so the measurements are
 exact and deterministic: the same commit measures identically, and ``UNITS = 3`` is exactly 3x.
+Its load sampler (``pytest_causal_eval_load_sampler``) reports the foreign share in env
+``FAKE_LOAD_<UNITS>`` (default 0), so the real machine's load decides no verdict.
 """
 
 from __future__ import annotations
@@ -44,6 +46,26 @@ class VirtualClock:
 
 def pytest_causal_eval_timer(config):
     return VirtualClock()
+
+
+# Other processes' share of the CPUs during the timed rounds: env FAKE_LOAD_<UNITS> (default 0: a
+# quiet machine, whatever the real one is doing), so a side can be planted busy by its work.
+class PlantedLoad:
+
+    def begin(self):
+        return None
+
+    def end(self, begun):
+        import os
+
+        from pytest_causal_eval.measure.load import LoadReading
+
+        share = float(os.environ.get(f"FAKE_LOAD_{_work.UNITS}", "0"))
+        return LoadReading(foreign_share=share, cpus=2, seconds=1.0)
+
+
+def pytest_causal_eval_load_sampler(config):
+    return PlantedLoad()
 """
 
 TESTS = """
