@@ -108,7 +108,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(
         "--max-foreign-load",
-        metavar="PERCENT|off",
+        metavar="PCT",
         help="a time regression measured while other processes used this share of the CPUs or more "
         "during the head's timed rounds is inconclusive, not regressed; --strict fails it (default: "
         "--causal-eval-max-foreign-load among PYTEST_ARGS, else 25%%; off: judge it anyway)",

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 on inconclusive comparisons too")
     parser.add_argument(
         "--max-foreign-load",
-        metavar="PERCENT|off",
+        metavar="PCT",
         help="a time regression B measured while other processes used this share of the CPUs or more "
         "(read during its timed rounds) is inconclusive, not regressed; --strict fails it (default 25%%, "
         "as the gate's --causal-eval-max-foreign-load; off: judge it anyway)",
