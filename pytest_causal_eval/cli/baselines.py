@@ -155,10 +155,28 @@ def run_show(args: argparse.Namespace) -> int:
                     f"{len(time_block.get('samples') or [])} samples kept, "
                     f"last seen {entry.get('last_seen') or '-'}"
                     + (f"; metrics: {metrics}" if metrics else "")
+                    + _under_load(time_block.get("sessions"))
                 )
             for mid, problem in sorted(baseline.quarantined.items()):
                 print(f"  {mid}: bad entry: {problem} (causal-eval baselines prune --invalid removes it)")
     return status
+
+
+def _under_load(sessions: Any) -> str:
+    """'; 1 of 3 saving sessions under foreign load (70%)': the saves the gate's center leaves out
+    at the default limit ('' when none recorded that much)."""
+    from pytest_causal_eval.baseline.schema import saved_under_load, session_share
+    from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD
+
+    listed = sessions if isinstance(sessions, list) else []
+    busy = sorted(
+        s for x in listed if saved_under_load(x, DEFAULT_MAX_FOREIGN_LOAD) and (s := session_share(x))
+    )
+    if not busy:
+        return ""
+    low, high = f"{busy[0]:.0%}", f"{busy[-1]:.0%}"
+    seen = low if low == high else f"{low}-{high}"
+    return f"; {len(busy)} of {len(listed)} saving session(s) under foreign load ({seen} of the CPUs)"
 
 
 def _parse_time(text: str) -> _dt.datetime | None:

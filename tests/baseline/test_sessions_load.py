@@ -136,3 +136,21 @@ def test_a_save_under_load_records_its_share_and_a_quiet_save_is_the_center(
     note = "the one quiet save of 2; 1 saved while other processes used 70% of the CPUs left out"
     assert verdict["baseline_note"] == note
     assert f"median 1.20 ms vs baseline 1.00 ms ({note}): +20.0%" in verdict["message"]
+
+
+def test_baselines_show_names_the_saves_made_under_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_causal_eval.cli import main
+
+    store = BaselineStore(tmp_path)
+    for i, share in enumerate((0.0, 0.7, None, 0.4)):
+        entry = entry_from_measurement(measurement(1.0), f"t{i}", "v")
+        entry["time"]["sessions"] = [session_record(entry["time"]["summary"]["median"], "a", f"t{i}", share)]
+        store.save_entries("k", MACHINE, {"t": entry})
+    assert main(["baselines", "show", "k", "--baselines", str(tmp_path)]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .endswith("; 2 of 4 saving session(s) under foreign load (40%-70% of the CPUs)")
+    )
