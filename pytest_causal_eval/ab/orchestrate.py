@@ -57,7 +57,7 @@ from pytest_causal_eval.ab.worktrees import (
 )
 from pytest_causal_eval.environment.readings import check_health
 from pytest_causal_eval.extra_keys import VERDICT
-from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD
+from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD, recorded_limit
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Threshold
 
@@ -91,6 +91,9 @@ class ABPlan:
     health_sample: float = 0.2  # seconds the one health check watches other processes; 0: only the facts
     mode: str = "time"  # or "instructions": callgrind counts, one run per side
     max_foreign_load: float | None = DEFAULT_MAX_FOREIGN_LOAD  # None: a time regression is judged anyway
+    # the limit the head's runs recorded (their --causal-eval-max-foreign-load or ini) wins over the
+    # default above; False when --max-foreign-load chose it
+    load_limit_from_runs: bool = True
 
     @property
     def per_run_budget(self) -> float:
@@ -318,7 +321,7 @@ def _judge(outcome: ABOutcome) -> None:
         measured["head"],
         override=outcome.plan.threshold,
         base_label=outcome.label("base"),
-        max_foreign_load=outcome.plan.max_foreign_load,
+        max_foreign_load=_load_limit(outcome),
     )
     # a measurement one side left out for a bad number was measured there: not new, not removed
     judgement.removed = [m for m in judgement.removed if m not in outcome.quarantined("head")]
@@ -331,6 +334,22 @@ def _judge(outcome: ABOutcome) -> None:
             message = f"not compared: {outcome.label('base')} has a bad number for it in every run"
             VERDICT.put(head, dataclasses.replace(verdict, message=message))
     outcome.judgement = judgement
+
+
+def _load_limit(outcome: ABOutcome) -> float | None:
+    """The load rule's limit: ``--max-foreign-load``, else what the last head run recorded (its
+    ``--causal-eval-max-foreign-load`` among the pytest arguments, or the project's ini), else 25%."""
+    plan = outcome.plan
+    if not plan.load_limit_from_runs:
+        return plan.max_foreign_load
+    for record in reversed(outcome.runs):
+        if record.side == "head" and record.usable and record.results is not None:
+            try:
+                found, limit = recorded_limit(record.results.extra)
+            except ValueError:
+                return plan.max_foreign_load  # another plugin revision's idea of the field
+            return limit if found else plan.max_foreign_load
+    return plan.max_foreign_load
 
 
 def extra_order(sides_so_far: Sequence[Side], round_number: int, confirming: bool) -> list[Side]:

@@ -69,6 +69,7 @@ from pytest_causal_eval.extra_keys import (
     VERDICT,
 )
 from pytest_causal_eval.markers import item_markers
+from pytest_causal_eval.measure.load import limit_text
 from pytest_causal_eval.results import Measurement, RunResults, Verdict
 from pytest_causal_eval.session import CausalEvalSession
 from pytest_causal_eval.stats.compare import Comparison, Threshold
@@ -289,6 +290,8 @@ class BaselineGate:
             "errors": list(self.errors),
             "warnings": list(self.warnings),
             "notes": list(self.notes),
+            # the load rule's limit, so that `causal-eval compare` and `ab` judge this run by it
+            "max_foreign_load": limit_text(self.max_foreign_load),
             "inconclusive": sorted(
                 m.id
                 for m in results.measurements

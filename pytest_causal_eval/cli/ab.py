@@ -17,8 +17,10 @@ valgrind must be installed (Debian/Ubuntu: apt-get install valgrind).
 
 A time regression measured while other processes used --max-foreign-load of the CPUs or more
 during the head's timed rounds (each head run reads it; pooled over the runs) is inconclusive, not
-regressed, as the gate judges it in a session; --strict fails it. The base's load is reported
-beside it (a base measured under load is slow: it can hide a regression, not invent one).
+regressed, as the gate judges it in a session; --strict fails it. The limit defaults to the
+--causal-eval-max-foreign-load the head's runs recorded (from PYTEST_ARGS or the project's ini),
+else 25%. The base's load is reported beside it (a base measured under load is slow: it can hide
+a regression, not invent one).
 
 Failing tests are named, for base and head, with the first line of each failure; a measurement a
 run wrote with a bad number is named with its field and pooled over the side's other runs.
@@ -111,7 +113,8 @@ def register(subparsers: Any) -> None:
         metavar="PCT",
         help="a time regression measured while other processes used this share of the CPUs or more "
         "during the head's timed rounds is inconclusive, not regressed; --strict fails it (default: "
-        "--causal-eval-max-foreign-load among PYTEST_ARGS, else 25%%; off: judge it anyway)",
+        "what the head's runs recorded, from --causal-eval-max-foreign-load among PYTEST_ARGS or the "
+        "ini, else 25%%; off: judge it anyway)",
     )
     parser.add_argument(
         "pytest_args", nargs="*", metavar="PYTEST_ARGS", help="arguments for pytest (after --)"
@@ -170,14 +173,13 @@ def _plan(args: argparse.Namespace) -> Any:
             raise CLIError(f"--threshold: expected a percentage such as 10%, got {args.threshold!r}")
     pytest_args, in_args = split_flag(pytest_args, MAX_TIME_FLAG)
     pytest_args, health_text = split_flag(pytest_args, HEALTH_FLAG)
-    pytest_args, load_in_args = split_flag(pytest_args, LOAD_FLAG)
-    if args.max_foreign_load is None and load_in_args is not None:
+    _, load_in_args = split_flag(pytest_args, LOAD_FLAG)  # the runs get it and record it
+    if load_in_args is not None:
         try:
-            load_limit = parse_max_foreign_load(load_in_args)
+            parse_max_foreign_load(load_in_args)
         except ValueError as exc:
             raise CLIError(f"{LOAD_FLAG}: {exc}") from None
-    else:
-        load_limit = max_foreign_load(args.max_foreign_load)
+    load_limit = max_foreign_load(args.max_foreign_load)
     health_sample = 0.2
     if health_text is not None:
         try:
@@ -209,6 +211,7 @@ def _plan(args: argparse.Namespace) -> Any:
         health_sample=health_sample,
         mode=mode,
         max_foreign_load=load_limit,
+        load_limit_from_runs=args.max_foreign_load is None,
     )
 
 

@@ -47,8 +47,8 @@ def register(subparsers: Any) -> None:
         "--max-foreign-load",
         metavar="PCT",
         help="a time regression B measured while other processes used this share of the CPUs or more "
-        "(read during its timed rounds) is inconclusive, not regressed; --strict fails it (default 25%%, "
-        "as the gate's --causal-eval-max-foreign-load; off: judge it anyway)",
+        "(read during its timed rounds) is inconclusive, not regressed; --strict fails it (default: "
+        "the --causal-eval-max-foreign-load run B recorded, else 25%%; off: judge it anyway)",
     )
     parser.add_argument(
         "--allow-different-machines",
@@ -82,12 +82,21 @@ def _fingerprint(results: Any) -> Any:
     return results_machine(results)[1]
 
 
-def max_foreign_load(text: str | None) -> float | None:
-    """The CLI's ``--max-foreign-load`` (None: off), or a ``CLIError`` naming it."""
-    from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD, parse_max_foreign_load
+def max_foreign_load(text: str | None, results: Any = None, path: Path | None = None) -> float | None:
+    """The CLI's ``--max-foreign-load`` (None: off), else the limit the run of ``results`` recorded
+    (its ``--causal-eval-max-foreign-load`` or ini), else 25%; a ``CLIError`` naming a bad one."""
+    from pytest_causal_eval.measure.load import (
+        DEFAULT_MAX_FOREIGN_LOAD,
+        parse_max_foreign_load,
+        recorded_limit,
+    )
 
     if text is None:
-        return DEFAULT_MAX_FOREIGN_LOAD
+        try:
+            found, limit = recorded_limit(results.extra if results is not None else None)
+        except ValueError as exc:
+            raise CLIError(f"results file {path}: {exc}") from None
+        return limit if found else DEFAULT_MAX_FOREIGN_LOAD
     try:
         return parse_max_foreign_load(text)
     except ValueError as exc:
@@ -111,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     from pytest_causal_eval.stats.compare import parse_threshold
     from pytest_causal_eval.stats.noise import noise_profile
 
-    limit = max_foreign_load(args.max_foreign_load)
     override = None
     if args.threshold is not None:
         try:
@@ -122,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--threshold: expected a percentage such as 10%, got {args.threshold!r}")
     base = load_results(args.baseline)
     cand = load_results(args.candidate)
+    limit = max_foreign_load(args.max_foreign_load, cand, args.candidate)
     diffs = hard_differences(_fingerprint(base), _fingerprint(cand))
     if diffs and not args.allow_different_machines:
         raise CLIError(

@@ -14,9 +14,11 @@ __all__ = [
     "LoadReading",
     "LoadSampler",
     "foreign_share",
+    "limit_text",
     "parse_max_foreign_load",
     "pool_recorded",
     "pooled",
+    "recorded_limit",
 ]
 
 LOAD_EXTRA_KEY = "load"  # measurement.extra[LOAD_EXTRA_KEY]: LoadReading.to_dict()
@@ -40,6 +42,26 @@ def parse_max_foreign_load(text: str) -> float | None:
     if not 1.0 <= value <= 100.0:
         raise ValueError(f"expected off or a percentage from 1% to 100%, got {text!r}")
     return value / 100.0
+
+
+def limit_text(limit: float | None) -> str:
+    """The limit as a session records it in its results (``extra.baseline.max_foreign_load``):
+    '25%' or 'off'; ``parse_max_foreign_load`` reads it back."""
+    return "off" if limit is None else f"{limit * 100:g}%"
+
+
+def recorded_limit(results_extra: Any) -> tuple[bool, float | None]:
+    """The limit a session recorded in its results' ``extra.baseline.max_foreign_load``: (True, the
+    limit or None for off), or (False, None) when it recorded none (older files, merged shards).
+    A value that is not a limit raises ``ValueError`` naming the field."""
+    block = results_extra.get("baseline") if isinstance(results_extra, Mapping) else None
+    if not isinstance(block, Mapping) or "max_foreign_load" not in block:
+        return False, None
+    value = block["max_foreign_load"]
+    try:
+        return True, parse_max_foreign_load(str(value))
+    except ValueError as exc:
+        raise ValueError(f"extra.baseline.max_foreign_load is {value!r}: {exc}") from None
 
 
 def foreign_share(load: Any) -> float | None:

@@ -63,19 +63,21 @@ def test_a_busy_base_does_not_make_the_head_inconclusive_but_says_it_may_be_slow
     assert record["baseline_note"] == "measured while other processes used 70% of the CPUs: it may be slow"
 
 
-def test_the_limit_comes_from_the_option_or_the_gate_s_flag_among_the_pytest_args() -> None:
+def test_the_limit_comes_from_the_option_else_from_what_the_head_s_runs_recorded() -> None:
     from pytest_causal_eval.cli.ab import _plan
 
     def plan(*args: str) -> Any:
         return _plan(build_parser().parse_args(["ab", "--base", "HEAD~1", *args]))
 
-    assert plan().max_foreign_load == 0.25
-    assert plan("--max-foreign-load=50%").max_foreign_load == 0.5
-    taken = plan("--", "-k", "x", "--causal-eval-max-foreign-load=off")
-    assert taken.max_foreign_load is None and taken.pytest_args == ("-k", "x")
-    assert (
-        plan("--max-foreign-load", "40%", "--", "--causal-eval-max-foreign-load=off").max_foreign_load == 0.4
-    )
+    default = plan()
+    assert default.max_foreign_load == 0.25 and default.load_limit_from_runs  # unless the runs recorded one
+    chosen = plan("--max-foreign-load=50%")
+    assert chosen.max_foreign_load == 0.5 and not chosen.load_limit_from_runs
+    passed_on = plan("--", "-k", "x", "--causal-eval-max-foreign-load=off")  # the runs record it
+    assert passed_on.pytest_args == ("-k", "x", "--causal-eval-max-foreign-load=off")
+    assert passed_on.load_limit_from_runs
+    both = plan("--max-foreign-load", "40%", "--", "--causal-eval-max-foreign-load=off")
+    assert both.max_foreign_load == 0.4 and not both.load_limit_from_runs
     with pytest.raises(CLIError, match="--max-foreign-load: expected off or a percentage from 1% to 100%"):
         plan("--max-foreign-load=0%")
     with pytest.raises(CLIError, match="--causal-eval-max-foreign-load: expected off or a percentage"):
@@ -107,3 +109,7 @@ def test_a_real_ab_run_with_a_busy_head_is_inconclusive_and_says_so_first(
     code = main([*args, "--strict", "--", *FAST_ARGS])
     assert code == 1
     assert "are inconclusive, failed (--strict)" in capsys.readouterr().out
+    # the gate's flag among the pytest arguments reaches the runs, which record it: judged anyway
+    code = main([*args, "--", *FAST_ARGS, "--causal-eval-max-foreign-load=off"])
+    out = capsys.readouterr().out
+    assert code == 1 and "tests/test_bench.py::test_work: regressed: median 3.00 ms" in out

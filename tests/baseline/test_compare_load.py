@@ -86,3 +86,31 @@ def test_a_baseline_run_measured_under_load_says_it_may_be_slow(
         "t.py::a: regressed: median 1.61 ms vs baseline 1.26 ms (measured while other processes used 60% "
         "of the CPUs: it may be slow): +28.0%"
     ) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("recorded", "code"), [("off", 1), ("70%", 1), ("25%", 0), (None, 0)])
+def test_the_limit_run_b_recorded_is_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recorded: str | None, code: int
+) -> None:
+    a = run_file(tmp_path / "a.json")
+    slow = loaded(run_file(tmp_path / "slow.json", scale=1.25), 0.6)
+    doc = json.loads(slow.read_text())
+    if recorded is not None:  # what the session's --causal-eval-max-foreign-load (or ini) was
+        doc.setdefault("extra", {})["baseline"] = {"max_foreign_load": recorded}
+    slow.write_text(json.dumps(doc))
+    assert main(["compare", str(a), str(slow)]) == code
+    assert main(["compare", str(a), str(slow), "--max-foreign-load", "25%"]) == 0  # the option wins
+
+
+def test_a_bad_recorded_limit_is_named_with_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = run_file(tmp_path / "a.json")
+    doc = json.loads(a.read_text())
+    doc.setdefault("extra", {})["baseline"] = {"max_foreign_load": "busy"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    assert main(["compare", str(a), str(bad)]) == 2
+    assert f"results file {bad}: extra.baseline.max_foreign_load is 'busy': expected off or a percentage" in (
+        capsys.readouterr().err
+    )
