@@ -13,13 +13,13 @@ import functools
 import inspect
 import numbers
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from pytest_causal_eval.extra_info import ExtraInfo
+from pytest_causal_eval.extra_info import ExtraInfo, extra_info_problem
 from pytest_causal_eval.measure.memory import PeakRSS, python_peak_steps
 from pytest_causal_eval.measure.passes import LoopWorkload, drive_async, drive_workload
 from pytest_causal_eval.measure.runner import Runner, RunOutcome, _split_setup_result, pedantic_call
@@ -110,6 +110,23 @@ class _FixtureSurface:
     def extra_info(self) -> ExtraInfo:
         """Strings and numbers stored with this test's measurements and shown in reports."""
         return self._store.extra_info
+
+    @extra_info.setter
+    def extra_info(self, value: Any) -> None:
+        """Assigning a dict replaces the entries, as on pytest-benchmark's plain dict attribute;
+        every entry is checked before any is replaced."""
+        if not isinstance(value, Mapping):
+            pytest.fail(
+                "causal_bench.extra_info: expected a dict of strings and numbers, "
+                f"got {type(value).__name__}",
+                pytrace=False,
+            )
+        for key, item in value.items():
+            problem = extra_info_problem(key, item)
+            if problem is not None:
+                pytest.fail(f"causal_bench.{problem}", pytrace=False)
+        self._store.extra_info.clear()
+        self._store.extra_info.update(value)
 
     @property
     def name(self) -> str:
