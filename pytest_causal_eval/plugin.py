@@ -148,15 +148,6 @@ def pytest_collection_modifyitems(
 IGNORED_BENCHMARK_KEYS = pytest.StashKey[dict[str, tuple[str, int]]]()
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Once per run (when measuring): what the ``--benchmark-*`` options given became, and which
-    of them are not used and why."""
-    if SESSION_KEY not in config.stash:
-        return []
-    aliases = config.stash.get(OPTION_ALIASES_KEY, None)
-    return [f"causal-eval: {note}" for note in aliases.notes] if aliases is not None else []
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """An xdist worker: the ignored marker keys it found at collection go to the controller (the
@@ -186,8 +177,10 @@ IGNORED_OUTPUT_KEY = "causal_eval_ignored_benchmark_keys"
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Once per run, on the controller (when measuring): the pytest-benchmark marker keys that have
-    no equivalent, and the pytest-benchmark hooks implemented here, which nothing calls."""
+    """Once per run, on the controller (when measuring), in the summary (shown with -q too, unlike
+    the header): what the ``--benchmark-*`` options given became and which are not used and why,
+    the pytest-benchmark marker keys that have no equivalent, and the pytest-benchmark hooks
+    implemented here, which nothing calls."""
     if SESSION_KEY not in config.stash or hasattr(config, "workerinput"):
         return
     lines = _benchmark_leftovers(config)
@@ -198,8 +191,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def _benchmark_leftovers(config: pytest.Config) -> list[str]:
+    aliases = config.stash.get(OPTION_ALIASES_KEY, None)
+    lines = [f"causal-eval: {note}" for note in aliases.notes] if aliases is not None else []
     ignored = config.stash.get(IGNORED_BENCHMARK_KEYS, {})
-    lines = [
+    lines += [
         f"causal-eval: @pytest.mark.benchmark({key}=...) is not used "
         f"({count} test{'s' if count > 1 else ''}): {why}"
         for key, (why, count) in sorted(ignored.items())
