@@ -105,7 +105,9 @@ class LoopWorkload:
     ``loop`` None (``causal_bench.async_``): a private loop per pass, as the timed rounds had.
     Else (``causal_bench.aio``, kept for explaining a regression after the test): the test's own
     loop, in the test's context, while that loop is open and idle (after the test function
-    returned, before the loop's fixture closes it)."""
+    returned, before the loop's fixture closes it); once that loop is closed (anyio's, when no
+    async fixture holds it), a private loop: a workload bound to the old loop fails there, and the
+    pass says so."""
 
     def __init__(
         self,
@@ -124,11 +126,9 @@ class LoopWorkload:
         return self._run(drive_async(steps, self.coro_fn))
 
     def unavailable(self) -> str | None:
-        """Why the workload cannot run now (its loop is closed or running), else None."""
-        if self.loop is None:
+        """Why the workload cannot run now (its loop is running), else None."""
+        if self.loop is None or self.loop.is_closed():
             return None
-        if self.loop.is_closed():
-            return "cannot run the async workload again: the test's event loop is closed"
         if self.loop.is_running():
             return "cannot run the async workload again: the test's event loop is running"
         return None
@@ -138,9 +138,9 @@ class LoopWorkload:
         if problem is not None:
             coro.close()
             raise RuntimeError(problem)
-        if self.loop is None:
-            return asyncio.run(coro)
         context = self.context if self.context is not None else contextvars.copy_context()
+        if self.loop is None or self.loop.is_closed():
+            return context.run(asyncio.run, coro)  # its task runs in a copy of the test's context
         task = context.run(self.loop.create_task, coro)  # runs in (a copy of) the test's context
         return self.loop.run_until_complete(task)
 

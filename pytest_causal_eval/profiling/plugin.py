@@ -354,8 +354,8 @@ class ProfilingPlugin:
 
 def _run_passes(steps: Callable[[bool], Steps[None]], workload: Workload) -> str | None:
     """Drive a pass with a kept workload (``measure.passes.drive_workload``: an async one inside its
-    event loop, as its measurement was). Returns why it could not run (the test's loop is closed
-    or busy), else None."""
+    event loop, as its measurement was). Returns why it could not run (the test's loop is busy),
+    else None."""
     if isinstance(workload, LoopWorkload):
         problem = workload.unavailable()
         if problem is not None:

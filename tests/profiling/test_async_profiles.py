@@ -196,7 +196,7 @@ def test_a_failing_run_is_thrown_into_the_pass_which_goes_on_sync_and_in_the_loo
     assert asyncio.run(drive_async(_two_passes([]), coro_workload)) == ["first failed: boom", "second done"]
 
 
-def test_a_kept_aio_workload_runs_in_its_idle_loop_and_says_when_it_cannot() -> None:
+def test_a_kept_aio_workload_runs_in_its_idle_loop_else_in_a_new_one() -> None:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
     loop = asyncio.new_event_loop()
     seen: list[tuple[asyncio.AbstractEventLoop, str]] = []
@@ -213,10 +213,15 @@ def test_a_kept_aio_workload_runs_in_its_idle_loop_and_says_when_it_cannot() -> 
     assert kept.unavailable() is None
     assert kept() == 7
     assert seen == [(loop, "the test's")]
-    loop.close()
-    assert kept.unavailable() == "cannot run the async workload again: the test's event loop is closed"
-    with pytest.raises(RuntimeError, match="event loop is closed"):
-        kept()
+    loop.close()  # anyio closes its loop after a test that no async fixture holds it for
+    assert kept.unavailable() is None
+    assert kept() == 7
+    assert seen[1][0] is not loop and seen[1][1] == "the test's"
+
+    async def running() -> str | None:
+        return LoopWorkload(workload, asyncio.get_running_loop()).unavailable()
+
+    assert asyncio.run(running()) == "cannot run the async workload again: the test's event loop is running"
 
 
 def test_async_from_a_sync_test_is_profiled_in_one_private_loop(pytester: pytest.Pytester) -> None:
@@ -268,3 +273,54 @@ def test_async_from_a_sync_test_is_profiled_in_one_private_loop(pytester: pytest
     assert seen["profile"][1] == 1, seen
     (m,) = json.loads((pytester.path / "out.json").read_text())["measurements"]
     assert m["mode"] == "async" and m["extra"]["hotspots"]
+
+
+ANYIO_TESTS = """
+import asyncio
+import os
+
+import pytest
+from conftest import FakeTimer
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def added_work(n):
+    total = 0
+    for i in range(n):
+        total -= i * i
+    return total
+
+
+async def work():
+    FakeTimer.now += int(os.environ["COST_US"]) * 1000
+    await asyncio.sleep(0)
+    if int(os.environ["COST_US"]) > 1000:
+        added_work(4000)
+
+
+@pytest.mark.anyio
+async def test_gate(causal_bench):
+    await causal_bench.aio(work)
+"""
+
+
+def test_an_anyio_regression_is_profiled_though_its_loop_is_closed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """anyio closes the test's loop when no async fixture holds it: the regression found after the
+    test is profiled in a new loop (in the test's context) instead of not at all."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_gate=ANYIO_TESTS)
+    args = ("-p", "no:cacheprovider", *ARGS[4:])
+    monkeypatch.setenv("COST_US", "1000")
+    pytester.runpytest_subprocess(*args, "--causal-eval-save").assert_outcomes(passed=1)
+    monkeypatch.setenv("COST_US", "3000")
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "no CPU profile" not in text
+    assert " added_work " in text
