@@ -40,6 +40,7 @@ from pytest_causal_eval.porting.mapping import (
     OPTIONS,
     PEDANTIC_POSITIONAL,
     PLUGIN_MODULE,
+    READ_ONLY_ATTRIBUTES,
     TARGET_FIXTURE,
     TARGET_MARKER,
     TARGET_TYPE,
@@ -481,6 +482,10 @@ class _Porter:
             call = self.parents.get(parent)
             if attr == "pedantic" and isinstance(call, ast.Call) and call.func is parent:
                 self.port_pedantic(call)
+            elif attr in READ_ONLY_ATTRIBUTES and isinstance(parent.ctx, (ast.Store, ast.Del)):
+                self.report(
+                    parent, f"{FIXTURE}.{attr} cannot be set on causal_bench: {READ_ONLY_ATTRIBUTES[attr]}"
+                )
             elif attr in ATTRIBUTES and ATTRIBUTES[attr] is not None:
                 self.report(parent, f"{FIXTURE}.{attr}: {ATTRIBUTES[attr]}")
             elif attr.startswith("_"):

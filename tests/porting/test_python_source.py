@@ -280,6 +280,23 @@ def test_unsupported_attributes_are_reported() -> None:
     ]
 
 
+def test_setting_an_attribute_that_is_read_only_here_is_reported() -> None:
+    """pytest-benchmark's fixture attributes are plain; ours that are read-only fail when set."""
+    found = messages(
+        """\
+        def test_a(benchmark):
+            benchmark.name = "short"
+            benchmark.group = "g"
+            benchmark.extra_info = {"v": "1"}
+            print(benchmark.name)
+        """
+    )
+    assert found == [
+        "t.py:2: not ported: benchmark.name cannot be set on causal_bench: a measurement is named after "
+        "its test; a second one in the test: causal_bench.named('...')"
+    ]
+
+
 def test_the_fixture_type_import_is_replaced_and_its_uses_renamed() -> None:
     src = """\
     from typing import TYPE_CHECKING
