@@ -117,7 +117,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_aio_gets_the_profile_pass_in_its_loop_and_a_regression_shows_the_hotspot_diff(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = (*ARGS, "--causal-eval-profile=all", "--causal-eval-json=out.json")
+    args = (*ARGS, "--causal-eval-profile=all", "--causal-eval-tracemalloc", "--causal-eval-json=out.json")
     monkeypatch.setenv("COST_US", "1000")
     saved = project.runpytest_subprocess(*args, "--causal-eval-save")
     saved.assert_outcomes(passed=1)
@@ -126,7 +126,7 @@ def test_aio_gets_the_profile_pass_in_its_loop_and_a_regression_shows_the_hotspo
     assert any(h["function"] == "spin" for h in m["extra"]["hotspots"])
     assert m["extra"]["profile"]["cpu"]["runs"] >= 1
     assert {"cpu_html", "speedscope", "memory_flamegraph"} <= set(m["extra"]["profile_artifacts"])
-    assert {"mem_peak", "leak_per_iter"} <= set(m["metrics"])
+    assert {"mem_peak", "leak_per_iter", "python_peak"} <= set(m["metrics"])
     sites = m["extra"]["memory"]["sites"]  # the Python stacks of the runs in the loop are seen
     assert any(s["file"] == "test_gate.py" and s["function"] in ("work", "<listcomp>") for s in sites), sites
     assert "health" in m["extra"]  # the environment's after-measure reading, as for sync measurements
