@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 import numbers
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from pytest_causal_eval.extra_info import ExtraInfo
-from pytest_causal_eval.measure.memory import PeakRSS, python_peak_bytes
+from pytest_causal_eval.extra_info import ExtraInfo, extra_info_problem
+from pytest_causal_eval.measure.memory import PeakRSS, python_peak_steps
+from pytest_causal_eval.measure.passes import LoopWorkload, drive_async, drive_workload
 from pytest_causal_eval.measure.runner import Runner, RunOutcome, _split_setup_result, pedantic_call
 from pytest_causal_eval.results import BETTER_VALUES, Measurement, Metric
 from pytest_causal_eval.stats.fixture_view import FixtureStats, fixture_stats
@@ -108,6 +110,23 @@ class _FixtureSurface:
     def extra_info(self) -> ExtraInfo:
         """Strings and numbers stored with this test's measurements and shown in reports."""
         return self._store.extra_info
+
+    @extra_info.setter
+    def extra_info(self, value: Any) -> None:
+        """Assigning a dict replaces the entries, as on pytest-benchmark's plain dict attribute;
+        every entry is checked before any is replaced."""
+        if not isinstance(value, Mapping):
+            pytest.fail(
+                "causal_bench.extra_info: expected a dict of strings and numbers, "
+                f"got {type(value).__name__}",
+                pytrace=False,
+            )
+        for key, item in value.items():
+            problem = extra_info_problem(key, item)
+            if problem is not None:
+                pytest.fail(f"causal_bench.{problem}", pytrace=False)
+        self._store.extra_info.clear()
+        self._store.extra_info.update(value)
 
     @property
     def name(self) -> str:
@@ -221,6 +240,10 @@ class BenchSession(Protocol):
 
     def after_measure(
         self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
+    ) -> None: ...
+
+    async def after_measure_async(
+        self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Awaitable[Any]]
     ) -> None: ...
 
 
@@ -393,12 +416,11 @@ class CausalBench(_FixtureSurface):
             return self._count(
                 "async",
                 lambda label: counting.count_private_loop(self._test, label, coro_fn),
-                lambda: asyncio.run(_await(coro_fn())),
+                LoopWorkload(coro_fn),
             )
         runner = self._runner()
-        return self._measure(
-            "async", lambda: runner.run_async(coro_fn), lambda: asyncio.run(_await(coro_fn()))
-        )
+        # its passes (profiles, python_peak) run in one private loop, as the timed rounds did
+        return self._measure("async", lambda: runner.run_async(coro_fn), LoopWorkload(coro_fn))
 
     async def aio(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
         """Measure a coroutine function inside the running event loop (from an async test)."""
@@ -413,6 +435,7 @@ class CausalBench(_FixtureSurface):
                 self._abort(started)
                 raise
             self._finish_count(started, "async", counted, None)
+            await self._after_async(coro_fn, python_peak=False)
             return result
         runner = self._runner()
         started = await self._begin_async()
@@ -422,7 +445,21 @@ class CausalBench(_FixtureSurface):
             self._abort(started)
             raise
         self._finish(started, "async", outcome, None)
+        await self._after_async(coro_fn, python_peak=self._session.settings.tracemalloc)
         return outcome.result
+
+    async def _after_async(self, coro_fn: Callable[[], Awaitable[Any]], *, python_peak: bool) -> None:
+        """The untimed passes of an ``aio`` measurement (python_peak, the features' profiles),
+        awaited in the running loop as the timed rounds were."""
+        measurement = self._store.get(self._key)
+        if python_peak:
+            peak = await drive_async(python_peak_steps(), coro_fn)
+            measurement.add_metric(Metric("python_peak", float(peak), unit="B", better="lower"))
+        # kept for explaining a regression after the test, in this loop while it is open and idle
+        self._store.workloads[self._key] = LoopWorkload(
+            coro_fn, asyncio.get_running_loop(), contextvars.copy_context()
+        )
+        await self._session.after_measure_async(self._test, measurement, coro_fn)
 
     def named(self, name: str, *, items: int | None = None, group: str | None = None) -> CausalBench:
         """A handle for a second (third, ...) measurement in the same test, reported as ``test::name``."""
@@ -617,7 +654,7 @@ class CausalBench(_FixtureSurface):
                 Metric("throughput", self.items / stats.median, unit="items/s", better="higher")
             )
         if workload is not None and self._session.settings.tracemalloc:
-            peak = python_peak_bytes(workload)
+            peak = drive_workload(lambda _in_loop: python_peak_steps(), workload)
             measurement.add_metric(Metric("python_peak", float(peak), unit="B", better="lower"))
         measurement.duration = time.perf_counter() - t_start
         if workload is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,15 @@ def pytest_causal_eval_after_measure(
     item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
 ) -> None:
     """Called after a measurement's timed rounds with an untimed callable that runs the workload once."""
+
+
+@pytest.hookspec
+def pytest_causal_eval_after_measure_async(
+    item: pytest.Item, measurement: Measurement, workload: Callable[[], Awaitable[Any]]
+) -> Awaitable[None] | None:
+    """``pytest_causal_eval_after_measure`` for a measurement taken inside a running event loop
+    (``causal_bench.aio``): ``workload`` is a coroutine function that runs the workload once,
+    untimed. Return an awaitable (or None): the bench awaits each in that same loop, in hook order."""
 
 
 @pytest.hookspec

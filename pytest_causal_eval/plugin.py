@@ -6,8 +6,9 @@ option ``causal_eval = true``) is given.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -147,22 +148,53 @@ def pytest_collection_modifyitems(
 IGNORED_BENCHMARK_KEYS = pytest.StashKey[dict[str, tuple[str, int]]]()
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Once per run (when measuring): what the ``--benchmark-*`` options given became, and which
-    of them are not used and why."""
-    if SESSION_KEY not in config.stash:
-        return []
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker: the ignored marker keys it found at collection go to the controller (the
+    controller collects nothing; see ``pytest_testnodedown``)."""
+    config = session.config
+    output = getattr(config, "workeroutput", None)
+    if output is not None and SESSION_KEY in config.stash:
+        ignored = config.stash.get(IGNORED_BENCHMARK_KEYS, {})
+        output[IGNORED_OUTPUT_KEY] = json.dumps({k: list(v) for k, v in ignored.items()})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: every worker collects the whole suite, so each reports the same keys and
+    counts; they are merged (not added up)."""
+    raw = (getattr(node, "workeroutput", None) or {}).get(IGNORED_OUTPUT_KEY)
+    if not raw:
+        return
+    config = node.config
+    merged = dict(config.stash.get(IGNORED_BENCHMARK_KEYS, {}))
+    for key, (why, count) in json.loads(raw).items():
+        merged[key] = (str(why), max(int(count), merged.get(key, ("", 0))[1]))
+    config.stash[IGNORED_BENCHMARK_KEYS] = merged
+
+
+IGNORED_OUTPUT_KEY = "causal_eval_ignored_benchmark_keys"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Once per run, on the controller (when measuring), in the summary (shown with -q too, unlike
+    the header): what the ``--benchmark-*`` options given became and which are not used and why,
+    the pytest-benchmark marker keys that have no equivalent, and the pytest-benchmark hooks
+    implemented here, which nothing calls."""
+    if SESSION_KEY not in config.stash or hasattr(config, "workerinput"):
+        return
+    lines = _benchmark_leftovers(config)
+    if lines:
+        terminalreporter.write_sep("-", "causal-eval: left from pytest-benchmark")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def _benchmark_leftovers(config: pytest.Config) -> list[str]:
     aliases = config.stash.get(OPTION_ALIASES_KEY, None)
-    return [f"causal-eval: {note}" for note in aliases.notes] if aliases is not None else []
-
-
-def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
-    """Once per run (when measuring): the pytest-benchmark marker keys that have no equivalent and
-    the pytest-benchmark hooks implemented here, which nothing calls."""
-    if SESSION_KEY not in config.stash:
-        return []
+    lines = [f"causal-eval: {note}" for note in aliases.notes] if aliases is not None else []
     ignored = config.stash.get(IGNORED_BENCHMARK_KEYS, {})
-    lines = [
+    lines += [
         f"causal-eval: @pytest.mark.benchmark({key}=...) is not used "
         f"({count} test{'s' if count > 1 else ''}): {why}"
         for key, (why, count) in sorted(ignored.items())

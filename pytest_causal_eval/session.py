@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import shutil
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
 import pytest
@@ -123,6 +123,22 @@ class CausalEvalSession:
         self.config.hook.pytest_causal_eval_after_measure(
             item=item, measurement=measurement, workload=workload
         )
+
+    async def after_measure_async(
+        self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Awaitable[Any]]
+    ) -> None:
+        pending = self.config.hook.pytest_causal_eval_after_measure_async(
+            item=item, measurement=measurement, workload=workload
+        )
+        for i, awaitable in enumerate(pending):
+            try:
+                await awaitable
+            except BaseException:
+                for rest in pending[i + 1 :]:  # not started: closed, not left "never awaited"
+                    close = getattr(rest, "close", None)
+                    if close is not None:
+                        close()
+                raise
 
     # -- hooks -------------------------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> str:

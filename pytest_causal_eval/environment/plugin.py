@@ -226,6 +226,13 @@ class EnvironmentPlugin:
     def pytest_causal_eval_after_measure(
         self, item: pytest.Item, measurement: Measurement, workload: Callable[[], Any]
     ) -> None:
+        self._after_measure(item, measurement)
+
+    def pytest_causal_eval_after_measure_async(self, item: pytest.Item, measurement: Measurement) -> None:
+        self._after_measure(item, measurement)  # nothing to await: the workload does not run again
+
+    def _after_measure(self, item: pytest.Item, measurement: Measurement) -> None:
+        """What the machine said during the measurement: I/O, health, the GC policy, device time."""
         from pytest_causal_eval.environment.health import quick_health
         from pytest_causal_eval.environment.readings import load_average
         from pytest_causal_eval.measure.io import io_metrics

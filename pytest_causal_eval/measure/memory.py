@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PeakRSS", "python_peak_bytes"]
+from pytest_causal_eval.measure.passes import Steps, drive
+
+__all__ = ["PeakRSS", "python_peak_bytes", "python_peak_steps"]
 
 _PROC_STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -74,13 +76,18 @@ class PeakRSS:
 
 def python_peak_bytes(call: Callable[[], Any]) -> int:
     """Peak Python heap allocated while running ``call`` once (untimed: tracemalloc slows code)."""
+    return drive(python_peak_steps(), call)
+
+
+def python_peak_steps() -> Steps[int]:
+    """``python_peak_bytes`` as a pass (see ``measure.passes``): one run of the workload."""
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
-        call()
+        yield None
         _, peak = tracemalloc.get_traced_memory()
     finally:
         if not was_tracing:

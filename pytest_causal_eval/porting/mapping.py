@@ -72,6 +72,18 @@ ATTRIBUTES: dict[str, str | None] = {
 }
 
 
+#: Attributes pytest-benchmark lets a test set that are read-only on ``causal_bench``, and why.
+READ_ONLY_ATTRIBUTES: dict[str, str] = {
+    "name": "a measurement is named after its test; a second one in the test: causal_bench.named('...')",
+    "fullname": "a measurement is named after its test; a second one in the test: causal_bench.named('...')",
+    "stats": "the statistics are the measurement's own",
+    "disabled": "measuring is on with --causal-eval; deselect tests with -m or -k",
+    "enabled": "measuring is on with --causal-eval; deselect tests with -m or -k",
+    "param": "the parameters are the test's own",
+    "params": "the parameters are the test's own",
+}
+
+
 @dataclass(frozen=True)
 class MarkerKey:
     """How one ``@pytest.mark.benchmark`` key is written on ``@pytest.mark.causal_eval``.

@@ -40,6 +40,7 @@ from pytest_causal_eval.porting.mapping import (
     OPTIONS,
     PEDANTIC_POSITIONAL,
     PLUGIN_MODULE,
+    READ_ONLY_ATTRIBUTES,
     TARGET_FIXTURE,
     TARGET_MARKER,
     TARGET_TYPE,
@@ -106,6 +107,7 @@ class _Porter:
         self.quote = self._quote_style()
         self.newline = "\r\n" if "\r\n" in text else "\n"
         self.import_added = False
+        self.unguarded_stats: list[tuple[ast.Attribute, str]] = []
 
     # -- helpers -----------------------------------------------------------------------------------
     def start(self, node: ast.AST) -> int:
@@ -223,6 +225,14 @@ class _Porter:
         for node in ast.walk(self.tree):
             if isinstance(node, _FUNCTIONS):
                 self.port_function(node)
+        if self.unguarded_stats:
+            node, new = min(self.unguarded_stats, key=lambda found: self.start(found[0]))
+            self.report(
+                node,
+                f"{new}.stats is None without --causal-eval (plain pytest runs each workload once), "
+                f"as pytest-benchmark's is when disabled: read it under `if not {new}.disabled:`",
+                ported=True,
+            )
 
     # -- markers -----------------------------------------------------------------------------------
     def port_marker(self, attr: ast.Attribute) -> None:
@@ -481,6 +491,12 @@ class _Porter:
             call = self.parents.get(parent)
             if attr == "pedantic" and isinstance(call, ast.Call) and call.func is parent:
                 self.port_pedantic(call)
+            elif attr in READ_ONLY_ATTRIBUTES and isinstance(parent.ctx, (ast.Store, ast.Del)):
+                self.report(
+                    parent, f"{FIXTURE}.{attr} cannot be set on causal_bench: {READ_ONLY_ATTRIBUTES[attr]}"
+                )
+            elif attr == "stats" and not self.guarded(parent, use.id):
+                self.unguarded_stats.append((parent, new))  # said once a file, at the first (run)
             elif attr in ATTRIBUTES and ATTRIBUTES[attr] is not None:
                 self.report(parent, f"{FIXTURE}.{attr}: {ATTRIBUTES[attr]}")
             elif attr.startswith("_"):
@@ -499,6 +515,31 @@ class _Porter:
                 ported=True,
             )
             return True
+        return False
+
+    def guarded(self, node: ast.AST, name: str) -> bool:
+        """Whether ``node`` is read only when measuring: under a condition (``if``, ``x if c else
+        y``, ``and``/``or``) that reads ``name.disabled`` or ``name.enabled``, or after an ``if``
+        on them that leaves the block (``return``, ``raise``, ``pytest.skip(...)``)."""
+        child, parent = node, self.parents.get(node)
+        while parent is not None:
+            tests: list[ast.AST] = []
+            if isinstance(parent, (ast.If, ast.IfExp, ast.While)) and child is not parent.test:
+                tests.append(parent.test)
+            elif isinstance(parent, ast.BoolOp):
+                tests.extend(v for v in parent.values if v is not child)
+            for block in (getattr(parent, "body", None), getattr(parent, "orelse", None)):
+                if isinstance(block, list) and child in block:
+                    tests.extend(
+                        earlier.test
+                        for earlier in block[: block.index(child)]
+                        if isinstance(earlier, ast.If) and _leaves(earlier.body)
+                    )
+            if any(_reads_switch(test, name) for test in tests):
+                return True
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return False
+            child, parent = parent, self.parents.get(parent)
         return False
 
     def port_pedantic(self, call: ast.Call) -> None:
@@ -671,3 +712,27 @@ def _uses(fn: ast.AST, name: str, porter: _Porter) -> Iterator[ast.Name]:
                 stack.append(node.generators[0].iter)
                 continue
         stack.extend(ast.iter_child_nodes(node))
+
+
+def _reads_switch(test: ast.AST, name: str) -> bool:
+    """Whether a condition reads ``name.disabled`` or ``name.enabled``."""
+    return any(
+        isinstance(sub, ast.Attribute)
+        and sub.attr in ("disabled", "enabled")
+        and isinstance(sub.value, ast.Name)
+        and sub.value.id == name
+        for sub in ast.walk(test)
+    )
+
+
+def _leaves(body: list[ast.stmt]) -> bool:
+    """Whether a block ends by leaving (``return``, ``raise``, ``continue``, ``break``,
+    ``pytest.skip(...)``/``xfail``/``fail``)."""
+    last = body[-1] if body else None
+    if isinstance(last, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+        return True
+    if not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)):
+        return False
+    func = last.value.func
+    called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return called in ("skip", "xfail", "fail", "exit")

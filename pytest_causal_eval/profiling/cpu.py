@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_causal_eval.measure.passes import Steps, drive
 from pytest_causal_eval.profiling.hotspots import Hotspot, hotspots_from_tree
 
-__all__ = ["CpuProfile", "offline_html", "profile_cpu", "pyinstrument_missing"]
+__all__ = ["CpuProfile", "cpu_steps", "offline_html", "profile_cpu", "pyinstrument_missing"]
 
 # pyinstrument's page asks for web fonts at load time; an empty inline stylesheet keeps it offline
 # (the page falls back to the system fonts its CSS names)
@@ -57,16 +58,31 @@ def profile_cpu(
     interval: float = SAMPLE_INTERVAL,
 ) -> CpuProfile:
     """Run ``workload`` under pyinstrument at least once and until ``min_seconds`` have passed."""
+    return drive(cpu_steps(roots, exclude, min_seconds, max_runs, interval), workload)
+
+
+def cpu_steps(
+    roots: Sequence[str],
+    exclude: Sequence[str] = (),
+    min_seconds: float = MIN_PROFILE_SECONDS,
+    max_runs: int = MAX_PROFILE_RUNS,
+    interval: float = SAMPLE_INTERVAL,
+    *,
+    in_loop: bool = False,
+) -> Steps[CpuProfile]:
+    """``profile_cpu`` as a pass (see ``measure.passes``). ``in_loop``: the runs are awaited inside
+    the running event loop, so pyinstrument follows the awaiting task (time another task or the loop
+    takes while it waits is the ``await``'s) instead of interleaving the loop's other work."""
     from pyinstrument import Profiler
     from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer
 
-    profiler = Profiler(interval=interval, async_mode="disabled")
+    profiler = Profiler(interval=interval, async_mode="enabled" if in_loop else "disabled")
     runs = 0
     profiler.start()
     start = time.perf_counter()
     try:
         while True:
-            workload()
+            yield None
             runs += 1
             if runs >= max_runs or time.perf_counter() - start >= min_seconds:
                 break

@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cuda_trace_activities", "record_torch_trace"]
+from pytest_causal_eval.measure.passes import Steps, drive
+
+__all__ = ["cuda_trace_activities", "record_torch_trace", "torch_trace_steps"]
 
 
 def cuda_trace_activities(modules: Mapping[str, Any] | None = None) -> tuple[str, ...] | None:
@@ -26,6 +28,11 @@ def cuda_trace_activities(modules: Mapping[str, Any] | None = None) -> tuple[str
 
 def record_torch_trace(workload: Callable[[], Any], activities: Sequence[str]) -> bytes:
     """Run the workload once under torch.profiler with ``activities`` (``cpu``/``cuda``); the Chrome trace."""
+    return drive(torch_trace_steps(activities), workload)
+
+
+def torch_trace_steps(activities: Sequence[str]) -> Steps[bytes]:
+    """``record_torch_trace`` as a pass (see ``measure.passes``): one run of the workload."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -34,7 +41,7 @@ def record_torch_trace(workload: Callable[[], Any], activities: Sequence[str]) -
     if unknown:
         raise ValueError(f"unknown torch.profiler activities {unknown}; allowed: cpu, cuda")
     with profile(activities=[known[a] for a in activities]) as prof:
-        workload()
+        yield None
         if "cuda" in activities:
             torch.cuda.synchronize()
     with tempfile.TemporaryDirectory(prefix="causal-eval-torch-") as tmp:

@@ -1,11 +1,13 @@
 """The leak check: run the workload k times and fit the memory kept per call (tracemalloc, untimed).
 
 Only the workload's own thread counts. tracemalloc does not record threads, so every call of the
-workload goes through one marker frame (``_call``), and an allocation counts as the workload's when
-that frame is on its stack: a thread the workload did not run in (a progress bar's monitor, a
-server, a pool an earlier test left) never has it. Allocations on other threads are fitted apart
-and reported beside the result (``other_threads_per_iteration``), so work a workload hands to a
-thread that already existed (a long-lived pool) is said, not hidden. When tracemalloc was already
+workload goes through one marker frame (``measure.passes``), and an allocation counts as the
+workload's when that frame is on its stack: a thread the workload did not run in (a progress bar's
+monitor, a server, a pool an earlier test left) never has it. Inside an event loop the same holds
+per task: what the awaited workload runs has the marker, another task of the loop does not (it
+counts as another thread). Allocations on other threads are fitted apart and reported beside the
+result (``other_threads_per_iteration``), so work a workload hands to a thread that already existed
+(a long-lived pool) is said, not hidden. When tracemalloc was already
 tracing with fewer frames than that needs (``python -X tracemalloc``), every thread counts, and the
 note says so.
 """
@@ -21,11 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_causal_eval.measure.passes import Steps, drive, is_driver_frame, is_workload_call
 from pytest_causal_eval.profiling.fit import growth_per_iteration
 from pytest_causal_eval.profiling.memory import source_label
 from pytest_causal_eval.profiling.sites import AllocationSite, aggregate_sites
 
-__all__ = ["LeakCheck", "check_leak"]
+__all__ = ["LeakCheck", "check_leak", "leak_steps"]
 
 MIN_ITERATIONS = 5
 MAX_ITERATIONS = 30
@@ -54,14 +57,6 @@ class LeakCheck:
     note: str | None = None
 
 
-def _call(workload: Callable[[], Any]) -> Any:
-    return workload()  # the marker frame: every allocation of the workload's thread has it on its stack
-
-
-_THIS_FILE = _call.__code__.co_filename
-_MARKER_LINE = max(line for _, _, line in _call.__code__.co_lines() if line is not None)
-
-
 class _Classifier:
     """Whose is an allocation, from its (oldest-first) traceback; memoised per traceback."""
 
@@ -75,10 +70,10 @@ class _Classifier:
             ours = False
             kind = _OTHER
             for frame in traceback:
-                if frame.filename == _THIS_FILE:
-                    if frame.lineno == _MARKER_LINE:
-                        kind = _WORKLOAD
-                        break
+                if is_workload_call(frame.filename, frame.lineno):
+                    kind = _WORKLOAD
+                    break
+                if frame.filename == _THIS_FILE or is_driver_frame(frame.filename):
                     ours = True
             if kind == _OTHER and ours:
                 kind = _HARNESS  # the check's own bookkeeping between calls
@@ -125,26 +120,42 @@ def check_leak(
 ) -> LeakCheck:
     """One warm call, then ``min_iterations`` to ``max_iterations`` calls (until the budget is spent), each
     followed by ``gc.collect()`` and a reading of the memory still allocated."""
+    return drive(leak_steps(roots, exclude, min_iterations, max_iterations, budget_seconds), workload)
+
+
+def leak_steps(
+    roots: Sequence[str],
+    exclude: Sequence[str] = (),
+    min_iterations: int = MIN_ITERATIONS,
+    max_iterations: int = MAX_ITERATIONS,
+    budget_seconds: float = BUDGET_SECONDS,
+    *,
+    in_loop: bool = False,
+) -> Steps[LeakCheck]:
+    """``check_leak`` as a pass (see ``measure.passes``); ``in_loop``: the runs are awaited inside
+    the running event loop."""
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start(TRACEBACK_FRAMES)
     limit = tracemalloc.get_traceback_limit()
     if limit < TRACEBACK_FRAMES:  # tracing already with fewer frames: the marker may not be seen
-        return _check_all_threads(
-            workload, roots, exclude, min_iterations, max_iterations, budget_seconds, limit
+        return (
+            yield from _all_threads_steps(
+                roots, exclude, min_iterations, max_iterations, budget_seconds, limit
+            )
         )
     classify = _Classifier(limit)
     own = array.array("q", [0] * (max_iterations + 1))  # preallocated: recording allocates nothing
     other = array.array("q", [0] * (max_iterations + 1))
     n = 0
     try:
-        _call(workload)  # first-call caches (lazy imports, memoisation) are not a leak
+        yield None  # first-call caches (lazy imports, memoisation) are not a leak
         gc.collect()
         before = tracemalloc.take_snapshot()
         own[0], other[0] = classify.split(before)
         start = time.perf_counter()
         while n < max_iterations:
-            _call(workload)
+            yield None
             gc.collect()
             n += 1
             own[n], other[n] = classify.split(tracemalloc.take_snapshot())
@@ -159,9 +170,12 @@ def check_leak(
     others = growth_per_iteration(list(other[: n + 1]))
     note = None
     if others >= OTHER_THREADS_NOTE_BYTES:
+        where = ", ".join(threads) or "threads that have ended since"
+        if in_loop:  # tasks the workload started (gather, create_task) run outside its frame too
+            where = f"other tasks of the event loop or threads: {', '.join(threads) or 'no other thread'}"
         note = (
             f"other threads retained {others:.0f} B per call during the check, not counted as the "
-            f"workload's: {', '.join(threads) or 'threads that have ended since'}"
+            f"workload's: {where}"
         )
     return LeakCheck(
         per_iteration=growth_per_iteration(retained),
@@ -189,28 +203,27 @@ def _grown_sites(
     return aggregate_sites(records, roots, exclude=exclude)
 
 
-def _check_all_threads(
-    workload: Callable[[], Any],
+def _all_threads_steps(
     roots: Sequence[str],
     exclude: Sequence[str],
     min_iterations: int,
     max_iterations: int,
     budget_seconds: float,
     limit: int,
-) -> LeakCheck:
+) -> Steps[LeakCheck]:
     """The fit over every thread's allocations (tracemalloc was started elsewhere with fewer frames
     than the marker needs)."""
     from pytest_causal_eval.profiling.memory import own_filters, tracemalloc_sites
 
     readings = array.array("q", [0] * (max_iterations + 1))
     n = 0
-    workload()
+    yield None
     gc.collect()
     before = tracemalloc.take_snapshot()
     readings[0] = tracemalloc.get_traced_memory()[0]
     start = time.perf_counter()
     while n < max_iterations:
-        workload()
+        yield None
         gc.collect()
         n += 1
         readings[n] = tracemalloc.get_traced_memory()[0]
@@ -232,3 +245,6 @@ def _check_all_threads(
             + (f", and other threads were running: {', '.join(threads)}" if threads else "")
         ),
     )
+
+
+_THIS_FILE = leak_steps.__code__.co_filename

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_causal_eval.measure.passes import Steps, drive
 from pytest_causal_eval.profiling.sites import AllocationSite, aggregate_sites
 
 __all__ = [
     "MemoryProfile",
+    "memory_steps",
+    "memray_steps",
     "memray_unavailable",
     "own_filters",
     "profile_memory",
@@ -24,6 +27,7 @@ __all__ = [
     "profile_memory_tracemalloc",
     "source_label",
     "tracemalloc_sites",
+    "tracemalloc_steps",
 ]
 
 TRACEMALLOC_FRAMES = 1
@@ -56,29 +60,62 @@ def profile_memory(
     workload: Callable[[], Any], roots: Sequence[str], exclude: Sequence[str] = ()
 ) -> MemoryProfile:
     """memray when available, else tracemalloc with a ``note`` that says why."""
+    return drive(memory_steps(roots, exclude), workload)
+
+
+def memory_steps(roots: Sequence[str], exclude: Sequence[str] = ()) -> Steps[MemoryProfile]:
+    """``profile_memory`` as a pass (see ``measure.passes``): one run of the workload."""
     reason = memray_unavailable()
     if reason is None:
         try:
-            return profile_memory_memray(workload, roots, exclude)
-        except RuntimeError as exc:  # another memray tracker is active (pytest-memray, memray run)
+            return (yield from memray_steps(roots, exclude))
+        except _MemrayBusy as exc:  # another memray tracker is active (pytest-memray, memray run)
             reason = f"memray could not start: {exc}"
-    result = profile_memory_tracemalloc(workload, roots, exclude)
+    result = yield from tracemalloc_steps(roots, exclude)
     result.note = f"{reason}; memory profiled with tracemalloc instead"
     return result
+
+
+class _MemrayBusy(Exception):
+    """memray's tracker could not start (the workload has not run)."""
+
+
+class _Tracker:
+    """memray's tracker around one run. One that cannot start (another tracker is active) raises
+    ``_MemrayBusy`` before the run, which the driver throws back into the pass."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+
+    def __enter__(self) -> None:
+        try:
+            self.tracker.__enter__()
+        except RuntimeError as exc:
+            raise _MemrayBusy(str(exc)) from None
+
+    def __exit__(self, *exc: object) -> None:
+        self.tracker.__exit__(*exc)
 
 
 def profile_memory_memray(
     workload: Callable[[], Any], roots: Sequence[str], exclude: Sequence[str] = ()
 ) -> MemoryProfile:
+    try:
+        return drive(memray_steps(roots, exclude), workload)
+    except _MemrayBusy as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def memray_steps(roots: Sequence[str], exclude: Sequence[str] = ()) -> Steps[MemoryProfile]:
     import memray
 
     with tempfile.TemporaryDirectory(prefix="causal-eval-memray-") as tmp:
         capture = Path(tmp) / "capture.bin"
         gc.collect()
-        with memray.Tracker(
-            str(capture), native_traces=False, trace_python_allocators=True, follow_fork=False
-        ):
-            workload()
+        tracker = _Tracker(
+            memray.Tracker(str(capture), native_traces=False, trace_python_allocators=True, follow_fork=False)
+        )
+        yield tracker  # entered by the driver around the run (see measure.passes)
         reader = memray.FileReader(str(capture), report_progress=False)
         try:
             meta = reader.metadata
@@ -139,6 +176,10 @@ def profile_memory_tracemalloc(
     workload: Callable[[], Any], roots: Sequence[str], exclude: Sequence[str] = ()
 ) -> MemoryProfile:
     """Peak from tracemalloc; sites are what the run left allocated (tracemalloc cannot see the peak's)."""
+    return drive(tracemalloc_steps(roots, exclude), workload)
+
+
+def tracemalloc_steps(roots: Sequence[str], exclude: Sequence[str] = ()) -> Steps[MemoryProfile]:
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start(TRACEMALLOC_FRAMES)
@@ -147,7 +188,7 @@ def profile_memory_tracemalloc(
         before = tracemalloc.take_snapshot().filter_traces(own_filters())
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
-        workload()
+        yield None
         _, peak = tracemalloc.get_traced_memory()
         after = tracemalloc.take_snapshot().filter_traces(own_filters())
     finally:

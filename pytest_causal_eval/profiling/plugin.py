@@ -6,7 +6,7 @@ Registered by ``feature.configure`` only when ``--causal-eval`` is on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 import pytest_causal_eval
 from pytest_causal_eval.atomicio import write_bytes_atomic, write_text_atomic
 from pytest_causal_eval.extra_keys import PROFILE_ARTIFACTS
+from pytest_causal_eval.measure.passes import LoopWorkload, Steps, drive, drive_async, drive_workload
 from pytest_causal_eval.profiling.artifacts import ArtifactStore
 from pytest_causal_eval.profiling.diff import hotspot_lines, site_lines
 from pytest_causal_eval.profiling.hotspots import Hotspot
@@ -28,6 +29,7 @@ __all__ = ["PLUGIN_NAME", "ProfilingPlugin"]
 
 PLUGIN_NAME = "causal_eval_profiling"
 Workload = Callable[[], Any]
+AsyncWorkload = Callable[[], Awaitable[Any]]
 
 _PACKAGE_DIR = Path(pytest_causal_eval.__file__).parent
 # The harness that repeats the workload: its frames are not hotspots and allocate nothing of interest.
@@ -61,16 +63,19 @@ class ProfilingPlugin:
 
         return cuda_trace_activities()
 
-    # -- passes --------------------------------------------------------------------------------------
+    # -- passes (see ``measure.passes``: written once, driven with a callable or inside the loop) ----
     def profile_cpu_into(self, measurement: Measurement, workload: Workload) -> None:
-        from pytest_causal_eval.profiling.cpu import profile_cpu, pyinstrument_missing
+        drive(self.cpu_steps(measurement), workload)
+
+    def cpu_steps(self, measurement: Measurement, *, in_loop: bool = False) -> Steps[None]:
+        from pytest_causal_eval.profiling.cpu import cpu_steps, pyinstrument_missing
 
         missing = pyinstrument_missing()
         if missing is not None:
             _note(measurement, f"no CPU profile: {missing}")
             return
         try:
-            prof = profile_cpu(workload, self.roots, HARNESS_PREFIXES)
+            prof = yield from cpu_steps(self.roots, HARNESS_PREFIXES, in_loop=in_loop)
         except Exception as exc:  # the workload failed outside the timed rounds: report, keep the numbers
             _note(measurement, f"CPU profiling pass failed: {type(exc).__name__}: {exc}")
             return
@@ -85,10 +90,10 @@ class ProfilingPlugin:
         self._write(measurement, "speedscope", prof.speedscope)
         activities = self.torch_activities()
         if activities:
-            from pytest_causal_eval.profiling.gpu import record_torch_trace
+            from pytest_causal_eval.profiling.gpu import torch_trace_steps
 
             try:
-                trace = record_torch_trace(workload, activities)
+                trace = yield from torch_trace_steps(activities)
             except Exception as exc:
                 _note(measurement, f"torch.profiler trace failed: {type(exc).__name__}: {exc}")
             else:
@@ -97,12 +102,17 @@ class ProfilingPlugin:
     def profile_memory_into(
         self, measurement: Measurement, workload: Workload, *, peak: bool = True, leak: bool = True
     ) -> None:
+        drive(self.memory_steps(measurement, peak=peak, leak=leak), workload)
+
+    def memory_steps(
+        self, measurement: Measurement, *, peak: bool = True, leak: bool = True, in_loop: bool = False
+    ) -> Steps[None]:
         memory: dict[str, Any] = measurement.extra.setdefault("memory", {})
         if peak:
-            from pytest_causal_eval.profiling.memory import profile_memory
+            from pytest_causal_eval.profiling.memory import memory_steps
 
             try:
-                prof = profile_memory(workload, self.roots, HARNESS_PREFIXES)
+                prof = yield from memory_steps(self.roots, HARNESS_PREFIXES)
             except Exception as exc:
                 _note(measurement, f"memory profiling pass failed: {type(exc).__name__}: {exc}")
             else:
@@ -116,10 +126,10 @@ class ProfilingPlugin:
                 if prof.flamegraph_html is not None:
                     self._write(measurement, "memory_flamegraph", prof.flamegraph_html)
         if leak:
-            from pytest_causal_eval.profiling.leak import check_leak
+            from pytest_causal_eval.profiling.leak import leak_steps
 
             try:
-                found = check_leak(workload, self.roots, HARNESS_PREFIXES)
+                found = yield from leak_steps(self.roots, HARNESS_PREFIXES, in_loop=in_loop)
             except Exception as exc:
                 _note(measurement, f"leak check failed: {type(exc).__name__}: {exc}")
             else:
@@ -176,6 +186,21 @@ class ProfilingPlugin:
     def pytest_causal_eval_after_measure(
         self, item: pytest.Item, measurement: Measurement, workload: Workload
     ) -> None:
+        problem = _run_passes(
+            lambda in_loop: self._after_measure_steps(item, measurement, in_loop=in_loop), workload
+        )
+        if problem is not None:
+            _note(measurement, f"no profile: {problem}")
+
+    def pytest_causal_eval_after_measure_async(
+        self, item: pytest.Item, measurement: Measurement, workload: AsyncWorkload
+    ) -> Awaitable[None]:
+        """The same passes for ``causal_bench.aio``, awaited in the test's running event loop."""
+        return drive_async(self._after_measure_steps(item, measurement, in_loop=True), workload)
+
+    def _after_measure_steps(
+        self, item: pytest.Item, measurement: Measurement, *, in_loop: bool
+    ) -> Steps[None]:
         problem: str | None = None
         limits = Limits()
         try:
@@ -185,12 +210,12 @@ class ProfilingPlugin:
         if problem is not None:  # outside the except block: no "during handling" chain in the report
             pytest.fail(problem, pytrace=False)
         if wants_cpu(self.mode):
-            self.profile_cpu_into(measurement, workload)
+            yield from self.cpu_steps(measurement, in_loop=in_loop)
         memory = wants_memory(self.mode)
         peak = memory or limits.memory is not None
         leak = memory or limits.leak is not None
         if peak or leak:
-            self.profile_memory_into(measurement, workload, peak=peak, leak=leak)
+            yield from self.memory_steps(measurement, peak=peak, leak=leak, in_loop=in_loop)
 
     def pytest_causal_eval_judge(self, item: pytest.Item, measurement: Measurement) -> list[str] | None:
         try:
@@ -231,8 +256,10 @@ class ProfilingPlugin:
             if not self.on_regression:
                 return ["no CPU profile (run with --causal-eval-profile=cpu to see the hotspots)"]
             if workload is None:
-                return ["no CPU profile: this measurement has no re-runnable workload (causal_bench.aio)"]
-            self.profile_cpu_into(measurement, workload)
+                return ["no CPU profile: this measurement has no re-runnable workload"]
+            problem = _run_passes(lambda in_loop: self.cpu_steps(measurement, in_loop=in_loop), workload)
+            if problem is not None:
+                _note(measurement, f"no CPU profile: {problem}")
             if "hotspots" not in measurement.extra:
                 return list(measurement.extra.get("profile_notes", []))
         current = _hotspots(measurement.extra.get("hotspots"))
@@ -249,8 +276,15 @@ class ProfilingPlugin:
             if not self.on_regression:
                 return ["no memory profile (run with --causal-eval-profile=memory to see allocation sites)"]
             if workload is None:
-                return ["no memory profile: this measurement has no re-runnable workload (causal_bench.aio)"]
-            self.profile_memory_into(measurement, workload, peak=not is_leak, leak=is_leak)
+                return ["no memory profile: this measurement has no re-runnable workload"]
+            problem = _run_passes(
+                lambda in_loop: self.memory_steps(
+                    measurement, peak=not is_leak, leak=is_leak, in_loop=in_loop
+                ),
+                workload,
+            )
+            if problem is not None:
+                return [f"no memory profile: {problem}"]
             memory = measurement.extra.get("memory") or {}
         base_memory = (baseline.extra.get("memory") or {}) if baseline is not None else {}
         lines: list[str] = []
@@ -316,6 +350,18 @@ class ProfilingPlugin:
         terminalreporter.write_sep("-", "causal-eval profiles")
         for line in self.summary:
             terminalreporter.write_line(line)
+
+
+def _run_passes(steps: Callable[[bool], Steps[None]], workload: Workload) -> str | None:
+    """Drive a pass with a kept workload (``measure.passes.drive_workload``: an async one inside its
+    event loop, as its measurement was). Returns why it could not run (the test's loop is busy),
+    else None."""
+    if isinstance(workload, LoopWorkload):
+        problem = workload.unavailable()
+        if problem is not None:
+            return problem
+    drive_workload(steps, workload)
+    return None
 
 
 def _note(measurement: Measurement, text: str) -> None:

@@ -100,6 +100,20 @@ def test_without_pytest_benchmark_its_options_become_ours_and_the_rest_is_named_
     assert "stopped at the time budget" not in out  # 20 rounds were asked for and taken
 
 
+def test_what_is_dropped_is_said_in_the_summary_also_with_q(tmp_path: Path) -> None:
+    """-q hides the header; the dropped options, marker keys and hooks are said in the summary."""
+    _project(tmp_path)
+    proc = _run_without_pytest_benchmark(tmp_path, *ON, "-q", "--benchmark-histogram")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = proc.stdout.split("causal-eval: left from pytest-benchmark", 1)[1]
+    for said in (
+        "causal-eval: --benchmark-histogram dropped: no SVG histograms",
+        "causal-eval: --benchmark-sort=fullname dropped: display option without an equivalent",
+        "causal-eval: pytest_benchmark_update_machine_info (conftest.py) is pytest-benchmark's hook",
+    ):
+        assert proc.stdout.count(said) == 1 and said in summary, proc.stdout
+
+
 def test_our_own_flag_wins_over_its_alias(tmp_path: Path) -> None:
     _project(tmp_path)
     proc = _run_without_pytest_benchmark(

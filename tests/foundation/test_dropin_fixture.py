@@ -112,6 +112,12 @@ def test_a_raising_call_leaves_the_name_free(causal_bench):
         causal_bench(lambda: 1 / 0)
     assert causal_bench(sum, [4]) == 4
 
+def test_extra_info_assigned_as_a_dict(causal_bench):
+    causal_bench.extra_info["old"] = 1
+    causal_bench.extra_info = {"lib": "2.0", "n": 3}  # pytest-benchmark's is a plain dict attribute
+    assert causal_bench.extra_info == {"lib": "2.0", "n": 3}
+    causal_bench(sum, [1])
+
 def test_extra_info_bad_value(causal_bench):
     causal_bench.extra_info["shape"] = [1, 2]
 
@@ -146,7 +152,7 @@ def test_the_surface_behaves_the_same_with_the_plugin_off_and_on(
 ) -> None:
     pytester.makepyfile(test_surface=SURFACE_TESTS)
     result = pytester.runpytest(*flags, "-p", "no:benchmark")
-    result.assert_outcomes(passed=4, failed=3)
+    result.assert_outcomes(passed=5, failed=3)
     text = result.stdout.str()
     assert "the unnamed measurement of this test was already taken" in text
     assert (

@@ -143,6 +143,40 @@ def test_the_benchmark_marker_is_honoured_without_pytest_benchmark(pytester: pyt
     assert text.count("@pytest.mark.benchmark(calibration_precision=...) is not used (2 tests):") == 1
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["plain", "xdist"])
+def test_the_ignored_keys_and_hooks_are_said_once_in_the_summary(
+    tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    """Under xdist the workers collect, not the controller: what they found is said once, by the
+    controller, with the suite's counts (each worker collects the whole suite)."""
+    from fakeclock import FAKE_CLOCK_SOURCE
+
+    (tmp_path / "conftest.py").write_text(
+        FAKE_CLOCK_SOURCE + "\n\ndef pytest_benchmark_update_machine_info(config, machine_info):\n    pass\n"
+    )
+    (tmp_path / "test_b.py").write_text(BENCHMARK_MARKED)
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    command = [sys.executable, "-m", "pytest", "-p", "pytest_causal_eval.plugin", "-p", "xdist.plugin"]
+    proc = subprocess.run(
+        [*command, *ON[:-2], "--causal-eval-history=off", "-W", "error", *workers],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "2 passed" in out
+    summary = out.split("causal-eval: left from pytest-benchmark", 1)[1]
+    for said in (
+        "causal-eval: @pytest.mark.benchmark(calibration_precision=...) is not used (2 tests):",
+        "causal-eval: pytest_benchmark_update_machine_info (conftest.py) is pytest-benchmark's hook",
+    ):
+        assert out.count(said) == 1, out
+        assert said in summary
+
+
 def test_the_benchmark_marker_is_declared_when_the_plugin_is_off(tmp_path: Path) -> None:
     """pytest-benchmark not loaded at all (no plugin auto-loaded but ours): its marker still passes
     --strict-markers."""

@@ -277,6 +277,59 @@ def test_unsupported_attributes_are_reported() -> None:
         "t.py:3: not ported: benchmark._mode is private to pytest-benchmark: no equivalent",
         "t.py:3: not ported: benchmark.has_error: has_error has no equivalent: a workload's exception fails "
         "the test and records nothing",
+        "t.py:5: note: causal_bench.stats is None without --causal-eval (plain pytest runs each workload "
+        "once), as pytest-benchmark's is when disabled: read it under `if not causal_bench.disabled:`",
+    ]
+
+
+def test_setting_an_attribute_that_is_read_only_here_is_reported() -> None:
+    """pytest-benchmark's fixture attributes are plain; ours that are read-only fail when set."""
+    found = messages(
+        """\
+        def test_a(benchmark):
+            benchmark.name = "short"
+            benchmark.group = "g"
+            benchmark.extra_info = {"v": "1"}
+            print(benchmark.name)
+        """
+    )
+    assert found == [
+        "t.py:2: not ported: benchmark.name cannot be set on causal_bench: a measurement is named after "
+        "its test; a second one in the test: causal_bench.named('...')"
+    ]
+
+
+def test_an_unguarded_stats_read_is_noted_once_a_guarded_one_is_not() -> None:
+    """``stats`` is None without --causal-eval (as pytest-benchmark's when disabled): a read not
+    under a check of ``disabled``/``enabled`` gets one note a file."""
+    guarded = """\
+        import pytest
+
+        def test_a(benchmark):
+            benchmark(f)
+            if not benchmark.disabled:
+                assert benchmark.stats["min"] > 0
+            median = benchmark.stats["median"] if benchmark.enabled else None
+
+        def test_b(benchmark):
+            if benchmark.disabled:
+                pytest.skip("not measuring")
+            assert benchmark.stats.stats.mean > 0
+        """
+    assert messages(guarded) == []
+    found = messages(
+        """\
+        def test_a(benchmark):
+            benchmark(f)
+            if benchmark.disabled:
+                print("off")
+            assert benchmark.stats.stats.mean > 0
+            assert benchmark.stats["median"] > 0
+        """
+    )
+    assert found == [
+        "t.py:5: note: causal_bench.stats is None without --causal-eval (plain pytest runs each workload "
+        "once), as pytest-benchmark's is when disabled: read it under `if not causal_bench.disabled:`"
     ]
 
 

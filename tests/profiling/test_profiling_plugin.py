@@ -69,9 +69,15 @@ def _forbid_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     import pytest_causal_eval.profiling.leak as leak
     import pytest_causal_eval.profiling.memory as memory
 
-    monkeypatch.setattr(cpu, "profile_cpu", forbidden)
-    monkeypatch.setattr(memory, "profile_memory", forbidden)
-    monkeypatch.setattr(leak, "check_leak", forbidden)
+    for module, name in (
+        (cpu, "profile_cpu"),
+        (cpu, "cpu_steps"),
+        (memory, "profile_memory"),
+        (memory, "memory_steps"),
+        (leak, "check_leak"),
+        (leak, "leak_steps"),
+    ):
+        monkeypatch.setattr(module, name, forbidden)
 
 
 def test_inert_when_profiling_is_off_or_the_plugin_is_off(
