@@ -191,6 +191,12 @@ def alarm_after(seconds: float | None, label: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+class _Dumped:
+    """Where the counters of one counted block were dumped (set when the block is left)."""
+
+    path: Path = Path()
+
+
 class InstructionCounter:
     """Counts instructions of workload calls; one per process (dump files are numbered per process)."""
 
@@ -294,28 +300,17 @@ class InstructionCounter:
     ) -> InstructionCount:
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
-        name, dump_name, dump = self._dump_request(label)
         loop = range(calls)
-        start, stop, zero = self._start, self._stop, self._zero
         with alarm_after(time_limit, label or "instruction count"):  # warm-up included: slow too
             for _ in range(warmup):
                 (prepare() if prepare is not None else fn)()
             call = prepare() if prepare is not None else fn
-            if collect_garbage:
-                gc.collect()
-            filler = fill_small_object_pools()
-            with _stretched_switch_interval():
-                start()
-                try:
-                    zero()
-                    for _ in loop:
-                        call()
-                    dump()
-                finally:
-                    stop()
-        del dump_name, filler
-        path = self._find_dump(name)
-        return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
+            with self._counting(label, collect_garbage) as dumped:
+                for _ in loop:
+                    call()
+        return InstructionCount(
+            label=label, calls=calls, totals=read_summary(dumped.path).totals, path=dumped.path
+        )
 
     async def count_async(
         self,
@@ -352,25 +347,38 @@ class InstructionCounter:
         warmup: int,
         time_limit: float | None,
     ) -> InstructionCount:
-        name, dump_name, dump = self._dump_request(label)
-        start, stop, zero = self._start, self._stop, self._zero
         with alarm_after(time_limit, label or "instruction count"):
             for _ in range(warmup):
                 await coro_fn()
+            with self._counting(label, True) as dumped:
+                for _ in range(calls):
+                    await coro_fn()
+        return InstructionCount(
+            label=label, calls=calls, totals=read_summary(dumped.path).totals, path=dumped.path
+        )
+
+    @contextmanager
+    def _counting(self, label: str, collect_garbage: bool) -> Iterator[_Dumped]:
+        """Count what runs inside the block: a full collection and fresh pools first (module
+        docstring), instrumentation on and the counters zeroed, then on leaving without an error
+        the counters dumped to a file named after ``label`` (its path is set on the yielded
+        object), and instrumentation off again whatever happened."""
+        name, dump_name, dump = self._dump_request(label)
+        start, stop, zero = self._start, self._stop, self._zero
+        dumped = _Dumped()
+        if collect_garbage:
             gc.collect()
-            filler = fill_small_object_pools()
-            with _stretched_switch_interval():
-                start()
-                try:
-                    zero()
-                    for _ in range(calls):
-                        await coro_fn()
-                    dump()
-                finally:
-                    stop()
+        filler = fill_small_object_pools()
+        with _stretched_switch_interval():
+            start()
+            try:
+                zero()
+                yield dumped
+                dump()
+            finally:
+                stop()
         del dump_name, filler
-        path = self._find_dump(name)
-        return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
+        dumped.path = self._find_dump(name)
 
     def _dump_request(self, label: str) -> tuple[str, ctypes.Array[ctypes.c_char], Callable[[], int]]:
         """The dump's unique name, its C string (keep it alive until the dump) and the request."""
