@@ -411,6 +411,7 @@ _POOL_CLASS = re.compile(r"^\s*\d+\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s*$")
 _UNUSED_POOLS = re.compile(r"^(\d+) unused pools \* (\d+) bytes")
 LARGEST_SMALL_BLOCK = 512  # pymalloc's largest size class
 FILL_PASSES = 3
+POOL_HEADER = 48  # struct pool_header, 16-byte aligned on 64-bit builds: 31 blocks of 512 in a 16 KiB pool
 
 
 def fill_small_object_pools() -> list[object]:
@@ -421,26 +422,37 @@ def fill_small_object_pools() -> list[object]:
     is re-sorted), and that state depends on everything the process did before: the same loop
     counted 1% apart in two pytest runs of different history. With the free blocks of the used pools
     and the unused pools of the existing arenas taken (kept alive by the caller during the count),
-    the counted calls allocate from fresh pools of a fresh arena, the same way in every run. The
-    free blocks are read from ``sys._debugmallocstats()`` (CPython; nothing is done elsewhere or
+    the counted calls allocate from fresh pools of a fresh arena, the same way in every run. Taken
+    exactly: one block too many per unused pool (32 blocks of 512 bytes where a 16 KiB pool holds
+    31 after its header) spilled into a new arena and left the workload the pools after the spill,
+    which fall before or after a 1 MiB boundary of the arena map depending on where the arena was
+    mapped; every free there costs one comparison more or less (1% of an integer loop). The free
+    blocks are read from ``sys._debugmallocstats()`` (CPython; nothing is done elsewhere or
     under ``PYTHONMALLOC=malloc``).
     """
     keep: list[object] = []
     header = sys.getsizeof(b"")
     for _ in range(FILL_PASSES):  # the next pass takes the blocks the previous one's temporaries freed
-        plan: list[tuple[int, int]] = []
-        for line in _debugmallocstats().splitlines():
-            match = _POOL_CLASS.match(line)
-            if match is not None:
-                plan.append((int(match.group(1)), int(match.group(2))))
-                continue
-            match = _UNUSED_POOLS.match(line)
-            if match is not None:
-                pools, pool_size = int(match.group(1)), int(match.group(2))
-                plan.append((LARGEST_SMALL_BLOCK, pools * (pool_size // LARGEST_SMALL_BLOCK)))
-        for size, count in plan:
+        for size, count in fill_plan(_debugmallocstats()):
             keep.extend(_objects_of_size(size, count, header))
     return keep
+
+
+def fill_plan(stats: str) -> list[tuple[int, int]]:
+    """(block size, blocks to allocate) that take every free block ``sys._debugmallocstats()``
+    reports: the free blocks of each size class's used pools, then the unused pools as the 512-byte
+    blocks they hold after their header."""
+    plan: list[tuple[int, int]] = []
+    for line in stats.splitlines():
+        match = _POOL_CLASS.match(line)
+        if match is not None:
+            plan.append((int(match.group(1)), int(match.group(2))))
+            continue
+        match = _UNUSED_POOLS.match(line)
+        if match is not None:
+            pools, pool_size = int(match.group(1)), int(match.group(2))
+            plan.append((LARGEST_SMALL_BLOCK, pools * ((pool_size - POOL_HEADER) // LARGEST_SMALL_BLOCK)))
+    return plan
 
 
 def _objects_of_size(size: int, count: int, header: int) -> list[object]:

@@ -14,6 +14,7 @@ from pytest_causal_eval.measure.instructions import (
     CountTimeoutError,
     InstructionCount,
     alarm_after,
+    fill_plan,
     gc_state,
     settle_calls,
 )
@@ -103,3 +104,27 @@ def test_cheap_workloads_are_counted_again_after_more_warm_up_calls(
     per_call: float, calls: int, extra: int
 ) -> None:
     assert settle_calls(per_call, calls) == extra
+
+
+MALLOC_STATS = """Small block threshold = 512, in 32 size classes.
+
+class   size   num pools   blocks in use  avail blocks
+-----   ----   ---------   -------------  ------------
+    0     16           1              43           978
+    1     32           2             764           256
+   31    512           2              31            31
+
+# arenas allocated total           =                   12
+3 arenas * 1048576 bytes/arena     =            3,145,728
+
+# bytes in allocated blocks        =            2,520,000
+36 unused pools * 16384 bytes      =              589,824
+"""
+
+
+def test_the_fill_takes_exactly_the_free_blocks_the_allocator_reports() -> None:
+    # A 16 KiB pool holds 31 blocks of 512 bytes after its 48-byte header: 32 per unused pool
+    # spilled into a new arena, and where the workload's pools then fell moved its count by 1%.
+    assert fill_plan(MALLOC_STATS) == [(16, 978), (32, 256), (512, 31), (512, 36 * 31)]
+    assert fill_plan(MALLOC_STATS.replace("* 16384 bytes", "* 4096 bytes"))[-1] == (512, 36 * 7)
+    assert fill_plan("") == []  # not CPython's allocator: nothing to take
