@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from fakeclock import FAKE_CLOCK_SOURCE
 
 from pytest_causal_eval.cli import main
 from pytest_causal_eval.cli.env import render_env
 
+# The workload moves a fake clock by the same 1 ms every call: the second run is judged against the
+# save on the key, never on how busy the machine happens to be.
 TEST = """
-def test_work(causal_bench):
-    causal_bench(lambda: sum(range(100)))
+def test_work(causal_bench, fake_timer):
+    causal_bench(lambda: fake_timer.tick(1_000_000))
 """
 
 
@@ -25,6 +28,7 @@ def env_json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
 def test_env_prints_the_key_a_saved_baseline_is_named_after(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    pytester.makeconftest(FAKE_CLOCK_SOURCE)
     pytester.makepyfile(test_key=TEST)
     baselines = pytester.path / "baselines"
     result = pytester.runpytest(
@@ -57,7 +61,9 @@ def test_env_prints_the_key_a_saved_baseline_is_named_after(
     )  # fmt: skip
     result.assert_outcomes(passed=1)
     again = json.loads((pytester.path / "again.json").read_text())
-    assert again["measurements"][0]["extra"]["verdict"]["baseline"] == saved.stem
+    verdict = again["measurements"][0]["extra"]["verdict"]
+    assert verdict["baseline"] == saved.stem
+    assert verdict["verdict"] == "pass", verdict
 
 
 def test_render_env_without_a_machine_block_still_renders() -> None:
