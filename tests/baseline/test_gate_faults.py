@@ -4,6 +4,7 @@ that fails or is interrupted, through pytester as a user meets them."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -275,14 +276,25 @@ import pytest_causal_eval.baseline.store as _store
 
 
 def _interrupted(path, text):
-    os.kill(os.getpid(), _signal.SIGINT)  # the user's Ctrl-C, in the middle of the save
+    # The user's Ctrl-C, in the middle of the save: raised in this very thread, with SIGINT unblocked
+    # and Python's handler in place, so it interrupts here whatever mask and disposition this process
+    # inherited. (os.kill to the process lets the kernel hand it to another thread, or keep it pending
+    # while the mask blocks it, and the save ran on.)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, [_signal.SIGINT])
+    _signal.raise_signal(_signal.SIGINT)
     raise AssertionError("SIGINT did not interrupt")
 
 
 _store.write_text_atomic = _interrupted
 """
     )
-    result = gate.runpytest_subprocess(*ARGS, "--causal-eval-save")
+    # Started as some runners and job controls start us: SIGINT blocked, which the child inherits.
+    inherited = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        result = gate.runpytest_subprocess(*ARGS, "--causal-eval-save")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, inherited)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
         [TOP, f"causal-eval: error: the save was interrupted (Ctrl-C): *{path.name} is unchanged"]
