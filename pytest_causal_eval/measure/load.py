@@ -52,7 +52,7 @@ def limit_text(limit: float | None) -> str:
 
 def recorded_limit(results_extra: Any) -> tuple[bool, float | None]:
     """The limit a session recorded in its results' ``extra.baseline.max_foreign_load``: (True, the
-    limit or None for off), or (False, None) when it recorded none (older files, merged shards).
+    limit or None for off), or (False, None) when it recorded none (older files).
     A value that is not a limit raises ``ValueError`` naming the field."""
     block = results_extra.get("baseline") if isinstance(results_extra, Mapping) else None
     if not isinstance(block, Mapping) or "max_foreign_load" not in block:

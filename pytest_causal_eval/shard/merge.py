@@ -5,6 +5,10 @@ plugin recorded, the one it compares and saves under; the message names both key
 that differ), and the same
 measurement id in two files (two shards that overlapped, or the same shard uploaded twice) unless
 duplicates are allowed, in which case their rounds are pooled and the worst verdict is kept.
+
+The load rule's limit the sessions recorded (``extra.baseline.max_foreign_load``) is kept, so that
+``causal-eval compare`` judges the merged file by it and not by the default; when the files disagree,
+the strictest (lowest; ``off`` is the most lenient) is kept and a note says so.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pytest_causal_eval.environment.fingerprint import (
     results_machine,
 )
 from pytest_causal_eval.extra_keys import VERDICT
+from pytest_causal_eval.measure.load import limit_text, recorded_limit
 from pytest_causal_eval.report.verdicts import ORDER
 from pytest_causal_eval.results import Measurement, RunResults, Verdict
 
@@ -88,6 +93,32 @@ def _shard_notes(inputs: Sequence[tuple[str, RunResults]]) -> list[str]:
     return notes
 
 
+def _strictest_load_limit(inputs: Sequence[tuple[str, RunResults]]) -> tuple[bool, str, list[str]]:
+    """(found, the strictest recorded limit as the results record it, notes). Files that recorded
+    none (older files) do not take part; a value that is not a limit is a ``MergeError``."""
+    recorded: list[tuple[str, float | None]] = []
+    for name, results in inputs:
+        try:
+            found, limit = recorded_limit(results.extra)
+        except ValueError as exc:
+            raise MergeError(f"{name}: {exc}") from None
+        if found:
+            recorded.append((name, limit))
+    if not recorded:
+        return False, "", []
+    limits = [limit for _, limit in recorded if limit is not None]
+    strictest = min(limits) if limits else None
+    kept = limit_text(strictest)
+    if len({limit for _, limit in recorded}) == 1:
+        return True, kept, []
+    shown = ", ".join(f"{name}: {limit_text(limit)}" for name, limit in recorded)
+    note = (
+        f"the files recorded different foreign-load limits ({shown}); "
+        f"the merged results keep the strictest, {kept}"
+    )
+    return True, kept, [note]
+
+
 def merge_results(inputs: Sequence[tuple[str, RunResults]], allow_duplicates: bool = False) -> Merged:
     """One results document from ``(name, results)`` pairs, in the given order."""
     if not inputs:
@@ -109,6 +140,8 @@ def merge_results(inputs: Sequence[tuple[str, RunResults]], allow_duplicates: bo
             by_id.setdefault(m.id, []).append((name, m))
     duplicates = {mid: [n for n, _ in found] for mid, found in by_id.items() if len(found) > 1}
     notes = _shard_notes(inputs)
+    has_limit, load_limit, load_notes = _strictest_load_limit(inputs)
+    notes.extend(load_notes)
     if duplicates and not allow_duplicates:
         shown = "; ".join(f"{mid} (in {', '.join(names)})" for mid, names in sorted(duplicates.items())[:3])
         more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
@@ -140,6 +173,8 @@ def merge_results(inputs: Sequence[tuple[str, RunResults]], allow_duplicates: bo
     extra: dict[str, Any] = {"merged": {"sources": sources, "notes": list(notes)}}
     if "machine" in first.extra:
         extra["machine"] = first.extra["machine"]
+    if has_limit:
+        extra["baseline"] = {"max_foreign_load": load_limit}
     results = RunResults(
         measurements=merged,
         environment=dict(first.environment),

@@ -187,3 +187,47 @@ def test_merge_never_writes_nan(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["merge", str(a), b, "-o", str(out), "--allow-duplicates"]) == 2
     assert "not JSON (NaN or Infinity) at measurements[0].extra.verdict.change" in capsys.readouterr().err
     assert not out.exists()
+
+
+def limited(r: RunResults, limit: str) -> RunResults:
+    r.extra["baseline"] = {"max_foreign_load": limit, "errors": [], "notes": []}
+    return r
+
+
+def test_merge_keeps_the_foreign_load_limit_the_sessions_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_causal_eval.cli.compare import max_foreign_load
+
+    a = write(tmp_path / "a.json", limited(results(["t1"], (1, 2)), "50%"))
+    b = write(tmp_path / "b.json", limited(results(["t2"], (2, 2)), "50%"))
+    out = tmp_path / "all.json"
+    assert main(["merge", a, b, "-o", str(out)]) == 0
+    assert "foreign-load" not in capsys.readouterr().out
+    merged = RunResults.from_dict(json.loads(out.read_text()))
+    assert merged.extra["baseline"] == {"max_foreign_load": "50%"}
+    assert max_foreign_load(None, merged) == 0.5  # what `compare` judges the merged file by, not 25%
+
+
+def test_merge_of_disagreeing_limits_keeps_the_strictest_and_says_so() -> None:
+    merged = merge_results(
+        [
+            ("a", limited(results(["t1"], (1, 3)), "off")),
+            ("b", limited(results(["t2"], (2, 3)), "40%")),
+            ("c", limited(results(["t3"], (3, 3)), "10%")),
+        ]
+    )
+    assert merged.results.extra["baseline"] == {"max_foreign_load": "10%"}
+    assert merged.notes == [
+        "the files recorded different foreign-load limits (a: off, b: 40%, c: 10%); "
+        "the merged results keep the strictest, 10%"
+    ]
+    everything_off = merge_results([("a", limited(results(["t1"]), "off")), ("b", results(["t2"]))])
+    assert everything_off.results.extra["baseline"] == {"max_foreign_load": "off"}
+    assert everything_off.notes == []  # a file that recorded no limit (an older one) takes no part
+    assert "baseline" not in merge_results([("a", results(["t1"]))]).results.extra
+
+
+def test_merge_refuses_a_limit_that_is_not_one_naming_the_file() -> None:
+    with pytest.raises(MergeError, match=r"^b: .*max_foreign_load"):
+        merge_results([("a", results(["t1"])), ("b", limited(results(["t2"]), "lots"))])
