@@ -8,8 +8,7 @@ writers wrote as plain dicts before (``tests/foundation/test_extra_keys.py`` che
 mypy checks the writer and the readers against one type.
 
 Keys a feature both writes and reads itself (``hotspots``, ``profile_notes``, ``gpu_timing``, ...) stay
-plain strings in that feature. ``instructions`` (instruction mode's record, read by the instruction
-hotspots) is still a string key.
+plain strings in that feature.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ __all__ = [
     "EXPLANATION",
     "GPU",
     "HEALTH",
+    "INSTRUCTIONS",
     "INSTRUCTION_HOTSPOTS",
     "MEMORY",
     "NOISE",
@@ -152,3 +152,6 @@ MEMORY: ExtraKey[dict[str, Any]] = ExtraKey("memory", _object, _same)
 PROFILE_ARTIFACTS: ExtraKey[dict[str, str]] = ExtraKey("profile_artifacts", _strings, _same)
 #: Instruction mode's callgrind hotspots (profiling's instruction plugin).
 INSTRUCTION_HOTSPOTS: ExtraKey[list[dict[str, Any]]] = ExtraKey("instruction_hotspots", _records, _same)
+#: Instruction mode's record of one count: calls, warm-up calls, per-call events, the callgrind
+#: ``dump`` file, hash seed, gc state, ... (the instructions feature; read by the instruction hotspots).
+INSTRUCTIONS: ExtraKey[dict[str, Any]] = ExtraKey("instructions", _object, _same)

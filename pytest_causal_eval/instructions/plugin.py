@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_causal_eval.extra_keys import INSTRUCTIONS
 from pytest_causal_eval.instructions.reexec import RERUN_KEY
 from pytest_causal_eval.instructions.settings import InstructionSettings
 from pytest_causal_eval.markers import marker_kwargs
@@ -175,19 +176,22 @@ class InstructionPlugin:
             measurement.add_metric(Metric("estimated_cycles", cycles, unit="cycles", better="lower"))
         measurement.iterations = counted.calls
         measurement.gc = policy
-        measurement.extra["instructions"] = {
-            "calls": counted.calls,
-            "warmup_calls": WARMUP_CALLS + counted.warmup_calls,
-            "per_call": {e: v / counted.calls for e, v in sorted(counted.net.items())},
-            "overhead": dict(sorted(counted.overhead.items())),
-            "cache_sim": self.cache_sim,
-            "hash_seed": self.hash_seed,
-            "gc": gc_state(),
-            "threads": "counted",
-            "child_processes": "not counted",
-            "dump": str(counted.path),
-            "dump_name": counted.path.name,
-        }
+        INSTRUCTIONS.put(
+            measurement,
+            {
+                "calls": counted.calls,
+                "warmup_calls": WARMUP_CALLS + counted.warmup_calls,
+                "per_call": {e: v / counted.calls for e, v in sorted(counted.net.items())},
+                "overhead": dict(sorted(counted.overhead.items())),
+                "cache_sim": self.cache_sim,
+                "hash_seed": self.hash_seed,
+                "gc": gc_state(),
+                "threads": "counted",
+                "child_processes": "not counted",
+                "dump": str(counted.path),
+                "dump_name": counted.path.name,
+            },
+        )
 
     # -- hooks -------------------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)

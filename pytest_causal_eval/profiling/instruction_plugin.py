@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.extra_keys import INSTRUCTION_HOTSPOTS
+from pytest_causal_eval.extra_keys import INSTRUCTION_HOTSPOTS, INSTRUCTIONS
 from pytest_causal_eval.profiling.callgrind_hotspots import InstructionHotspot, instruction_hotspot_lines
 from pytest_causal_eval.results import Measurement, RunResults
 
@@ -66,8 +66,8 @@ def parse_natively(requests: Sequence[Mapping[str, Any]]) -> list[Any]:
 
 
 def _request(measurement: Measurement, roots: Sequence[str], exclude: Sequence[str]) -> dict[str, Any] | None:
-    counted = measurement.extra.get("instructions")
-    if not isinstance(counted, Mapping):
+    counted = INSTRUCTIONS.get(measurement)
+    if counted is None:
         return None
     dump, calls = counted.get("dump"), counted.get("calls")
     if not isinstance(dump, str) or not isinstance(calls, int) or calls < 1 or not os.path.exists(dump):

@@ -16,6 +16,7 @@ from pytest_causal_eval.baseline.gate import GateConfig, build_verdict, judge, v
 from pytest_causal_eval.baseline.schema import entry_from_measurement
 from pytest_causal_eval.environment.health import quick_health
 from pytest_causal_eval.extra_keys import ExtraKey
+from pytest_causal_eval.measure.instructions import gc_state
 from pytest_causal_eval.results import Measurement, Metric
 from pytest_causal_eval.stats.noise import noise_profile
 
@@ -59,6 +60,23 @@ STORED: list[tuple[ExtraKey[Any], Any]] = [
         extra_keys.PROFILE_ARTIFACTS,
         {"cpu_html": "profiles/a.html", "memory_flamegraph": "profiles/a.mem.html"},
     ),
+    (
+        extra_keys.INSTRUCTIONS,
+        {
+            "calls": 1,
+            "warmup_calls": 17,
+            "per_call": {"Ir": 2301234.0, "I1mr": 12.0},
+            "overhead": {"Ir": 412, "I1mr": 0},
+            "cache_sim": True,
+            "hash_seed": "0",
+            "gc": gc_state(),
+            "threads": "counted",
+            "child_processes": "not counted",
+            "dump": "/tmp/callgrind/test_a.py__test_loop.out",
+            "dump_name": "test_a.py__test_loop.out",
+        },
+    ),
+    (extra_keys.INSTRUCTIONS, {"calls": 2, "dump": "callgrind.out.1"}),
     (
         extra_keys.INSTRUCTION_HOTSPOTS,
         [{"function": "f", "object": "python", "file": "a.py", "self_instructions": 10.0, "inclusive": 12.0}],
@@ -114,6 +132,7 @@ WRITER = {
     "memory": "profiling",
     "profile_artifacts": "profiling",
     "instruction_hotspots": "profiling",
+    "instructions": "instructions",
 }
 
 
