@@ -8,15 +8,7 @@ from typing import Any
 
 import pytest
 
-ARGS = (
-    "-p",
-    "no:cacheprovider",
-    "--causal-eval",
-    "--causal-eval-max-time",
-    "200ms",
-    "--causal-eval-warmup",
-    "off",
-)
+from .runargs import ARGS
 
 
 def save(pytester: pytest.Pytester, *extra: str, passed: int = 3) -> pytest.RunResult:

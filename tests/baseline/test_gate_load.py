@@ -12,15 +12,8 @@ from pytest_causal_eval.baseline.load import busy_reason, busy_summary_line, jud
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Comparison, Threshold
 
-ARGS = (
-    "-p",
-    "no:cacheprovider",
-    "--causal-eval",
-    "--causal-eval-max-time",
-    "200ms",
-    "--causal-eval-warmup",
-    "off",
-)
+from .runargs import ARGS
+
 PLAIN = ("-k", "plain")
 
 

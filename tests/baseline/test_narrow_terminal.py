@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from fakeclock import FAKE_CLOCK_SOURCE
 
+from .runargs import ARGS
+
 PEER = """
 import os
 import pytest
@@ -34,15 +36,6 @@ def test_short(causal_bench, fake_timer):
     causal_bench(work)
 """
 
-ARGS = (
-    "-p",
-    "no:cacheprovider",
-    "--causal-eval",
-    "--causal-eval-max-time",
-    "200ms",
-    "--causal-eval-warmup",
-    "off",
-)
 NAME = "test_evaluate_reference_oracle_against_the_cladder_questions"
 
 

@@ -10,15 +10,7 @@ from pytest_causal_eval.report.markdown import render_markdown
 from pytest_causal_eval.report.verdicts import verdict_rows
 from pytest_causal_eval.results import Measurement
 
-ARGS = (
-    "-p",
-    "no:cacheprovider",
-    "--causal-eval",
-    "--causal-eval-max-time",
-    "200ms",
-    "--causal-eval-warmup",
-    "off",
-)
+from .runargs import ARGS
 
 
 def test_two_failing_metrics_each_get_a_line_with_both_medians(

@@ -22,7 +22,8 @@ from pytest_causal_eval.baseline.schema import (
 from pytest_causal_eval.baseline.store import BaselineStore
 from pytest_causal_eval.results import Measurement
 
-from .test_gate_e2e import ARGS, results
+from .runargs import ARGS
+from .test_gate_e2e import results
 
 MACHINE = {"key": "k", "hard": {"os": "linux"}, "soft": {}}
 
