@@ -61,7 +61,9 @@ def test_env_prints_the_key_a_saved_baseline_is_named_after(
     )  # fmt: skip
     result.assert_outcomes(passed=1)
     again = json.loads((pytester.path / "again.json").read_text())
-    verdict = again["measurements"][0]["extra"]["verdict"]
+    [measured] = again["measurements"]
+    assert set(measured["samples"]) == {1e-3}  # the fake clock's rounds: no real time was judged
+    verdict = measured["extra"]["verdict"]
     assert verdict["baseline"] == saved.stem
     assert verdict["verdict"] == "pass", verdict
 
