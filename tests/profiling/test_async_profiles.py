@@ -13,6 +13,8 @@ import pytest
 
 from pytest_causal_eval.measure.passes import LoopWorkload, Steps, drive, drive_async
 
+from .fake_timer_project import CONFTEST
+
 pytest_plugins = ["pytester"]
 
 pytest.importorskip("pytest_asyncio")
@@ -21,24 +23,6 @@ PYPROJECT = """
 [tool.pytest.ini_options]
 asyncio_mode = "strict"
 asyncio_default_fixture_loop_scope = "function"
-"""
-
-CONFTEST = """
-import pytest
-
-class FakeTimer:
-    # each call of work() advances the clock by COST ms plus a fixed jitter pattern
-    now = 0
-    def wall_ns(self):
-        FakeTimer.now += 1
-        return FakeTimer.now
-    def cpu_ns(self):
-        return FakeTimer.now
-    def resolution_ns(self):
-        return 1.0
-
-def pytest_causal_eval_timer(config):
-    return FakeTimer()
 """
 
 TESTS = """

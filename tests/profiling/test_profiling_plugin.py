@@ -11,6 +11,8 @@ import pytest
 
 from pytest_causal_eval.profiling.memory import memray_unavailable
 
+from .fake_timer_project import CONFTEST
+
 FAST = (
     "-p",
     "no:cacheprovider",
@@ -433,25 +435,6 @@ def test_torch_trace_is_written_when_cuda_is_reported(pytester: pytest.Pytester)
     assert "traceEvents" in json.loads(trace.read_text())
 
 
-CONFTEST_GATE = """
-import os
-import pytest
-
-class FakeTimer:
-    # each call of work() advances the clock by COST ms plus a fixed jitter pattern
-    now = 0
-    def wall_ns(self):
-        FakeTimer.now += 1
-        return FakeTimer.now
-    def cpu_ns(self):
-        return FakeTimer.now
-    def resolution_ns(self):
-        return 1.0
-
-def pytest_causal_eval_timer(config):
-    return FakeTimer()
-"""
-
 GATE_TESTS = """
 import os
 from conftest import FakeTimer
@@ -486,7 +469,7 @@ def test_gate(causal_bench):
 def test_real_gate_regression_carries_the_hotspot_diff(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makeconftest(CONFTEST_GATE)
+    pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_gate=GATE_TESTS)
     args = (
         "--causal-eval",
