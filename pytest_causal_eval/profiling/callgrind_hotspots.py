@@ -29,6 +29,7 @@ from pathlib import PurePath
 from typing import Any
 
 from pytest_causal_eval.measure.callgrind import CallgrindProfile, FunctionCost
+from pytest_causal_eval.profiling.diff import paired
 from pytest_causal_eval.profiling.hotspots import short_path
 
 __all__ = [
@@ -214,13 +215,8 @@ def diff_instruction_hotspots(
 ) -> list[InstructionHotspotChange]:
     """Functions whose contribution (own instructions; with callees for Python frames) moved by at least
     ``min_instructions`` per call, the biggest absolute move first. Matched by object and name."""
-    before = {h.key: h for h in baseline}
-    after = {h.key: h for h in current}
     changes = []
-    for key in list(after) + [k for k in before if k not in after]:
-        b, a = before.get(key), after.get(key)
-        ref = a if a is not None else b
-        assert ref is not None
+    for ref, b, a in paired(current, baseline, lambda h: h.key):
         change = InstructionHotspotChange(
             label=ref.label,
             is_python=ref.is_python,

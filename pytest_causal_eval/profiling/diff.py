@@ -19,6 +19,7 @@ __all__ = [
     "format_share",
     "format_site_change",
     "hotspot_lines",
+    "paired",
     "site_lines",
 ]
 
@@ -77,7 +78,7 @@ K = TypeVar("K")
 T = TypeVar("T")
 
 
-def _paired(
+def paired(
     current: Sequence[T], baseline: Sequence[T], key: Callable[[T], K]
 ) -> Iterator[tuple[T, T | None, T | None]]:
     """(reference, before, after) per key present on either side: current order first, then the
@@ -106,7 +107,7 @@ def diff_hotspots(
     Functions are matched by file and function name, not line."""
     before_time, after_time = times
     changes = []
-    for ref, b, a in _paired(current, baseline, lambda h: h.key):
+    for ref, b, a in paired(current, baseline, lambda h: h.key):
         change = HotspotChange(
             function=ref.function,
             file=ref.file,
@@ -133,7 +134,7 @@ def diff_sites(
 ) -> list[SiteChange]:
     """Allocation sites whose bytes changed by at least ``min_bytes``, biggest change first."""
     changes = []
-    for ref, b, a in _paired(current, baseline, lambda s: s.key):
+    for ref, b, a in paired(current, baseline, lambda s: s.key):
         change = SiteChange(
             function=ref.function,
             file=ref.file,
