@@ -93,23 +93,39 @@ def _records(value: Any) -> list[dict[str, Any]] | None:
     return [dict(r) for r in value if isinstance(r, Mapping)]
 
 
+#: What judged a measurement's CPU health (``MeasurementHealth.judged_by``): the foreign share read
+#: during the measurement, or the 1-minute load average when there was no reading.
+JUDGED_BY_FOREIGN_SHARE = "foreign share"
+JUDGED_BY_LOAD_AVERAGE = "load average"
+#: The start-of-run health reasons about the CPU, which a measurement's own reading supersedes.
+CPU_REASONS = ("load average", "busy processes")
+
+
 @dataclass
 class MeasurementHealth:
     """The machine's health while one measurement ran (the environment feature's reading): ``noisy``
-    with the ``reasons`` (a load average, busy processes), stored as ``extra["health"]``."""
+    with the ``reasons`` (foreign CPU load, a load average, busy processes), stored as
+    ``extra["health"]``. ``judged_by`` says what judged the CPU: ``foreign share`` (read during the
+    measurement, ``foreign_share``) or ``load average`` (no reading); None in older files."""
 
     noisy: bool
     load_avg_1m: float | None = None
     busy_processes: list[Any] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    judged_by: str | None = None
+    foreign_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "noisy": self.noisy,
             "load_avg_1m": self.load_avg_1m,
             "busy_processes": list(self.busy_processes),
             "reasons": list(self.reasons),
+            "judged_by": self.judged_by,
         }
+        if self.foreign_share is not None:
+            out["foreign_share"] = self.foreign_share
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> MeasurementHealth | None:
@@ -118,14 +134,20 @@ class MeasurementHealth:
         load = data.get("load_avg_1m")
         busy = data.get("busy_processes")
         reasons = data.get("reasons")
+        judged_by = data.get("judged_by")
+        share = data.get("foreign_share")
         return cls(
             noisy=bool(data.get("noisy")),
-            load_avg_1m=float(load)
-            if isinstance(load, (int, float)) and not isinstance(load, bool)
-            else None,
+            load_avg_1m=_number(load),
             busy_processes=list(busy) if isinstance(busy, list) else [],
             reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
+            judged_by=str(judged_by) if isinstance(judged_by, str) else None,
+            foreign_share=_number(share),
         )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 #: The gate's judgement (baseline; also causal-eval compare, ab and merge).

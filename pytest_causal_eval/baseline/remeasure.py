@@ -17,7 +17,7 @@ import pytest
 
 from pytest_causal_eval.baseline.gate import GateConfig, judge
 from pytest_causal_eval.extra_keys import REMEASURED
-from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY, pooled
+from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY, pooled, read_window
 from pytest_causal_eval.measure.runner import Runner
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.session import CausalEvalSession
@@ -66,7 +66,7 @@ def remeasure(
     sampler = session.config.hook.pytest_causal_eval_load_sampler(config=session.config)
     begun = sampler.begin() if sampler is not None else None
     outcome = Runner(config, session.timer).run(workload)
-    reading = sampler.end(begun) if sampler is not None else None
+    reading = read_window(sampler, begun) if sampler is not None else None
     if reading is not None:
         measurement.extra[LOAD_EXTRA_KEY] = pooled(measurement.extra.get(LOAD_EXTRA_KEY), reading)
     measurement.samples = [*measurement.samples, *outcome.per_iteration_seconds()]

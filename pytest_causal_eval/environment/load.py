@@ -61,6 +61,7 @@ class CpuTimesSampler:
         root_pid: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if psutil is None:
             import psutil
@@ -69,6 +70,7 @@ class CpuTimesSampler:
         self._psutil = psutil
         self._root_pid = root_pid
         self._clock = clock
+        self._sleep = sleep
         self._tick = cpu_tick_seconds() if tick is None else tick
         self._cpus = int(psutil.cpu_count() or os.cpu_count() or 1)
 
@@ -96,6 +98,17 @@ class CpuTimesSampler:
             return self._snapshot()
         except Exception:
             return None
+
+    def settle(self, begun: object) -> LoadReading | None:
+        """``end`` the window once it is ``MIN_SECONDS`` long: waits out the rest (at most
+        ``MIN_SECONDS``) when it is shorter, so that a measurement too short to read is read over
+        a window that brackets it (``measure.load.read_measurement``)."""
+        if not isinstance(begun, _Snapshot):
+            return None
+        rest = MIN_SECONDS - (self._clock() - begun.wall)
+        if rest > 0:
+            self._sleep(min(MIN_SECONDS, rest + 0.001))
+        return self.end(begun)
 
     def end(self, begun: object) -> LoadReading | None:
         if not isinstance(begun, _Snapshot):
