@@ -5,10 +5,9 @@
 Which window a reading covers (``LoadReading.window``, recorded as ``extra.load.window`` when it is
 not the timed rounds): the timed rounds when they lasted long enough for the counters
 (``environment.load.MIN_SECONDS``); else the whole measurement, warm-up and calibration included
-(``measurement``: the same workload ran there); else the whole measurement and a wait after it
-until the window is long enough (``padded``; the sampler's optional ``settle``). A reading that
-cannot be taken at all is recorded as ``{"unread": why}`` and said in the summary, never taken as
-quiet.
+(``measurement``: the same workload ran there), waited out after the rounds until it is long enough
+to read when it is shorter (``padded``; the sampler's optional ``settle``). A reading that cannot
+be taken at all is recorded as ``{"unread": why}`` and said in the summary, never taken as quiet.
 """
 
 from __future__ import annotations
@@ -157,31 +156,37 @@ class LoadSampler(Protocol):
     def end(self, begun: object) -> LoadReading | None: ...
 
 
-def _settled(sampler: LoadSampler, begun: object) -> LoadReading | None:
+def _wide(sampler: LoadSampler, begun: object) -> LoadReading | None:
+    """A window too short to read alone, read by the sampler's ``settle`` when it has one (which
+    waits until the window is long enough, and says ``padded`` when it had to), else by ``end``."""
     settle = getattr(sampler, "settle", None)
-    padded = settle(begun) if settle is not None else None
-    return replace(padded, window=WINDOW_PADDED) if isinstance(padded, LoadReading) else None
+    reading = settle(begun) if settle is not None else sampler.end(begun)
+    return reading if isinstance(reading, LoadReading) else None
 
 
 def read_window(sampler: LoadSampler, begun: object) -> LoadReading | None:
-    """``end`` the window; when it is too short to read, ``settle`` it (the reading then says
-    ``padded``), when the sampler can. None: no reading."""
+    """``end`` the window; when it is too short to read, ``settle`` it, when the sampler can (the
+    reading then says ``padded``). None: no reading."""
     reading = sampler.end(begun)
-    return reading if reading is not None else _settled(sampler, begun)
+    if reading is not None:
+        return reading
+    settle = getattr(sampler, "settle", None)
+    settled = settle(begun) if settle is not None else None
+    return settled if isinstance(settled, LoadReading) else None
 
 
 def read_measurement(sampler: LoadSampler, rounds: object, whole: object) -> dict[str, Any]:
     """The reading recorded for one measurement (``extra['load']``): over its timed rounds (begun as
-    ``rounds``), else over the whole measurement (begun as ``whole``, before warm-up), else over the
-    whole measurement and a wait after it; ``{"unread": why}`` when none can be taken."""
+    ``rounds``) when they are long enough to read; else over the whole measurement (begun as
+    ``whole``, before warm-up), waited out after the rounds until it is long enough when the
+    sampler can (``settle``); ``{"unread": why}`` when none can be taken."""
     try:
         reading = sampler.end(rounds)
         if reading is None:
-            wide = sampler.end(whole)
-            if wide is not None:
-                reading = replace(wide, window=WINDOW_MEASUREMENT)
-            else:
-                reading = _settled(sampler, whole)
+            wide = _wide(sampler, whole)
+            if wide is not None and wide.window != WINDOW_PADDED:
+                wide = replace(wide, window=WINDOW_MEASUREMENT)
+            reading = wide
     except Exception as exc:  # a sampler's fault must not lose the measurement: say it
         return {"unread": f"the load sampler failed ({type(exc).__name__}: {exc})"}
     if reading is None:
