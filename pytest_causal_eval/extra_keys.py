@@ -31,6 +31,7 @@ __all__ = [
     "PASSED",
     "PROFILE_ARTIFACTS",
     "REMEASURED",
+    "REMEASURED_UNDER_LOAD",
     "THRESHOLDS",
     "VERDICT",
     "ExtraKey",
@@ -97,8 +98,9 @@ def _records(value: Any) -> list[dict[str, Any]] | None:
 #: during the measurement, or the 1-minute load average when there was no reading.
 JUDGED_BY_FOREIGN_SHARE = "foreign share"
 JUDGED_BY_LOAD_AVERAGE = "load average"
-#: The start-of-run health reasons about the CPU, which a measurement's own reading supersedes.
-CPU_REASONS = ("load average", "busy processes")
+#: The health reasons about the CPU: the start of the run's (load average, busy processes), which a
+#: measurement's own reading supersedes, and that reading's (re-judged when it is replaced).
+CPU_REASONS = ("load average", "busy processes", "other processes used")
 
 
 @dataclass
@@ -160,6 +162,9 @@ THRESHOLDS: ExtraKey[dict[str, str]] = ExtraKey("thresholds", _strings, _same)
 NOISE: ExtraKey[NoiseProfile] = ExtraKey("noise", NoiseProfile.from_dict, NoiseProfile.to_dict)
 #: How many extra measuring passes an undecided comparison took (baseline's re-measuring).
 REMEASURED: ExtraKey[int] = ExtraKey("remeasured", _int, _same)
+#: A time regression measured under foreign load, measured afresh (baseline's re-measuring):
+#: ``{"passes": n, "foreign_shares": [the share of each replaced pass, or None when unread]}``.
+REMEASURED_UNDER_LOAD: ExtraKey[dict[str, Any]] = ExtraKey("remeasured_under_load", _object, _same)
 #: Why each regressed metric regressed: ``{metric: lines}`` (baseline's explainers).
 EXPLANATION: ExtraKey[dict[str, list[str]]] = ExtraKey("explanation", _lines, _same)
 #: The machine's health during the measurement (environment).
