@@ -108,7 +108,8 @@ class MeasurementHealth:
     """The machine's health while one measurement ran (the environment feature's reading): ``noisy``
     with the ``reasons`` (foreign CPU load, a load average, busy processes), stored as
     ``extra["health"]``. ``judged_by`` says what judged the CPU: ``foreign share`` (read during the
-    measurement, ``foreign_share``) or ``load average`` (no reading); None in older files."""
+    measurement, ``foreign_share``) or ``load average`` (no reading); absent in older files and
+    when neither was read."""
 
     noisy: bool
     load_avg_1m: float | None = None
@@ -123,8 +124,9 @@ class MeasurementHealth:
             "load_avg_1m": self.load_avg_1m,
             "busy_processes": list(self.busy_processes),
             "reasons": list(self.reasons),
-            "judged_by": self.judged_by,
         }
+        if self.judged_by is not None:
+            out["judged_by"] = self.judged_by
         if self.foreign_share is not None:
             out["foreign_share"] = self.foreign_share
         return out

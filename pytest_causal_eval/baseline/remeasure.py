@@ -25,7 +25,7 @@ import pytest
 
 from pytest_causal_eval.baseline.gate import GateConfig, judge
 from pytest_causal_eval.baseline.load import busy_reason, judge_under_load
-from pytest_causal_eval.extra_keys import HEALTH, REMEASURED, REMEASURED_UNDER_LOAD
+from pytest_causal_eval.extra_keys import HEALTH, REMEASURED, REMEASURED_UNDER_LOAD, MeasurementHealth
 from pytest_causal_eval.measure.load import (
     DEFAULT_MAX_FOREIGN_LOAD,
     LOAD_EXTRA_KEY,
@@ -161,10 +161,14 @@ def measure_afresh(
         )
     health = HEALTH.get(measurement)
     if health is not None:
-        measurement.extra["health"] = quick_health(
-            health.to_dict(),
-            health.load_avg_1m,
-            reading.cpus if reading is not None else (os.cpu_count() or 1),
-            load=measurement.extra[LOAD_EXTRA_KEY],
-            max_foreign_load=limit if limit is not None else DEFAULT_MAX_FOREIGN_LOAD,
+        rejudged = MeasurementHealth.from_dict(
+            quick_health(
+                health.to_dict(),
+                health.load_avg_1m,
+                reading.cpus if reading is not None else (os.cpu_count() or 1),
+                load=measurement.extra[LOAD_EXTRA_KEY],
+                max_foreign_load=limit if limit is not None else DEFAULT_MAX_FOREIGN_LOAD,
+            )
         )
+        if rejudged is not None:
+            HEALTH.put(measurement, rejudged)

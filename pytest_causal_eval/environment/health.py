@@ -121,8 +121,9 @@ def quick_health(
         "load_avg_1m": load_1m,
         "busy_processes": list((session_health or {}).get("busy_processes") or []),
         "reasons": reasons,
-        "judged_by": judged_by,
     }
+    if judged_by is not None:
+        out["judged_by"] = judged_by
     if share is not None:
         out["foreign_share"] = share
     return out

@@ -326,7 +326,7 @@ def summary_lines(health: dict[str, Any] | None, notes: list[str], results: Any)
         if read:  # each measurement read the foreign load during its own rounds: that judged them
             lines.append(
                 f"causal-eval: note: {start}; each measurement read other processes' CPU use during its "
-                f"own timed rounds instead ({len(noisy)} of {len(measurements)} noisy)"
+                f"own measurement instead ({len(noisy)} of {len(measurements)} noisy)"
             )
         else:
             lines.append(f"causal-eval: WARNING {start} (run `causal-eval env` for tuning hints)")

@@ -104,7 +104,7 @@ def test_a_quiet_measurement_after_a_busy_minute_is_not_called_noisy(
     result.stdout.fnmatch_lines(
         [
             "causal-eval: note: the machine looked noisy at the start: load average 50.00 on * CPU(s)*; "
-            "each measurement read other processes' CPU use during its own timed rounds instead "
+            "each measurement read other processes' CPU use during its own measurement instead "
             "(0 of 1 noisy)"
         ]
     )
