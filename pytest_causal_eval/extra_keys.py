@@ -31,6 +31,7 @@ __all__ = [
     "PASSED",
     "PROFILE_ARTIFACTS",
     "REMEASURED",
+    "REMEASURED_UNDER_LOAD",
     "THRESHOLDS",
     "VERDICT",
     "ExtraKey",
@@ -93,23 +94,42 @@ def _records(value: Any) -> list[dict[str, Any]] | None:
     return [dict(r) for r in value if isinstance(r, Mapping)]
 
 
+#: What judged a measurement's CPU health (``MeasurementHealth.judged_by``): the foreign share read
+#: during the measurement, or the 1-minute load average when there was no reading.
+JUDGED_BY_FOREIGN_SHARE = "foreign share"
+JUDGED_BY_LOAD_AVERAGE = "load average"
+#: The health reasons about the CPU: the start of the run's (load average, busy processes), which a
+#: measurement's own reading supersedes, and that reading's (re-judged when it is replaced).
+CPU_REASONS = ("load average", "busy processes", "other processes used")
+
+
 @dataclass
 class MeasurementHealth:
     """The machine's health while one measurement ran (the environment feature's reading): ``noisy``
-    with the ``reasons`` (a load average, busy processes), stored as ``extra["health"]``."""
+    with the ``reasons`` (foreign CPU load, a load average, busy processes), stored as
+    ``extra["health"]``. ``judged_by`` says what judged the CPU: ``foreign share`` (read during the
+    measurement, ``foreign_share``) or ``load average`` (no reading); absent in older files and
+    when neither was read."""
 
     noisy: bool
     load_avg_1m: float | None = None
     busy_processes: list[Any] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    judged_by: str | None = None
+    foreign_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "noisy": self.noisy,
             "load_avg_1m": self.load_avg_1m,
             "busy_processes": list(self.busy_processes),
             "reasons": list(self.reasons),
         }
+        if self.judged_by is not None:
+            out["judged_by"] = self.judged_by
+        if self.foreign_share is not None:
+            out["foreign_share"] = self.foreign_share
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> MeasurementHealth | None:
@@ -118,14 +138,20 @@ class MeasurementHealth:
         load = data.get("load_avg_1m")
         busy = data.get("busy_processes")
         reasons = data.get("reasons")
+        judged_by = data.get("judged_by")
+        share = data.get("foreign_share")
         return cls(
             noisy=bool(data.get("noisy")),
-            load_avg_1m=float(load)
-            if isinstance(load, (int, float)) and not isinstance(load, bool)
-            else None,
+            load_avg_1m=_number(load),
             busy_processes=list(busy) if isinstance(busy, list) else [],
             reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
+            judged_by=str(judged_by) if isinstance(judged_by, str) else None,
+            foreign_share=_number(share),
         )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 #: The gate's judgement (baseline; also causal-eval compare, ab and merge).
@@ -138,6 +164,9 @@ THRESHOLDS: ExtraKey[dict[str, str]] = ExtraKey("thresholds", _strings, _same)
 NOISE: ExtraKey[NoiseProfile] = ExtraKey("noise", NoiseProfile.from_dict, NoiseProfile.to_dict)
 #: How many extra measuring passes an undecided comparison took (baseline's re-measuring).
 REMEASURED: ExtraKey[int] = ExtraKey("remeasured", _int, _same)
+#: A time regression measured under foreign load, measured afresh (baseline's re-measuring):
+#: ``{"passes": n, "foreign_shares": [the share of each replaced pass, or None when unread]}``.
+REMEASURED_UNDER_LOAD: ExtraKey[dict[str, Any]] = ExtraKey("remeasured_under_load", _object, _same)
 #: Why each regressed metric regressed: ``{metric: lines}`` (baseline's explainers).
 EXPLANATION: ExtraKey[dict[str, list[str]]] = ExtraKey("explanation", _lines, _same)
 #: The machine's health during the measurement (environment).

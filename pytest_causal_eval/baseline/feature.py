@@ -71,6 +71,16 @@ def parse_extra_passes(text: str) -> int:
     return value
 
 
+def parse_busy_passes(text: str) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"expected a number of fresh measuring passes from 0 to 3, got {text!r}") from None
+    if not 0 <= value <= 3:
+        raise ValueError(f"expected a number of fresh measuring passes from 0 to 3, got {text!r}")
+    return value
+
+
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "baselines",
@@ -122,6 +132,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Extra measuring passes when a comparison is too noisy to decide (0-5, default 2).",
         2,
         parse_extra_passes,
+        metavar="N",
+    ),
+    OptionSpec(
+        "remeasure_busy",
+        "Fresh measuring passes for a time regression measured while other processes used "
+        "--causal-eval-max-foreign-load or more of the CPUs: its rounds and load reading are replaced "
+        "by the new pass's, which is judged again (0-3, default 1; 0: leave it inconclusive).",
+        1,
+        parse_busy_passes,
         metavar="N",
     ),
 )

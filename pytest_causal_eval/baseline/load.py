@@ -12,12 +12,12 @@ and other metrics (memory, counts, accuracy) are not affected: load cannot make 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from pytest_causal_eval.extra_keys import VERDICT
-from pytest_causal_eval.measure.load import foreign_share
+from pytest_causal_eval.measure.load import foreign_share, share_phrase
 from pytest_causal_eval.results import Measurement
 from pytest_causal_eval.stats.compare import Comparison
 
@@ -47,13 +47,12 @@ def share_range(shares: Sequence[float]) -> str:
 
 def busy_reason(load: Any, limit: float | None, flag: str = GATE_FLAG, rounds: str = ROUNDS) -> str:
     """Why a time regression cannot be trusted ('' when it can); ``flag`` names the option that sets
-    the limit, ``rounds`` the rounds the load was read over."""
+    the limit, ``rounds`` the rounds the load was read over (unless the reading had to be widened:
+    ``measure.load.window_text``)."""
     share = foreign_share(load)
     if limit is None or share is None or share < limit:
         return ""
-    cpus = load.get("cpus") if isinstance(load, Mapping) else None
-    on = f" of {cpus} CPUs" if isinstance(cpus, int) and cpus > 0 else " of the CPUs"
-    return f"other processes used {share:.0%}{on} during {rounds} (limit {limit:.0%}, {flag})"
+    return f"{share_phrase(load, rounds)} (limit {limit:.0%}, {flag})"
 
 
 def judge_under_load(

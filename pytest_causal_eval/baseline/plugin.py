@@ -31,8 +31,9 @@ from pytest_causal_eval.baseline.load import (
     foreign_share,
     judge_under_load,
     saved_under_load_note,
+    share_range,
 )
-from pytest_causal_eval.baseline.remeasure import remeasure_if_undecided
+from pytest_causal_eval.baseline.remeasure import remeasure_if_busy, remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
     entry_from_measurement,
     entry_problem,
@@ -65,6 +66,7 @@ from pytest_causal_eval.extra_keys import (
     NOISE,
     PASSED,
     PROFILE_ARTIFACTS,
+    REMEASURED_UNDER_LOAD,
     THRESHOLDS,
     VERDICT,
 )
@@ -101,6 +103,7 @@ class BaselineGate:
         self.force_save = settings.force_save
         self.strict = settings.strict
         self.extra_passes = settings.remeasure
+        self.busy_passes = settings.remeasure_busy
         self.threshold: Threshold = settings.threshold
         self.chosen_key = settings.machine
         self.max_foreign_load = EnvironmentSettings.of(session.settings).max_foreign_load
@@ -207,6 +210,9 @@ class BaselineGate:
             self.session, item, measurement, entry, config, comparisons, self.extra_passes
         )
         comparisons = judge_under_load(comparisons, measurement.extra.get("load"), self.max_foreign_load)
+        comparisons = remeasure_if_busy(
+            self.session, item, measurement, entry, config, comparisons, self.extra_passes, self.busy_passes
+        )
         self._record_noise(measurement)
         record = build_verdict(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)
         VERDICT.put(measurement, record)
@@ -220,6 +226,9 @@ class BaselineGate:
             failures.extend("  " + format_comparison(c, _unit(measurement, c)) for c in regressed[1:])
             if _noisy(measurement):
                 failures.append("  (the machine was noisy during this measurement)")
+            afresh = _afresh(measurement)
+            if afresh:
+                failures.append(f"  ({afresh})")
             for comparison in regressed:
                 failures.extend(self._explain(item, measurement, entry, comparison.metric))
         elif record.verdict == "inconclusive" and self.strict:
@@ -421,6 +430,14 @@ class BaselineGate:
         machine = machine_note(results.measurements, health if isinstance(health, Mapping) else None)
         self.rows_lines = render_summary(rows, width=columns, machine=machine)
         self.busy_line = busy_summary_line(results.measurements, self.strict)
+        afresh = [m for m in results.measurements if REMEASURED_UNDER_LOAD.get(m) is not None]
+        if afresh:
+            still = [m for m in afresh if (v := VERDICT.get(m)) is not None and v.verdict == "inconclusive"]
+            self.notes.append(
+                f"{len(afresh)} time regression(s) measured under foreign load were measured afresh "
+                f"(--causal-eval-remeasure-busy): {len(afresh) - len(still)} decided on the new pass, "
+                f"{len(still)} still under load"
+            )
         session = self.pytest_session
         if session is None or session.exitstatus != 0:
             return
@@ -509,6 +526,19 @@ def _gpu_mismatch(measurement: Measurement, entry: Mapping[str, Any] | None) -> 
     ours, theirs = gpu_identity(GPU.get(measurement)), entry.get("gpu") or {}
     diffs = {k: (theirs[k], ours[k]) for k in ours if k in theirs and theirs[k] != ours[k]}
     return describe_differences(diffs)
+
+
+def _afresh(measurement: Measurement) -> str:
+    """'measured afresh: the first pass ran while other processes used 48% of the CPUs' ('' when
+    the measurement was not re-measured for foreign load)."""
+    record = REMEASURED_UNDER_LOAD.get(measurement)
+    if record is None:
+        return ""
+    shares = [s for s in record.get("foreign_shares") or [] if isinstance(s, (int, float))]
+    seen = f"used {share_range(shares)} of the CPUs" if shares else "were busy"
+    passes = int(record.get("passes") or len(shares))
+    earlier = "the first pass" if passes == 1 else f"the first {passes} passes"
+    return f"measured afresh: {earlier} ran while other processes {seen}"
 
 
 def _noisy(measurement: Measurement) -> bool:

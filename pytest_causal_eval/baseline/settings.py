@@ -22,6 +22,7 @@ class BaselineSettings:
     threshold: Threshold
     strict: bool
     remeasure: int
+    remeasure_busy: int  # fresh passes for a time regression measured under foreign load
 
     @classmethod
     def of(cls, settings: Settings) -> BaselineSettings:
@@ -33,4 +34,5 @@ class BaselineSettings:
             threshold=settings["threshold"],
             strict=bool(settings["strict"]),
             remeasure=int(settings["remeasure"]),
+            remeasure_busy=int(settings["remeasure_busy"]),
         )

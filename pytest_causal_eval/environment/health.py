@@ -1,13 +1,19 @@
 """Is the machine quiet enough to time on? Pure assessment of a ``HealthSample`` (no I/O here).
 
 ``environment.readings`` reads /proc, /sys and psutil into a ``HealthSample``; this module decides
-``noisy`` and says why, and ``quick_health`` re-judges one measurement from the load average alone.
+``noisy`` and says why, and ``quick_health`` re-judges one measurement's CPU load: by the foreign
+share read during that measurement (``environment.load``) when there is one, with the same limit as
+the gate's load rule (so the health line and the verdict cannot disagree), else by the 1-minute
+load average (which lags by a minute and counts our own process). ``judged_by`` says which.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pytest_causal_eval.extra_keys import CPU_REASONS, JUDGED_BY_FOREIGN_SHARE, JUDGED_BY_LOAD_AVERAGE
+from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD, foreign_share, share_phrase
 
 __all__ = ["BusyProcess", "HealthSample", "Thresholds", "assess", "quick_health"]
 
@@ -84,17 +90,40 @@ def quick_health(
     cpus: int,
     own_processes: int = 1,
     thresholds: Thresholds = Thresholds(),
+    load: Any = None,
+    max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD,
 ) -> dict[str, Any]:
-    """Per-measurement health: the session's verdict refreshed with the current load average."""
+    """Per-measurement health: the session's verdict with its CPU part judged again.
+
+    ``load`` is the measurement's foreign-load reading (``extra['load']``): when it has a share, the
+    CPU is judged by it alone, noisy at ``max_foreign_load`` or more (the gate's limit), and the
+    start-of-run CPU reasons (load average, busy processes) give way to it, since it saw what they
+    did, later. Without one, the CPU is judged by the 1-minute load average ``load_1m`` as before.
+    Memory and swap reasons from the start of the run are kept either way."""
+    share = foreign_share(load)
     reasons = list((session_health or {}).get("reasons") or [])
-    reasons = [r for r in reasons if not r.startswith("load average")]
-    if load_1m is not None:
-        excess = _excess_load(load_1m, own_processes)
-        if excess > thresholds.excess_load_per_cpu * max(1, cpus):
-            reasons.append(f"load average {load_1m:.2f} on {max(1, cpus)} CPU(s) (other work: {excess:.2f})")
-    return {
+    if share is not None:
+        reasons = [r for r in reasons if not r.startswith(CPU_REASONS)]
+        if share >= max_foreign_load:
+            reasons.append(f"{share_phrase(load)} (limit {max_foreign_load:.0%})")
+        judged_by: str | None = JUDGED_BY_FOREIGN_SHARE
+    else:
+        reasons = [r for r in reasons if not r.startswith("load average")]
+        judged_by = JUDGED_BY_LOAD_AVERAGE if load_1m is not None else None
+        if load_1m is not None:
+            excess = _excess_load(load_1m, own_processes)
+            if excess > thresholds.excess_load_per_cpu * max(1, cpus):
+                reasons.append(
+                    f"load average {load_1m:.2f} on {max(1, cpus)} CPU(s) (other work: {excess:.2f})"
+                )
+    out: dict[str, Any] = {
         "noisy": bool(reasons),
         "load_avg_1m": load_1m,
         "busy_processes": list((session_health or {}).get("busy_processes") or []),
         "reasons": reasons,
     }
+    if judged_by is not None:
+        out["judged_by"] = judged_by
+    if share is not None:
+        out["foreign_share"] = share
+    return out

@@ -13,6 +13,17 @@ plus the children this process reaped meanwhile (``os.times``). The OS counts bo
 so the share reported is the least the counters allow (a few ticks are given to our side): a short
 measurement can miss load, it cannot invent it.
 
+A window shorter than ``MIN_SECONDS`` cannot be read (``end`` gives None), and even a longer one
+errs quiet by the counters' tick slack (10 ms ticks on 2 CPUs: 40% of the CPUs at 50 ms, 10% at
+200 ms). A fast measurement is still read, never taken as quiet (``measure.load.read_measurement``):
+when its timed rounds are too short, ``settle`` reads the whole measurement from before warm-up
+(the same workload ran in warm-up and calibration: ``window: measurement``) once that window is
+``settle_seconds`` long (the slack then hides at most ``SETTLE_HIDDEN`` of the CPUs: 200 ms on 2
+CPUs), waiting out the rest after the rounds when it is shorter (``window: padded``: the window
+brackets the rounds; other processes' use of the CPUs while we wait is theirs as much as while we
+run, and a neighbour that takes the CPU we free can only make the share larger, the verdict more
+cautious). That wait, at most ``MAX_SETTLE_SECONDS``, is paid only by measurements that short.
+
 The gate turns a time regression measured under a large foreign share into ``inconclusive``
 (``baseline.load``). Tests inject a sampler with fixed shares through the
 ``pytest_causal_eval_load_sampler`` hook (the protocol and the reading: ``measure.load``).
@@ -24,14 +35,16 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from pytest_causal_eval.measure.load import LoadReading
+from pytest_causal_eval.measure.load import WINDOW_PADDED, LoadReading
 
 __all__ = ["CpuTimesSampler", "machine_busy_seconds"]
 
 MIN_SECONDS = 0.05  # below this the tick counters cannot tell a share (the reading is None)
+SETTLE_HIDDEN = 0.10  # a settled window is long enough that the tick slack hides at most 10% of the CPUs
+MAX_SETTLE_SECONDS = 0.5  # ... but it waits no longer than this
 
 
 _IDLE_FIELDS = ("idle", "iowait", "guest", "guest_nice")  # guest time is counted in user already
@@ -61,6 +74,7 @@ class CpuTimesSampler:
         root_pid: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if psutil is None:
             import psutil
@@ -69,6 +83,7 @@ class CpuTimesSampler:
         self._psutil = psutil
         self._root_pid = root_pid
         self._clock = clock
+        self._sleep = sleep
         self._tick = cpu_tick_seconds() if tick is None else tick
         self._cpus = int(psutil.cpu_count() or os.cpu_count() or 1)
 
@@ -96,6 +111,25 @@ class CpuTimesSampler:
             return self._snapshot()
         except Exception:
             return None
+
+    def settle_seconds(self, own_processes: int = 1) -> float:
+        """How long a window ``settle`` reads: long enough that the counters' tick slack hides at most
+        ``SETTLE_HIDDEN`` of the CPUs (at least ``MIN_SECONDS``, at most ``MAX_SETTLE_SECONDS``)."""
+        slack = self._tick * (self._cpus + own_processes + 1)
+        return min(MAX_SETTLE_SECONDS, max(MIN_SECONDS, slack / (SETTLE_HIDDEN * self._cpus)))
+
+    def settle(self, begun: object) -> LoadReading | None:
+        """``end`` the window once it is ``settle_seconds`` long, waiting out the rest when it is
+        shorter (the reading then says ``window: padded``), so that a measurement too short to read
+        is read over a window that brackets it (``measure.load.read_measurement``)."""
+        if not isinstance(begun, _Snapshot):
+            return None
+        rest = self.settle_seconds(max(1, len(begun.own))) - (self._clock() - begun.wall)
+        if rest <= 0:
+            return self.end(begun)
+        self._sleep(rest + 0.001)
+        reading = self.end(begun)
+        return replace(reading, window=WINDOW_PADDED) if reading is not None else None
 
     def end(self, begun: object) -> LoadReading | None:
         if not isinstance(begun, _Snapshot):

@@ -23,8 +23,9 @@ from pytest_causal_eval.environment.xdist import (
     lock_path,
     plan_pin,
 )
-from pytest_causal_eval.extra_keys import GPU, HEALTH
+from pytest_causal_eval.extra_keys import GPU, HEALTH, JUDGED_BY_FOREIGN_SHARE, JUDGED_BY_LOAD_AVERAGE
 from pytest_causal_eval.markers import ITEM_TIMER_KEY
+from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD, unread_reason
 from pytest_causal_eval.results import Measurement, Metric
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ class EnvironmentPlugin:
         self.session = session
         settings = EnvironmentSettings.of(session.settings)
         self.mode = settings.xdist
+        # the gate's foreign-load limit also judges each measurement's health (the default when off)
+        self.max_foreign_load = (
+            settings.max_foreign_load if settings.max_foreign_load is not None else DEFAULT_MAX_FOREIGN_LOAD
+        )
         self.health_interval = settings.health_sample
         self.workerinput: dict[str, Any] = dict(getattr(config, "workerinput", {}) or {})
         identity = session.workers
@@ -118,6 +123,8 @@ class EnvironmentPlugin:
         return _GpuProbe(env, item.stash.get(CUDA_TIMER_KEY, None))
 
     def _load_probe(self, item: pytest.Item, measurement: Measurement) -> Probe | None:
+        if self.session.counts_instructions:
+            return None  # nothing is timed: a count does not depend on the machine's load
         sampler = self._sampler()
         return _LoadProbe(sampler) if sampler is not None else None
 
@@ -236,14 +243,22 @@ class EnvironmentPlugin:
         from pytest_causal_eval.environment.health import quick_health
         from pytest_causal_eval.environment.readings import load_average
         from pytest_causal_eval.measure.io import io_metrics
+        from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY
 
         for metric in io_metrics(measurement):
             measurement.add_metric(metric)
         if not self.session.counts_instructions:  # counts do not depend on the machine's load
+            # judged by the foreign share read during this measurement when there is one, by the
+            # gate's limit (so the health line and the verdict agree); else by the load average
             load = load_average()
             cpus = int((self.health or {}).get("cpus") or os.cpu_count() or 1)
             measurement.extra["health"] = quick_health(
-                self.health, load[0] if load else None, cpus, own_processes=max(1, self.workers)
+                self.health,
+                load[0] if load else None,
+                cpus,
+                own_processes=max(1, self.workers),
+                load=measurement.extra.get(LOAD_EXTRA_KEY),
+                max_foreign_load=self.max_foreign_load,
             )
         cpu_env = item.stash.get(CPU_ENV_KEY, None)
         if cpu_env is not None and cpu_env.gc_policy is not None:
@@ -301,17 +316,31 @@ def summary_lines(health: dict[str, Any] | None, notes: list[str], results: Any)
     """The environment's lines in the terminal summary (warnings, never Python warnings)."""
     lines: list[str] = []
     measurements: list[Measurement] = list(getattr(results, "measurements", None) or [])
+    healths = [HEALTH.get(m) for m in measurements]
+    noisy = [(m.id, h) for m, h in zip(measurements, healths, strict=True) if h is not None and h.noisy]
     if health is not None and health.get("noisy"):
-        lines.append(
-            "causal-eval: WARNING the machine looked noisy at the start: "
-            + "; ".join(health.get("reasons") or [])
-            + " (run `causal-eval env` for tuning hints)"
+        start = "the machine looked noisy at the start: " + "; ".join(health.get("reasons") or [])
+        read = bool(healths) and all(
+            h is not None and h.judged_by == JUDGED_BY_FOREIGN_SHARE for h in healths
         )
-    noisy = [m.id for m in measurements if (h := HEALTH.get(m)) is not None and h.noisy]
+        if read:  # each measurement read the foreign load during its own rounds: that judged them
+            lines.append(
+                f"causal-eval: note: {start}; each measurement read other processes' CPU use during its "
+                f"own measurement instead ({len(noisy)} of {len(measurements)} noisy)"
+            )
+        else:
+            lines.append(f"causal-eval: WARNING {start} (run `causal-eval env` for tuning hints)")
     if noisy:
         lines.append(
             f"causal-eval: WARNING {len(noisy)} measurement(s) taken while the machine was noisy "
-            f"(first: {noisy[0]})"
+            f"(first: {noisy[0][0]}: {'; '.join(noisy[0][1].reasons)}){_judged_by([h for _, h in noisy])}"
+        )
+    unread = [(m.id, why) for m in measurements if (why := unread_reason(m.extra.get("load"))) is not None]
+    if unread:
+        lines.append(
+            f"causal-eval: WARNING foreign CPU load could not be read for {len(unread)} measurement(s) "
+            f"(first: {unread[0][0]}: {unread[0][1]}): their health was judged by the load average "
+            "and their time verdicts could not be checked for it"
         )
     unsynced = [m.id for m in measurements if (m.extra.get("gpu_timing") or {}).get("unsynchronized")]
     if unsynced:
@@ -321,6 +350,21 @@ def summary_lines(health: dict[str, Any] | None, notes: list[str], results: Any)
         )
     lines.extend(f"causal-eval: WARNING {note}" for note in notes)
     return lines
+
+
+def _judged_by(healths: list[Any]) -> str:
+    """' (judged by: the foreign share read during the measurement 2, the load average 1)'."""
+    words = {
+        JUDGED_BY_FOREIGN_SHARE: "the foreign CPU share read during the measurement",
+        JUDGED_BY_LOAD_AVERAGE: "the 1-minute load average (no reading)",
+    }
+    counts: dict[str, int] = {}
+    for health in healths:
+        if health.judged_by in words:
+            counts[health.judged_by] = counts.get(health.judged_by, 0) + 1
+    if not counts:
+        return ""
+    return " (CPU judged by " + ", ".join(f"{words[k]}: {n}" for k, n in counts.items()) + ")"
 
 
 def _record_device_time(measurement: Measurement, device_ns: list[int]) -> None:
@@ -366,15 +410,18 @@ def _state() -> dict[str, Any]:
 
 
 class _LoadProbe:
-    """Foreign CPU load over the timed rounds, into ``measurement.extra['load']``."""
+    """Foreign CPU load over the timed rounds (or a wider window when they were too short to read:
+    ``measure.load.read_measurement``), into ``measurement.extra['load']``."""
 
     def __init__(self, sampler: LoadSampler) -> None:
         self._sampler = sampler
+        self._whole: object = None
         self._begun: object = None
         self._started = False
 
     def start(self) -> None:
-        pass  # warm-up and calibration are not what the verdict is about: see timed_start
+        # the whole measurement's window, read only when the timed rounds are too short to read
+        self._whole = self._sampler.begin()
 
     def timed_start(self) -> None:
         self._begun = self._sampler.begin()
@@ -383,11 +430,9 @@ class _LoadProbe:
     def stop(self, measurement: Measurement) -> None:
         if not self._started:
             return
-        from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY
+        from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY, read_measurement
 
-        reading = self._sampler.end(self._begun)
-        if reading is not None:
-            measurement.extra[LOAD_EXTRA_KEY] = reading.to_dict()
+        measurement.extra[LOAD_EXTRA_KEY] = read_measurement(self._sampler, self._begun, self._whole)
 
 
 class _GpuProbe:

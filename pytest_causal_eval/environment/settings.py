@@ -61,8 +61,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "max_foreign_load",
         "A time regression measured while other processes used more than this share of the "
-        "machine's CPUs (read during the timed rounds) is inconclusive, not regressed; it fails only "
-        f"with --causal-eval-strict (default {DEFAULT_MAX_FOREIGN_LOAD:.0%}; off: judge it anyway).",
+        "machine's CPUs (read during the timed rounds, or the whole measurement when they are too "
+        "short to read) is inconclusive, not regressed; it fails only with --causal-eval-strict "
+        f"(default {DEFAULT_MAX_FOREIGN_LOAD:.0%}; off: judge it anyway). The same limit judges each "
+        "measurement's health.",
         DEFAULT_MAX_FOREIGN_LOAD,
         parse_max_foreign_load,
         metavar="PERCENT|off",

@@ -1,16 +1,27 @@
 """What a foreign-load reading is, and what takes one (the protocol; the system's sampler is
 ``environment.load.CpuTimesSampler``, tests inject their own through the
-``pytest_causal_eval_load_sampler`` hook)."""
+``pytest_causal_eval_load_sampler`` hook).
+
+Which window a reading covers (``LoadReading.window``, recorded as ``extra.load.window`` when it is
+not the timed rounds): the timed rounds when they lasted long enough for the counters
+(``environment.load.MIN_SECONDS``); else the whole measurement, warm-up and calibration included
+(``measurement``: the same workload ran there), waited out after the rounds until it is long enough
+to read when it is shorter (``padded``; the sampler's optional ``settle``). A reading that cannot
+be taken at all is recorded as ``{"unread": why}`` and said in the summary, never taken as quiet.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 __all__ = [
     "DEFAULT_MAX_FOREIGN_LOAD",
     "LOAD_EXTRA_KEY",
+    "WINDOW_MEASUREMENT",
+    "WINDOW_PADDED",
+    "WINDOW_ROUNDS",
     "LoadReading",
     "LoadSampler",
     "foreign_share",
@@ -18,7 +29,12 @@ __all__ = [
     "parse_max_foreign_load",
     "pool_recorded",
     "pooled",
+    "read_measurement",
+    "read_window",
     "recorded_limit",
+    "share_phrase",
+    "unread_reason",
+    "window_text",
 ]
 
 LOAD_EXTRA_KEY = "load"  # measurement.extra[LOAD_EXTRA_KEY]: LoadReading.to_dict()
@@ -26,6 +42,15 @@ LOAD_EXTRA_KEY = "load"  # measurement.extra[LOAD_EXTRA_KEY]: LoadReading.to_dic
 #: regression measured there is inconclusive (``--causal-eval-max-foreign-load``, and the CLI's
 #: ``--max-foreign-load``): on 2 CPUs one busy neighbour is 50%.
 DEFAULT_MAX_FOREIGN_LOAD = 0.25
+
+WINDOW_ROUNDS = "rounds"  # the timed rounds (the default: not written in extra.load)
+WINDOW_MEASUREMENT = "measurement"  # warm-up, calibration and the timed rounds
+WINDOW_PADDED = "padded"  # the whole measurement and a wait after it
+_WINDOW_TEXT = {
+    WINDOW_MEASUREMENT: "the measurement (its timed rounds were too short to read: warm-up and "
+    "calibration included)",
+    WINDOW_PADDED: "the measurement and a wait after it (the measurement was too short to read)",
+}
 
 
 def parse_max_foreign_load(text: str) -> float | None:
@@ -75,28 +100,98 @@ def foreign_share(load: Any) -> float | None:
     return float(value)
 
 
+def unread_reason(load: Any) -> str | None:
+    """Why a measurement's foreign load could not be read (``extra.load.unread``), None otherwise."""
+    if isinstance(load, Mapping) and "unread" in load and "foreign_share" not in load:
+        return str(load["unread"])
+    return None
+
+
+def window_text(load: Any, rounds: str = "the timed rounds") -> str:
+    """What a recorded reading covered: ``rounds`` (the caller's words for the timed rounds) unless
+    the reading had to be widened (``extra.load.window``)."""
+    window = load.get("window") if isinstance(load, Mapping) else None
+    return _WINDOW_TEXT.get(str(window), rounds) if window is not None else rounds
+
+
+def share_phrase(load: Any, rounds: str = "the timed rounds") -> str:
+    """'other processes used 48% of 2 CPUs during the timed rounds' ('' when not read)."""
+    share = foreign_share(load)
+    if share is None:
+        return ""
+    cpus = load.get("cpus") if isinstance(load, Mapping) else None
+    counted = isinstance(cpus, int) and not isinstance(cpus, bool) and cpus > 0
+    on = f" of {cpus} CPUs" if counted else " of the CPUs"
+    return f"other processes used {share:.0%}{on} during {window_text(load, rounds)}"
+
+
 @dataclass(frozen=True)
 class LoadReading:
-    """Foreign CPU use over one measurement's timed rounds."""
+    """Foreign CPU use over one measurement's timed rounds (or a wider window, see ``window``)."""
 
     foreign_share: float  # of all the machine's CPUs, 0..1
     cpus: int
     seconds: float  # wall time the reading covers
+    window: str = WINDOW_ROUNDS
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "foreign_share": round(self.foreign_share, 4),
             "cpus": self.cpus,
             "seconds": round(self.seconds, 4),
         }
+        if self.window != WINDOW_ROUNDS:
+            out["window"] = self.window
+        return out
 
 
 class LoadSampler(Protocol):
-    """``begin`` right before the first timed round, ``end`` after the last (None: cannot tell)."""
+    """``begin`` opens a window, ``end`` closes it (None: cannot tell, e.g. too short to read).
+
+    A sampler may also have ``settle(begun) -> LoadReading | None``: wait until the window is long
+    enough to read, then ``end`` it (the system's sampler has it; see ``read_window``)."""
 
     def begin(self) -> object: ...
 
     def end(self, begun: object) -> LoadReading | None: ...
+
+
+def _wide(sampler: LoadSampler, begun: object) -> LoadReading | None:
+    """A window too short to read alone, read by the sampler's ``settle`` when it has one (which
+    waits until the window is long enough, and says ``padded`` when it had to), else by ``end``."""
+    settle = getattr(sampler, "settle", None)
+    reading = settle(begun) if settle is not None else sampler.end(begun)
+    return reading if isinstance(reading, LoadReading) else None
+
+
+def read_window(sampler: LoadSampler, begun: object) -> LoadReading | None:
+    """``end`` the window; when it is too short to read, ``settle`` it, when the sampler can (the
+    reading then says ``padded``). None: no reading."""
+    reading = sampler.end(begun)
+    if reading is not None:
+        return reading
+    settle = getattr(sampler, "settle", None)
+    settled = settle(begun) if settle is not None else None
+    return settled if isinstance(settled, LoadReading) else None
+
+
+def read_measurement(sampler: LoadSampler, rounds: object, whole: object) -> dict[str, Any]:
+    """The reading recorded for one measurement (``extra['load']``): over its timed rounds (begun as
+    ``rounds``) when they are long enough to read; else over the whole measurement (begun as
+    ``whole``, before warm-up), waited out after the rounds until it is long enough when the
+    sampler can (``settle``); ``{"unread": why}`` when none can be taken."""
+    try:
+        reading = sampler.end(rounds)
+        if reading is None:
+            wide = _wide(sampler, whole)
+            if wide is not None and wide.window != WINDOW_PADDED:
+                wide = replace(wide, window=WINDOW_MEASUREMENT)
+            reading = wide
+    except Exception as exc:  # a sampler's fault must not lose the measurement: say it
+        return {"unread": f"the load sampler failed ({type(exc).__name__}: {exc})"}
+    if reading is None:
+        return {"unread": "the CPU time counters gave no reading"}
+    return reading.to_dict()
 
 
 def pooled(recorded: Any, reading: LoadReading) -> dict[str, Any]:
@@ -110,7 +205,10 @@ def pooled(recorded: Any, reading: LoadReading) -> dict[str, Any]:
         total = seconds + reading.seconds
         if seconds >= 0 and total > 0:
             mixed = (share * seconds + reading.foreign_share * reading.seconds) / total
-            return LoadReading(foreign_share=mixed, cpus=reading.cpus, seconds=total).to_dict()
+            window = reading.window if reading.window != WINDOW_ROUNDS else recorded.get("window")
+            return LoadReading(
+                foreign_share=mixed, cpus=reading.cpus, seconds=total, window=str(window or WINDOW_ROUNDS)
+            ).to_dict()
     return reading.to_dict()
 
 

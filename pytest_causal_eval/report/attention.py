@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_causal_eval.extra_keys import HEALTH, VERDICT
+from pytest_causal_eval.extra_keys import CPU_REASONS, HEALTH, JUDGED_BY_FOREIGN_SHARE, VERDICT
 from pytest_causal_eval.measure.load import foreign_share
 from pytest_causal_eval.report.units import format_seconds, format_value
 from pytest_causal_eval.results import Measurement, Verdict
@@ -139,6 +139,22 @@ def _shares(measurements: Sequence[Measurement]) -> str:
     return f" ({FOREIGN_LOAD}: other processes used {seen} of the CPUs during the timed rounds)"
 
 
+def _start_health(
+    measurements: Sequence[Measurement], session_health: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The start-of-run health as far as it still speaks for the run: when every measurement read
+    the foreign CPU load during its own rounds, those readings judged the CPU, later than the
+    start-of-run load average and busy processes did, so those reasons give way to them."""
+    if not isinstance(session_health, Mapping):
+        return None
+    healths = [HEALTH.get(m) for m in measurements]
+    if not healths or not all(h is not None and h.judged_by == JUDGED_BY_FOREIGN_SHARE for h in healths):
+        return session_health
+    reasons = session_health.get("reasons")
+    kept = [r for r in reasons if not str(r).startswith(CPU_REASONS)] if isinstance(reasons, list) else []
+    return {**session_health, "reasons": kept, "noisy": bool(kept)}
+
+
 def machine_note(measurements: Sequence[Measurement], session_health: Mapping[str, Any] | None) -> str:
     """One sentence on a noisy machine and what was seen ('' when it was quiet throughout).
 
@@ -148,11 +164,12 @@ def machine_note(measurements: Sequence[Measurement], session_health: Mapping[st
     noisy = sum(1 for m in measurements if _noisy(m))
     under_load = [m for m in measurements if _foreign_load(m)]
     foreign = len(under_load)
-    at_start = bool(isinstance(session_health, Mapping) and session_health.get("noisy"))
+    start = _start_health(measurements, session_health)
+    at_start = bool(start is not None and start.get("noisy"))
     if not (noisy or foreign or at_start):
         return ""
     seen: list[str] = []
-    sources: list[Any] = [session_health] if at_start else []
+    sources: list[Any] = [start] if at_start else []
     sources += [h.to_dict() for m in measurements if (h := HEALTH.get(m)) is not None and h.noisy]
     for health in sources:
         reasons = health.get("reasons") if isinstance(health, Mapping) else None

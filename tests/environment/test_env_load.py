@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -163,3 +164,91 @@ def test_the_reading_covers_the_timed_rounds_not_the_warm_up(pytester: pytest.Py
     assert seen["begin"] >= 5_000_000
     assert seen["end"] - seen["begin"] == rounds * m["iterations"] * 1_000_000
     assert m["extra"]["load"] == {"foreign_share": 0.1, "cpus": 2, "seconds": 1.0}
+
+
+def test_settle_waits_out_the_rest_of_the_window_and_then_reads() -> None:
+    counters = Counters(cpus=2)
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        counters.run(seconds, own=0.0, foreign=1.0)  # the neighbour keeps its CPU while we wait
+
+    s = CpuTimesSampler(psutil=counters, clock=lambda: counters.now, tick=0.0, sleep=sleep)
+    begun = s.begin()
+    counters.run(0.01, own=1.0, foreign=1.0)
+    assert s.end(begun) is None  # 10 ms: too short to read
+    reading = s.settle(begun)
+    assert waited == [pytest.approx(0.041)]  # the rest of MIN_SECONDS, and a millisecond
+    assert reading is not None and reading.foreign_share == pytest.approx(0.5)
+    assert reading.seconds == pytest.approx(0.051) and reading.window == "padded"
+    waited.clear()
+    begun = s.begin()
+    counters.run(1.0, own=1.0, foreign=0.0)
+    settled = s.settle(begun)
+    assert waited == [] and settled is not None and settled.foreign_share == 0.0  # long enough: no wait
+    assert settled.window == "rounds"
+    assert s.settle(None) is None
+
+
+def test_a_settled_window_is_long_enough_that_the_tick_slack_hides_at_most_a_tenth() -> None:
+    counters = Counters(cpus=2)
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        counters.run(seconds, own=0.0, foreign=1.0)
+
+    s = CpuTimesSampler(psutil=counters, clock=lambda: counters.now, tick=0.01, sleep=sleep)
+    # slack: one tick per CPU, per own process and one more = 0.04 CPU-s; 10% of 2 CPUs: 0.2 s
+    assert s.settle_seconds(1) == pytest.approx(0.2)
+    assert CpuTimesSampler(psutil=Counters(cpus=2), tick=1.0).settle_seconds() == 0.5  # capped
+    begun = s.begin()
+    counters.run(0.01, own=1.0, foreign=1.0)
+    reading = s.settle(begun)
+    assert waited == [pytest.approx(0.191)]
+    # a neighbour on one of two CPUs throughout: 50%, of which the slack hides at most 10 points
+    assert reading is not None and 0.4 <= reading.foreign_share <= 0.5
+
+
+class Scripted:
+    """A sampler whose windows read as scripted: ``readings[name]`` for the window begun as
+    ``name`` (None: too short), and ``settle`` when ``padded`` is given."""
+
+    def __init__(self, readings: dict[str, LoadReading | None], padded: LoadReading | None = None) -> None:
+        self.readings = readings
+        if padded is not None:
+            self.settle = lambda begun: replace(padded, window="padded")
+
+    def begin(self) -> object:
+        return None
+
+    def end(self, begun: object) -> LoadReading | None:
+        if isinstance(begun, str) and begun in self.readings:
+            return self.readings[begun]
+        raise RuntimeError("counters gone")
+
+
+def test_the_reading_widens_to_the_measurement_then_pads_then_says_unread() -> None:
+    from pytest_causal_eval.measure.load import read_measurement
+
+    rounds, whole = LoadReading(0.4, 2, 1.0), LoadReading(0.3, 2, 0.2)
+    assert read_measurement(Scripted({"r": rounds, "w": whole}), "r", "w") == rounds.to_dict()
+    assert read_measurement(Scripted({"r": None, "w": whole}), "r", "w") == {
+        "foreign_share": 0.3,
+        "cpus": 2,
+        "seconds": 0.2,
+        "window": "measurement",
+    }
+    padded = Scripted({"r": None, "w": None}, padded=LoadReading(0.6, 2, 0.05))
+    assert read_measurement(padded, "r", "w")["window"] == "padded"
+    settled_long = Scripted({"r": None, "w": None}, padded=LoadReading(0.6, 2, 0.05))
+    settled_long.settle = lambda begun: whole  # long enough already: settle did not wait
+    assert read_measurement(settled_long, "r", "w")["window"] == "measurement"
+    # too short and no way to wait, or a sampler that fails: said, never taken as quiet
+    assert read_measurement(Scripted({"r": None, "w": None}), "r", "w") == {
+        "unread": "the CPU time counters gave no reading"
+    }
+    assert read_measurement(Scripted({}), "r", "w") == {
+        "unread": "the load sampler failed (RuntimeError: counters gone)"
+    }

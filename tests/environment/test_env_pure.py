@@ -100,6 +100,7 @@ def test_quick_health_refreshes_load_and_keeps_session_busy_list() -> None:
         "load_avg_1m": 0.8,
         "busy_processes": [],
         "reasons": [],
+        "judged_by": "load average",  # no reading of the foreign load: the load average judged it
     }
     assert quick_health(None, 5.0, cpus=2)["noisy"] is True
 
@@ -146,3 +147,22 @@ def test_device_choice_spreads_xdist_workers() -> None:
         choose_device_index("cpu", 2, None)
     with pytest.raises(GpuEnvError, match="no CUDA device"):
         choose_device_index(None, 0, None)
+
+
+def test_quick_health_judges_the_cpu_by_the_measurement_s_own_reading() -> None:
+    session = assess(
+        _sample(load_avg=(4.0, 1, 1), busy_processes=[BusyProcess(7, "x", 50.0)], memory_available=5)
+    )
+    quiet = quick_health(session, 9.0, cpus=2, load={"foreign_share": 0.05, "cpus": 2})
+    # the reading supersedes the start's load average and busy processes; the memory reason stays
+    assert quiet["reasons"] == ["only 5% of memory available"]
+    assert quiet["judged_by"] == "foreign share" and quiet["foreign_share"] == 0.05
+    busy = quick_health(None, 0.1, cpus=2, load={"foreign_share": 0.3, "cpus": 2}, max_foreign_load=0.25)
+    assert busy["noisy"] is True
+    assert busy["reasons"] == ["other processes used 30% of 2 CPUs during the timed rounds (limit 25%)"]
+    assert (
+        quick_health(None, 0.1, cpus=2, load={"foreign_share": 0.3}, max_foreign_load=0.5)["noisy"] is False
+    )
+    unread = quick_health(None, 5.0, cpus=2, load={"unread": "no counters"})
+    assert unread["judged_by"] == "load average" and unread["noisy"] is True
+    assert "judged_by" not in quick_health(None, None, cpus=2)  # neither was read

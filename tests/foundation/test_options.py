@@ -181,6 +181,7 @@ def test_feature_settings_are_typed_with_the_defaults_of_their_options(pytestcon
         threshold=DEFAULT_THRESHOLD,
         strict=False,
         remeasure=2,
+        remeasure_busy=1,
     )
     assert ProfilingSettings.of(settings) == ProfilingSettings(profile="off", on_regression=True)
     assert ReportSettings.of(settings) == ReportSettings(
