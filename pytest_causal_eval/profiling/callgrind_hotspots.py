@@ -14,6 +14,11 @@ Parsing a callgrind file under valgrind is slow (the parser's own instructions a
 plugin runs ``python -m pytest_causal_eval.profiling.callgrind_hotspots`` as a child process, which
 valgrind does not follow (``--trace-children=no``): it runs at native speed and prints JSON.
 
+The Python frames come from a profile pass of their own (``instructions.plugin``), never from the
+count the gate compares: the trampolines add instructions. Their bookkeeping (``TRAMPOLINE_FUNCTIONS``)
+is left out of the hotspots; the call path the trampoline takes instead of the interpreter's inlined
+calls (``_PyEval_Vector``, ``_PyFunction_Vectorcall``) stays, in the baseline's pass as in this one.
+
 The diff orders functions by the change of their own instructions (self cost: the self costs of all
 functions add up to the total, so these are the contributions to the change), Python frames by the
 change with callees (their own cost is a trampoline's few instructions).
@@ -48,6 +53,14 @@ PYTHON_OBJECT = "python"  # the object name name_python_frames gives a Python fr
 DEFAULT_LIMIT = 40
 MIN_SELF_SHARE = 0.002  # a function is kept when its own instructions are >= 0.2% of the total ...
 MIN_INCLUSIVE_SHARE = 0.02  # ... or those with callees >= 2%
+# The perf trampoline's own bookkeeping per Python call (3.12, 3.13): the profile pass's overhead,
+# not the workload's.
+TRAMPOLINE_FUNCTIONS = frozenset({"py_trampoline_evaluator", "PyUnstable_Code_GetExtra"})
+ONE_SIDE_NAMED = (
+    "note: {side} hotspots name Python functions and {other} do not (a baseline saved before "
+    "Python frames were read, or on CPython 3.11): only C functions are compared; save the baseline "
+    "again to compare Python functions"
+)
 NO_PYTHON_NAMES = (
     "Python functions are not named: CPython {version} has no perf trampoline (3.12+ has); their "
     "bytecode runs in _PyEval_EvalFrameDefault, the C functions they call are named"
@@ -147,6 +160,8 @@ def instruction_hotspots(
     for f in profile.functions:
         if f.calls == 0:
             continue  # a root: the harness frame that was running when counting began
+        if f.base_name in TRAMPOLINE_FUNCTIONS:
+            continue
         if f.key.object == PYTHON_OBJECT and excluded and f.key.file.startswith(excluded):
             continue
         key = (f.key.object, f.key.file if f.key.object == PYTHON_OBJECT else "", f.base_name)
@@ -278,6 +293,16 @@ def instruction_hotspot_lines(
         return [f"{indent}(the callgrind profile of this measurement lists no function)"]
     named = has_python_frames(current) or bool(baseline and has_python_frames(baseline))
     unnamed = [] if named else [f"note: {NO_PYTHON_NAMES.format(version=version)}"]
+    if baseline and has_python_frames(current) != has_python_frames(baseline):
+        # Python frames on one side only: the other's Python work is inside its C functions
+        side, other = (
+            ("this run's", "the baseline's")
+            if has_python_frames(current)
+            else ("the baseline's", "this run's")
+        )
+        unnamed = [ONE_SIDE_NAMED.format(side=side, other=other)]
+        current = [h for h in current if not h.is_python]
+        baseline = [h for h in baseline if not h.is_python]
     lines: list[str] = []
     if baseline:
         floor = max(1.0, 0.005 * baseline_total) if baseline_total else 1.0
