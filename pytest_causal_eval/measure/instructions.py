@@ -48,7 +48,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pytest_causal_eval.atomicio import write_text_atomic
 from pytest_causal_eval.measure.callgrind import (
     CallgrindProfile,
     PerfMap,
@@ -558,6 +557,8 @@ PERF_MAP_SUFFIX = ".perf.map"
 
 def _with_perf_map(counted: InstructionCount, source: Path, start: int) -> InstructionCount:
     """The count with the perf map entries from ``start`` on, kept beside its dump file."""
+    from pytest_causal_eval.atomicio import write_text_atomic  # 3.12+ only: 3.11's imports stay as they were
+
     try:
         with open(source, "rb") as fh:
             fh.seek(start)
