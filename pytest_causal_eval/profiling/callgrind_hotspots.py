@@ -61,6 +61,10 @@ ONE_SIDE_NAMED = (
     "Python frames were read, or on CPython 3.11): only C functions are compared; save the baseline "
     "again to compare Python functions"
 )
+PROFILE_PASS_NOTE = (
+    "note: these figures come from a profile pass through CPython's perf trampoline (it names the Python "
+    "functions and adds its own instructions); the count the gate compares ran without it"
+)
 NO_PYTHON_NAMES = (
     "Python functions are not named: CPython {version} has no perf trampoline (3.12+ has); their "
     "bytecode runs in _PyEval_EvalFrameDefault, the C functions they call are named"
@@ -292,7 +296,7 @@ def instruction_hotspot_lines(
     if not current:
         return [f"{indent}(the callgrind profile of this measurement lists no function)"]
     named = has_python_frames(current) or bool(baseline and has_python_frames(baseline))
-    unnamed = [] if named else [f"note: {NO_PYTHON_NAMES.format(version=version)}"]
+    unnamed = [PROFILE_PASS_NOTE] if named else [f"note: {NO_PYTHON_NAMES.format(version=version)}"]
     if baseline and has_python_frames(current) != has_python_frames(baseline):
         # Python frames on one side only: the other's Python work is inside its C functions
         side, other = (
