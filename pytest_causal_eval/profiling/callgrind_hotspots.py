@@ -83,9 +83,11 @@ class InstructionHotspot:
     calls: float  # how often it ran per call of the workload
 
     @property
-    def key(self) -> tuple[str, str]:
-        """Identity across runs: object (without version) and function (files move between builds)."""
-        return (_object_stem(self.object), self.function)
+    def key(self) -> tuple[str, str, str]:
+        """Identity across runs: object (without version) and function; a C function's source file is
+        left out (files move between builds), a Python frame's is kept (``py::main`` of two modules
+        are two functions; the file is already short, relative to the project or its package)."""
+        return (_object_stem(self.object), self.function, self.file if self.is_python else "")
 
     @property
     def is_python(self) -> bool:

@@ -150,6 +150,20 @@ def test_python_frames_on_one_side_only_compare_the_c_functions_and_say_why() ->
     assert reverse[-1].startswith("note: the baseline's hotspots name Python functions and this run's do not")
 
 
+def test_python_functions_of_one_name_in_two_files_are_paired_each_with_its_own() -> None:
+    def frame(file: str, inclusive: float) -> InstructionHotspot:
+        return InstructionHotspot("py::main", "python", file, 4.0, inclusive, 1.0)
+
+    before = [frame("app/a.py", 1000.0), frame("app/b.py", 500.0)]
+    after = [frame("app/a.py", 1400.0), frame("app/b.py", 500.0)]  # a.py's main grew, b.py's did not
+    (change,) = diff_instruction_hotspots(after, before)
+    assert (change.label, change.before_inclusive, change.after_inclusive) == (
+        "py::main (app/a.py)",
+        1000.0,
+        1400.0,
+    )
+
+
 def test_harness_frames_are_left_out() -> None:
     found = by_name(
         spots("py_score", perf_map=True, roots=["/opt/project"], exclude=["/opt/project/workload312"])
