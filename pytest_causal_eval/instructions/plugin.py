@@ -58,8 +58,13 @@ GPU_SKIP = (
 
 
 def trampoline_available() -> bool:
-    """CPython 3.12+ on Linux: the perf trampoline can name Python frames in a callgrind profile."""
-    return hasattr(sys, "activate_stack_trampoline")
+    """CPython 3.12+ built with the perf trampoline (Linux on x86-64 and arm64): it can name Python
+    frames in a callgrind profile. Elsewhere ``sys.activate_stack_trampoline`` exists but raises."""
+    import sysconfig
+
+    return hasattr(sys, "activate_stack_trampoline") and bool(
+        sysconfig.get_config_var("PY_HAVE_PERF_TRAMPOLINE")
+    )
 
 
 def skip_reason(item: pytest.Item) -> str | None:
