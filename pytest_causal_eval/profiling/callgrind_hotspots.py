@@ -298,7 +298,7 @@ def instruction_hotspot_lines(
     if not current:
         return [f"{indent}(the callgrind profile of this measurement lists no function)"]
     named = has_python_frames(current) or bool(baseline and has_python_frames(baseline))
-    unnamed = [PROFILE_PASS_NOTE] if named else [f"note: {NO_PYTHON_NAMES.format(version=version)}"]
+    notes = [PROFILE_PASS_NOTE] if named else [f"note: {NO_PYTHON_NAMES.format(version=version)}"]
     if baseline and has_python_frames(current) != has_python_frames(baseline):
         # Python frames on one side only: the other's Python work is inside its C functions
         side, other = (
@@ -306,7 +306,7 @@ def instruction_hotspot_lines(
             if has_python_frames(current)
             else ("the baseline's", "this run's")
         )
-        unnamed = [ONE_SIDE_NAMED.format(side=side, other=other)]
+        notes = [ONE_SIDE_NAMED.format(side=side, other=other)]
         current = [h for h in current if not h.is_python]
         baseline = [h for h in baseline if not h.is_python]
     lines: list[str] = []
@@ -326,7 +326,7 @@ def instruction_hotspot_lines(
             )
             lines += [indent + format_instruction_change(c) for c in native]
         if lines:
-            return lines + unnamed
+            return lines + notes
         head = "no function's own instructions moved by 0.5% of the count or more; top functions now:"
     else:
         head = "the baseline stores no instruction hotspots (save it in instruction mode); top functions now:"
@@ -337,7 +337,7 @@ def instruction_hotspot_lines(
             f"{format_count(h.inclusive)} per call"
             for h in current[:limit]
         ),
-        *unnamed,
+        *notes,
     ]
 
 
