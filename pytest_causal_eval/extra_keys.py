@@ -26,6 +26,7 @@ __all__ = [
     "HEALTH",
     "INSTRUCTIONS",
     "INSTRUCTION_HOTSPOTS",
+    "INSTRUCTION_PROFILE",
     "MEMORY",
     "NOISE",
     "PASSED",
@@ -35,6 +36,7 @@ __all__ = [
     "THRESHOLDS",
     "VERDICT",
     "ExtraKey",
+    "InstructionProfileFiles",
     "MeasurementHealth",
 ]
 
@@ -154,6 +156,35 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+@dataclass(frozen=True)
+class InstructionProfileFiles:
+    """The files instruction mode's hotspots of one measurement are read from, in the re-run's private
+    directory (they last until the run ends): the callgrind ``dump`` of ``calls`` calls and the
+    ``perf_map`` that names its Python frames (``py::qualname``), None where there is none.
+
+    On CPython 3.12+ they come from a profile pass through the perf trampoline after the count (the
+    trampolines add instructions, so the count the gate compares never runs through them); on 3.11
+    the dump is the count's own and Python frames are not named.
+    """
+
+    dump: str
+    calls: int
+    perf_map: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dump": self.dump, "calls": self.calls, "perf_map": self.perf_map}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> InstructionProfileFiles | None:
+        if not isinstance(data, Mapping):
+            return None
+        dump, calls, perf_map = data.get("dump"), _int(data.get("calls")), data.get("perf_map")
+        if not isinstance(dump, str) or not dump or calls is None or calls < 1:
+            return None
+        named = perf_map if isinstance(perf_map, str) and perf_map else None
+        return cls(dump=dump, calls=calls, perf_map=named)
+
+
 #: The gate's judgement (baseline; also causal-eval compare, ab and merge).
 VERDICT: ExtraKey[Verdict] = ExtraKey("verdict", Verdict.from_dict, Verdict.to_dict)
 #: Whether the test passed (the session; ab's pooling: all runs passed).
@@ -184,3 +215,8 @@ INSTRUCTION_HOTSPOTS: ExtraKey[list[dict[str, Any]]] = ExtraKey("instruction_hot
 #: Instruction mode's record of one count: calls, warm-up calls, per-call events, the callgrind
 #: ``dump`` file, hash seed, gc state, ... (the instructions feature; read by the instruction hotspots).
 INSTRUCTIONS: ExtraKey[dict[str, Any]] = ExtraKey("instructions", _object, _same)
+#: Where instruction mode's hotspots come from: a callgrind file and the perf map naming its Python
+#: frames (the instructions feature; read by the instruction hotspots).
+INSTRUCTION_PROFILE: ExtraKey[InstructionProfileFiles] = ExtraKey(
+    "instruction_profile", InstructionProfileFiles.from_dict, InstructionProfileFiles.to_dict
+)

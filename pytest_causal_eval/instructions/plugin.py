@@ -7,6 +7,12 @@ the metric ``instructions`` (per call; with ``--causal-eval-cache-sim`` also ``e
 and ``extra["instructions"]`` (what was counted and how); it has no timed rounds: a wall time taken
 under valgrind says nothing about the code.
 
+On CPython 3.12+ each count is followed by a profile pass: one more counted call (after one
+uncounted one) through the perf trampoline, whose callgrind file and perf map name the Python
+functions of the hotspots (``extra["instruction_profile"]``). The trampolines add instructions
+(about 5% on call-heavy code), so that pass is never the count the gate compares. On 3.11 there is
+no trampoline: the hotspots come from the count's own file, C functions only.
+
 Skipped with the reason: tests that use the GPU (valgrind cannot see a CUDA device's work), and
 tests marked ``@pytest.mark.causal_eval(instructions=False or "why")``.
 """
@@ -18,14 +24,15 @@ import gc
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Awaitable, Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_causal_eval.extra_keys import INSTRUCTIONS
+from pytest_causal_eval.extra_keys import INSTRUCTION_PROFILE, INSTRUCTIONS, InstructionProfileFiles
 from pytest_causal_eval.instructions.reexec import RERUN_KEY
 from pytest_causal_eval.instructions.settings import InstructionSettings
 from pytest_causal_eval.markers import marker_kwargs
@@ -38,14 +45,26 @@ if TYPE_CHECKING:
     from pytest_causal_eval.results import RunResults
     from pytest_causal_eval.session import CausalEvalSession
 
-__all__ = ["COUNT_METRICS", "InstructionPlugin", "skip_reason"]
+__all__ = ["COUNT_METRICS", "PROFILE_LABEL", "InstructionPlugin", "skip_reason", "trampoline_available"]
 
 COUNT_METRICS = ("instructions", "estimated_cycles")
 WARMUP_CALLS = 1
+PROFILE_LABEL = "{label} [python frames]"  # the profile pass's dump
+PROFILE_WARMUP_CALLS = 1  # the first call through the trampoline makes them: not in the profile
 GPU_SKIP = (
     "instruction mode cannot count this test: it uses the GPU (gpu_env or the gpu marker), whose "
     "kernels valgrind does not see; measure it with --causal-eval-mode=time"
 )
+
+
+def trampoline_available() -> bool:
+    """CPython 3.12+ built with the perf trampoline (Linux on x86-64 and arm64): it can name Python
+    frames in a callgrind profile. Elsewhere ``sys.activate_stack_trampoline`` exists but raises."""
+    import sysconfig
+
+    return hasattr(sys, "activate_stack_trampoline") and bool(
+        sysconfig.get_config_var("PY_HAVE_PERF_TRAMPOLINE")
+    )
 
 
 def skip_reason(item: pytest.Item) -> str | None:
@@ -79,6 +98,8 @@ class InstructionPlugin:
         self.hash_seed = os.environ.get("PYTHONHASHSEED")
         self._counter: InstructionCounter | None = None
         self.counts: dict[str, InstructionCount] = {}
+        self.python_frames = trampoline_available()
+        self._profiles: dict[Path, InstructionCount] = {}  # by the count's dump: its profile pass
 
     # -- counting ----------------------------------------------------------------------------------
     @property
@@ -109,7 +130,7 @@ class InstructionPlugin:
         prepare: Callable[[], Callable[[], Any]] | None = None,
     ) -> tuple[Any, InstructionCount]:
         """Warm up once (the result is returned), then count ``calls`` calls."""
-        from pytest_causal_eval.measure.instructions import alarm_after
+        from pytest_causal_eval.measure.instructions import CountTimeoutError, alarm_after
 
         counter = self.counter
         with self._failing_on_timeout(label), self._gc_policy(item):
@@ -118,6 +139,19 @@ class InstructionPlugin:
             counted = counter.count(
                 fn, calls, label=label, warmup=0, time_limit=self.time_limit, prepare=prepare
             )
+            if self.python_frames:  # past the time limit: the hotspots come from the count's file
+                with suppress(CountTimeoutError):
+                    self._profiles[counted.path] = counter.count(
+                        fn,
+                        1,
+                        label=PROFILE_LABEL.format(label=label),
+                        warmup=PROFILE_WARMUP_CALLS,
+                        time_limit=self.time_limit,
+                        subtract_overhead=False,
+                        python_frames=True,
+                        prepare=prepare,
+                        settle=False,
+                    )
         return result, counted
 
     def count_private_loop(
@@ -134,13 +168,24 @@ class InstructionPlugin:
         self, item: pytest.Item, label: str, coro_fn: Callable[[], Awaitable[Any]]
     ) -> tuple[Any, InstructionCount]:
         """An async workload awaited in the test's running loop."""
-        from pytest_causal_eval.measure.instructions import alarm_after
+        from pytest_causal_eval.measure.instructions import CountTimeoutError, alarm_after
 
         counter = self.counter
         with self._failing_on_timeout(label), self._gc_policy(item):
             with alarm_after(self.time_limit, label):
                 result = await coro_fn()
             counted = await counter.count_async(coro_fn, label=label, warmup=0, time_limit=self.time_limit)
+            if self.python_frames:  # as in count
+                with suppress(CountTimeoutError):
+                    self._profiles[counted.path] = await counter.count_async(
+                        coro_fn,
+                        label=PROFILE_LABEL.format(label=label),
+                        warmup=PROFILE_WARMUP_CALLS,
+                        time_limit=self.time_limit,
+                        subtract_overhead=False,
+                        settle=False,
+                        python_frames=True,
+                    )
         return result, counted
 
     @contextmanager
@@ -191,6 +236,16 @@ class InstructionPlugin:
                 "dump": str(counted.path),
                 "dump_name": counted.path.name,
             },
+        )
+        profiled = self._profiles.pop(counted.path, None)
+        source = profiled if profiled is not None else counted
+        INSTRUCTION_PROFILE.put(
+            measurement,
+            InstructionProfileFiles(
+                dump=str(source.path),
+                calls=source.calls,
+                perf_map=str(source.perf_map_path) if source.perf_map_path is not None else None,
+            ),
         )
 
     # -- hooks -------------------------------------------------------------------------------------

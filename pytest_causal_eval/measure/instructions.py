@@ -68,6 +68,7 @@ from pytest_causal_eval.measure.valgrind import (
 __all__ = [
     "ENV_OUT_DIR",
     "OUT_FILE_PREFIX",
+    "PERF_MAP_SUFFIX",
     "CountTimeoutError",
     "InstructionCount",
     "InstructionCounter",
@@ -123,6 +124,7 @@ class InstructionCount:
     path: Path
     overhead: Mapping[str, int] = field(default_factory=dict)
     perf_map: PerfMap | None = None
+    perf_map_path: Path | None = None  # the perf map kept beside ``path`` (``python_frames``)
     warmup_calls: int = 0  # uncounted calls made by the counter before the counted ones
 
     @functools.cached_property
@@ -255,6 +257,9 @@ class InstructionCounter:
         ``python_frames``: on CPython 3.12+, run the calls through the perf trampoline so the
         profile names Python functions (``py::qualname``). The trampolines add instructions (about
         5% on a call-heavy loop), so use it for a profile, not for the count a gate compares.
+        The entries of the perf map that name this count's frames are kept beside the dump file
+        (``perf_map_path``: ``DUMP.perf.map``), where they last as long as the dump: CPython's own
+        map is removed at exit and gains new trampolines with every activation.
         On 3.11 the profile has C functions only and the flag does nothing.
         """
         if calls < 1:
@@ -270,8 +275,8 @@ class InstructionCounter:
                 counted = self._count(fn, calls, label, extra, collect_garbage, time_limit, prepare)
                 first.unlink(missing_ok=True)
         counted = replace(counted, warmup_calls=warmup + (calls + extra if extra else 0))
-        if perf_map is not None and perf_map.exists():
-            counted = replace(counted, perf_map=PerfMap.parse(perf_map.read_text(errors="replace")))
+        if perf_map is not None:
+            counted = _with_perf_map(counted, *perf_map)
         return replace(counted, overhead=overhead)
 
     def overhead(self, calls: int) -> dict[str, int]:
@@ -322,21 +327,26 @@ class InstructionCounter:
         time_limit: float | None = None,
         subtract_overhead: bool = True,
         settle: bool = True,
+        python_frames: bool = False,
     ) -> InstructionCount:
         """``count`` for a coroutine function awaited in the running event loop.
 
         Whatever else the loop runs while the calls are awaited is counted too (instrumentation is
         on for the whole process); the counting overhead subtracted is the synchronous one.
+        ``python_frames`` as in ``count``: for a profile, not for the count a gate compares.
         """
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
         overhead = self.overhead(calls) if subtract_overhead else {}
-        counted = await self._count_async(coro_fn, calls, label, warmup, time_limit)
-        extra = settle_calls(replace(counted, overhead=overhead).per_call, calls) if settle else 0
-        if extra:  # cheap: count again once the interpreter has settled (module docstring)
-            first = counted.path
-            counted = await self._count_async(coro_fn, calls, label, extra, time_limit)
-            first.unlink(missing_ok=True)
+        with _perf_trampoline(python_frames) as perf_map:
+            counted = await self._count_async(coro_fn, calls, label, warmup, time_limit)
+            extra = settle_calls(replace(counted, overhead=overhead).per_call, calls) if settle else 0
+            if extra:  # cheap: count again once the interpreter has settled (module docstring)
+                first = counted.path
+                counted = await self._count_async(coro_fn, calls, label, extra, time_limit)
+                first.unlink(missing_ok=True)
+        if perf_map is not None:
+            counted = _with_perf_map(counted, *perf_map)
         return replace(counted, overhead=overhead, warmup_calls=warmup + (calls + extra if extra else 0))
 
     async def _count_async(
@@ -396,7 +406,7 @@ class InstructionCounter:
             return expected
         # Someone else dumped too (torch's collect_callgrind, a library's own client request).
         for path in sorted(self.out_dir.glob(f"{OUT_FILE_PREFIX}.{self.pid}.*")):
-            if _trigger_of(path) == name:
+            if not path.name.endswith(PERF_MAP_SUFFIX) and _trigger_of(path) == name:
                 number = path.name.rsplit(".", 1)[-1]
                 if number.isdigit():
                     self._dumps = itertools.count(int(number) + 1)
@@ -517,24 +527,47 @@ def _remove_perf_maps() -> None:
 
 
 @contextmanager
-def _perf_trampoline(wanted: bool) -> Iterator[Path | None]:
-    """Activate CPython's perf trampoline (3.12+) for a count; yield the perf map it writes to."""
+def _perf_trampoline(wanted: bool) -> Iterator[tuple[Path, int] | None]:
+    """Activate CPython's perf trampoline (3.12+) for a count; yield the perf map it writes to and
+    where this activation's entries start in it.
+
+    Every activation makes new trampolines for every function it runs, appended to the same map
+    (at new addresses), so the entries before the offset name no frame of this count."""
     activate = getattr(sys, "activate_stack_trampoline", None)
     if not wanted or activate is None:
         yield None
         return
     perf_map = Path(f"/tmp/perf-{os.getpid()}.map")  # CPython's fixed location
     if getattr(sys, "is_stack_trampoline_active")():  # noqa: B009 - the user's -X perf: leave it as it is
-        yield perf_map
+        yield perf_map, 0  # one activation since start-up: every entry may name a frame
         return
     if not _perf_maps_to_remove:
         atexit.register(_remove_perf_maps)
     _perf_maps_to_remove.add(perf_map)  # ours, not the user's: removed at exit
+    start = perf_map.stat().st_size if perf_map.exists() else 0
     activate("perf")
     try:
-        yield perf_map
+        yield perf_map, start
     finally:
         getattr(sys, "deactivate_stack_trampoline")()  # noqa: B009 - 3.12+, mypy targets 3.10
+
+
+PERF_MAP_SUFFIX = ".perf.map"
+
+
+def _with_perf_map(counted: InstructionCount, source: Path, start: int) -> InstructionCount:
+    """The count with the perf map entries from ``start`` on, kept beside its dump file."""
+    from pytest_causal_eval.atomicio import write_text_atomic  # 3.12+ only: 3.11's imports stay as they were
+
+    try:
+        with open(source, "rb") as fh:
+            fh.seek(start)
+            text = fh.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:  # the trampoline could not write its map: frames stay unnamed
+        return counted
+    kept = counted.path.with_name(counted.path.name + PERF_MAP_SUFFIX)
+    write_text_atomic(kept, text)
+    return replace(counted, perf_map=PerfMap.parse(text), perf_map_path=kept)
 
 
 def _nothing() -> None:

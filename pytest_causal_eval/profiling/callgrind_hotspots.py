@@ -14,6 +14,11 @@ Parsing a callgrind file under valgrind is slow (the parser's own instructions a
 plugin runs ``python -m pytest_causal_eval.profiling.callgrind_hotspots`` as a child process, which
 valgrind does not follow (``--trace-children=no``): it runs at native speed and prints JSON.
 
+The Python frames come from a profile pass of their own (``instructions.plugin``), never from the
+count the gate compares: the trampolines add instructions. Their bookkeeping (``TRAMPOLINE_FUNCTIONS``)
+is left out of the hotspots; the call path the trampoline takes instead of the interpreter's inlined
+calls (``_PyEval_Vector``, ``_PyFunction_Vectorcall``) stays, in the baseline's pass as in this one.
+
 The diff orders functions by the change of their own instructions (self cost: the self costs of all
 functions add up to the total, so these are the contributions to the change), Python frames by the
 change with callees (their own cost is a trampoline's few instructions).
@@ -48,6 +53,18 @@ PYTHON_OBJECT = "python"  # the object name name_python_frames gives a Python fr
 DEFAULT_LIMIT = 40
 MIN_SELF_SHARE = 0.002  # a function is kept when its own instructions are >= 0.2% of the total ...
 MIN_INCLUSIVE_SHARE = 0.02  # ... or those with callees >= 2%
+# The perf trampoline's own bookkeeping per Python call (3.12, 3.13): the profile pass's overhead,
+# not the workload's.
+TRAMPOLINE_FUNCTIONS = frozenset({"py_trampoline_evaluator", "PyUnstable_Code_GetExtra"})
+ONE_SIDE_NAMED = (
+    "note: {side} hotspots name Python functions and {other} do not (a baseline saved before "
+    "Python frames were read, or on CPython 3.11): only C functions are compared; save the baseline "
+    "again to compare Python functions"
+)
+PROFILE_PASS_NOTE = (
+    "note: these figures come from a profile pass through CPython's perf trampoline (it names the Python "
+    "functions and adds its own instructions); the count the gate compares ran without it"
+)
 NO_PYTHON_NAMES = (
     "Python functions are not named: CPython {version} has no perf trampoline (3.12+ has); their "
     "bytecode runs in _PyEval_EvalFrameDefault, the C functions they call are named"
@@ -66,9 +83,11 @@ class InstructionHotspot:
     calls: float  # how often it ran per call of the workload
 
     @property
-    def key(self) -> tuple[str, str]:
-        """Identity across runs: object (without version) and function (files move between builds)."""
-        return (_object_stem(self.object), self.function)
+    def key(self) -> tuple[str, str, str]:
+        """Identity across runs: object (without version) and function; a C function's source file is
+        left out (files move between builds), a Python frame's is kept (``py::main`` of two modules
+        are two functions; the file is already short, relative to the project or its package)."""
+        return (_object_stem(self.object), self.function, self.file if self.is_python else "")
 
     @property
     def is_python(self) -> bool:
@@ -147,6 +166,8 @@ def instruction_hotspots(
     for f in profile.functions:
         if f.calls == 0:
             continue  # a root: the harness frame that was running when counting began
+        if f.base_name in TRAMPOLINE_FUNCTIONS:
+            continue
         if f.key.object == PYTHON_OBJECT and excluded and f.key.file.startswith(excluded):
             continue
         key = (f.key.object, f.key.file if f.key.object == PYTHON_OBJECT else "", f.base_name)
@@ -277,7 +298,17 @@ def instruction_hotspot_lines(
     if not current:
         return [f"{indent}(the callgrind profile of this measurement lists no function)"]
     named = has_python_frames(current) or bool(baseline and has_python_frames(baseline))
-    unnamed = [] if named else [f"note: {NO_PYTHON_NAMES.format(version=version)}"]
+    notes = [PROFILE_PASS_NOTE] if named else [f"note: {NO_PYTHON_NAMES.format(version=version)}"]
+    if baseline and has_python_frames(current) != has_python_frames(baseline):
+        # Python frames on one side only: the other's Python work is inside its C functions
+        side, other = (
+            ("this run's", "the baseline's")
+            if has_python_frames(current)
+            else ("the baseline's", "this run's")
+        )
+        notes = [ONE_SIDE_NAMED.format(side=side, other=other)]
+        current = [h for h in current if not h.is_python]
+        baseline = [h for h in baseline if not h.is_python]
     lines: list[str] = []
     if baseline:
         floor = max(1.0, 0.005 * baseline_total) if baseline_total else 1.0
@@ -295,7 +326,7 @@ def instruction_hotspot_lines(
             )
             lines += [indent + format_instruction_change(c) for c in native]
         if lines:
-            return lines + unnamed
+            return lines + notes
         head = "no function's own instructions moved by 0.5% of the count or more; top functions now:"
     else:
         head = "the baseline stores no instruction hotspots (save it in instruction mode); top functions now:"
@@ -306,7 +337,7 @@ def instruction_hotspot_lines(
             f"{format_count(h.inclusive)} per call"
             for h in current[:limit]
         ),
-        *unnamed,
+        *notes,
     ]
 
 

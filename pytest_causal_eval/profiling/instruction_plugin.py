@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.extra_keys import INSTRUCTION_HOTSPOTS, INSTRUCTIONS
+from pytest_causal_eval.extra_keys import INSTRUCTION_HOTSPOTS, INSTRUCTION_PROFILE
 from pytest_causal_eval.profiling.callgrind_hotspots import InstructionHotspot, instruction_hotspot_lines
 from pytest_causal_eval.results import Measurement, RunResults
 
@@ -66,16 +66,20 @@ def parse_natively(requests: Sequence[Mapping[str, Any]]) -> list[Any]:
 
 
 def _request(measurement: Measurement, roots: Sequence[str], exclude: Sequence[str]) -> dict[str, Any] | None:
-    counted = INSTRUCTIONS.get(measurement)
-    if counted is None:
+    """What the parser reads for one measurement: its profile's callgrind file and, on 3.12+, the
+    perf map that names its Python frames (``INSTRUCTION_PROFILE``, written by the instructions
+    feature); None when there is no file (any more)."""
+    files = INSTRUCTION_PROFILE.get(measurement)
+    if files is None or not os.path.exists(files.dump):
         return None
-    dump, calls = counted.get("dump"), counted.get("calls")
-    if not isinstance(dump, str) or not isinstance(calls, int) or calls < 1 or not os.path.exists(dump):
-        return None
-    request: dict[str, Any] = {"path": dump, "calls": calls, "roots": list(roots), "exclude": list(exclude)}
-    perf_map = counted.get("perf_map")
-    if isinstance(perf_map, str) and os.path.exists(perf_map):
-        request["perf_map"] = perf_map
+    request: dict[str, Any] = {
+        "path": files.dump,
+        "calls": files.calls,
+        "roots": list(roots),
+        "exclude": list(exclude),
+    }
+    if files.perf_map is not None and os.path.exists(files.perf_map):
+        request["perf_map"] = files.perf_map
     return request
 
 

@@ -80,6 +80,11 @@ STORED: list[tuple[ExtraKey[Any], Any]] = [
     ),
     (extra_keys.INSTRUCTIONS, {"calls": 2, "dump": "callgrind.out.1"}),
     (
+        extra_keys.INSTRUCTION_PROFILE,
+        {"dump": "/tmp/cg/callgrind.out.7.2", "calls": 1, "perf_map": "/tmp/cg/callgrind.out.7.2.perf.map"},
+    ),
+    (extra_keys.INSTRUCTION_PROFILE, {"dump": "/tmp/cg/callgrind.out.7.1", "calls": 3, "perf_map": None}),
+    (
         extra_keys.INSTRUCTION_HOTSPOTS,
         [{"function": "f", "object": "python", "file": "a.py", "self_instructions": 10.0, "inclusive": 12.0}],
     ),
@@ -136,6 +141,7 @@ WRITER = {
     "profile_artifacts": "profiling",
     "instruction_hotspots": "profiling",
     "instructions": "instructions",
+    "instruction_profile": "instructions",
 }
 
 

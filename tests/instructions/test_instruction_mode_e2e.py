@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from pytest_causal_eval.instructions.plugin import trampoline_available
+
 pytestmark = pytest.mark.slow
 
 WORKLOADS = """
@@ -91,6 +93,16 @@ def test_one_command_counts_repeat_and_the_gate_fails_a_planted_slowdown(pyteste
         # Cheap calls are counted again after more uncounted calls: the test's warm-up call, the
         # first counted call, then 15 more for ~2.3M instructions, 10 more for ~4.6M (50M budget).
         assert record["warmup_calls"] == (12 if mid == "test_named::double" else 17), (mid, record)
+        # The hotspots' files: on 3.12+ a profile pass through the perf trampoline (never the count
+        # above), whose perf map names the Python functions; on 3.11 the count's own, C functions only.
+        files = b[mid]["extra"]["instruction_profile"]
+        python = {h["function"] for h in b[mid]["extra"]["instruction_hotspots"] if h["object"] == "python"}
+        if trampoline_available():
+            assert files["dump"] != record["dump"] and files["perf_map"] == files["dump"] + ".perf.map"
+            assert "py::work" in python, (mid, python)
+        else:
+            assert files == {"dump": record["dump"], "calls": record["calls"], "perf_map": None}
+            assert not python
     single = a["test_loop"]["metrics"]["instructions"]["value"]
     assert 1.9 <= a["test_named::double"]["metrics"]["instructions"]["value"] / single <= 2.1
     assert abs(a["test_pedantic"]["metrics"]["instructions"]["value"] / single - 1) < 0.05

@@ -128,3 +128,25 @@ def test_the_fill_takes_exactly_the_free_blocks_the_allocator_reports() -> None:
     assert fill_plan(MALLOC_STATS) == [(16, 978), (32, 256), (512, 31), (512, 36 * 31)]
     assert fill_plan(MALLOC_STATS.replace("* 16384 bytes", "* 4096 bytes"))[-1] == (512, 36 * 7)
     assert fill_plan("") == []  # not CPython's allocator: nothing to take
+
+
+def test_the_perf_map_kept_beside_a_dump_has_only_the_entries_of_its_own_activation(tmp_path: Path) -> None:
+    """CPython appends every activation's trampolines to one map: an earlier activation's entries name
+    no frame of this count, and the map itself is removed at exit, so the count keeps its own part."""
+    from pytest_causal_eval.measure.instructions import PERF_MAP_SUFFIX, _with_perf_map
+
+    source = tmp_path / "perf-7.map"
+    earlier = "7f00000 b py::old:/src/a.py\n"
+    source.write_text(earlier + "7f10000 b py::score:/src/a.py\n7f1000b b py::weight:/src/a.py\n")
+    dump = tmp_path / "callgrind.out.7.3"
+    counted = _with_perf_map(InstructionCount("w", 1, {"Ir": 10}, dump), source, len(earlier))
+    assert counted.perf_map_path == tmp_path / f"callgrind.out.7.3{PERF_MAP_SUFFIX}"
+    assert (
+        counted.perf_map_path.read_text() == "7f10000 b py::score:/src/a.py\n7f1000b b py::weight:/src/a.py\n"
+    )
+    assert counted.perf_map is not None and counted.perf_map.names == (
+        "py::score:/src/a.py",
+        "py::weight:/src/a.py",
+    )
+    gone = _with_perf_map(InstructionCount("w", 1, {"Ir": 10}, dump), tmp_path / "perf-8.map", 0)
+    assert gone.perf_map is None and gone.perf_map_path is None  # no map written: frames stay unnamed
