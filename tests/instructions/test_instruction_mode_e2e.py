@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_causal_eval.instructions.plugin import trampoline_available
+from pytest_causal_eval.measure.instructions import settle_calls
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,9 @@ def test_one_command_counts_repeat_and_the_gate_fails_a_planted_slowdown(pyteste
         assert record["child_processes"] == "not counted" and record["gc"]["enabled"] is True
         # Cheap calls are counted again after more uncounted calls: the test's warm-up call, the
         # first counted call, then 15 more for ~2.3M instructions, 10 more for ~4.6M (50M budget).
-        assert record["warmup_calls"] == (12 if mid == "test_named::double" else 17), (mid, record)
+        # (That is 15 and 10 on 3.11; the counts, so the room, differ with the Python version.)
+        settled = {2 + settle_calls(y * share) for share in (0.97, 1.0, 1.03)}  # the first count is near
+        assert record["warmup_calls"] in settled, (mid, record, settled)
         # The hotspots' files: on 3.12+ a profile pass through the perf trampoline (never the count
         # above), whose perf map names the Python functions; on 3.11 the count's own, C functions only.
         files = b[mid]["extra"]["instruction_profile"]
