@@ -302,18 +302,12 @@ class RoundLoop:
         wall, calls, device = self._wall, range(iterations), self._device
         result: Any = None
         c0 = self._cpu()
-        if device is None:
-            t0 = wall()
-            for _ in calls:
-                result = call()
-            t1 = wall()
-            self._record(t0, t1, c0, 0)
-            return result
-        device.round_begin()
+        if device is not None:
+            device.round_begin()
         t0 = wall()
         for _ in calls:
             result = call()
-        device_ns = device.round_end(self._timed())
+        device_ns = 0 if device is None else device.round_end(self._timed())
         t1 = wall()
         self._record(t0, t1, c0, device_ns)
         return result
@@ -323,18 +317,12 @@ class RoundLoop:
         wall, calls, device = self._wall, range(iterations), self._device
         result: Any = None
         c0 = self._cpu()
-        if device is None:
-            t0 = wall()
-            for _ in calls:
-                result = await fn()
-            t1 = wall()
-            self._record(t0, t1, c0, 0)
-            return result
-        device.round_begin()
+        if device is not None:
+            device.round_begin()
         t0 = wall()
         for _ in calls:
             result = await fn()
-        device_ns = device.round_end(self._timed())
+        device_ns = 0 if device is None else device.round_end(self._timed())
         t1 = wall()
         self._record(t0, t1, c0, device_ns)
         return result
