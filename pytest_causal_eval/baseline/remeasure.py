@@ -52,8 +52,7 @@ def remeasure_if_undecided(
 ) -> list[Comparison]:
     """Measure again while the time comparison is inconclusive, at most ``extra_passes`` times;
     returns the comparisons of the last pass."""
-    store = session.stores.get(item.nodeid)
-    workload = store.workloads.get(measurement.name) if store is not None else None
+    workload = _workload_of(session, item, measurement)
     passes = 0
     while (
         passes < extra_passes
@@ -67,6 +66,14 @@ def remeasure_if_undecided(
     if passes:
         REMEASURED.put(measurement, passes)
     return comparisons
+
+
+def _workload_of(
+    session: CausalEvalSession, item: pytest.Item, measurement: Measurement
+) -> Callable[[], Any] | None:
+    """The workload ``causal_bench(fn)`` measured, kept by the test's store (None for the others)."""
+    store = session.stores.get(item.nodeid)
+    return store.workloads.get(measurement.name) if store is not None else None
 
 
 def remeasure(
@@ -103,8 +110,7 @@ def remeasure_if_busy(
     each pass is judged like the first (statistics, re-measuring an undecided one, the load rule)
     and its comparisons are returned."""
     limit = config.max_foreign_load
-    store = session.stores.get(item.nodeid)
-    workload = store.workloads.get(measurement.name) if store is not None else None
+    workload = _workload_of(session, item, measurement)
     shares: list[float | None] = []
     while (
         len(shares) < busy_passes
