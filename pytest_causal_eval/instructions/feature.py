@@ -1,8 +1,9 @@
 """Feature wiring for instruction mode: options, the marker key, and the plugin object when enabled.
 
 Options: ``--causal-eval-mode=time|instructions``, ``--causal-eval-cache-sim`` (callgrind's cache
-simulator and the ``estimated_cycles`` metric) and ``--causal-eval-count-timeout`` (the time limit
-of one measurement's counted calls under valgrind). The re-run under valgrind starts from
+simulator and the ``estimated_cycles`` metric), ``--causal-eval-allocator-cost`` (the memory
+allocators' calls at a fixed cost, or as executed) and ``--causal-eval-count-timeout`` (the time
+limit of one measurement's counted calls under valgrind). The re-run under valgrind starts from
 ``plugin.pytest_cmdline_main`` (see ``reexec``); this module only validates and registers.
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_causal_eval.instructions.settings import InstructionSettings
+from pytest_causal_eval.measure.allocator import parse_allocator_cost
 from pytest_causal_eval.options import OptionSpec, parse_bool, parse_duration
 
 if TYPE_CHECKING:
@@ -57,6 +59,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         False,
         parse_bool,
         is_flag=True,
+    ),
+    OptionSpec(
+        "allocator_cost",
+        "Instruction mode: count each call of the memory allocators (pymalloc, the C library's malloc "
+        "family) at a fixed cost (fixed, the default: what they execute depends on the heap's "
+        "history, not on the code) or as executed.",
+        "fixed",
+        parse_allocator_cost,
+        metavar="fixed|executed",
     ),
     OptionSpec(
         "count_timeout",

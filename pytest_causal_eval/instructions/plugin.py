@@ -93,6 +93,7 @@ class InstructionPlugin:
         self.session = session
         settings = InstructionSettings.of(session.settings)
         self.cache_sim = settings.cache_sim
+        self.allocator_cost = settings.allocator_cost
         self.time_limit = settings.count_timeout
         self.out_dir: str | None = config.stash.get(RERUN_KEY, None) or None
         self.hash_seed = os.environ.get("PYTHONHASHSEED")
@@ -115,7 +116,7 @@ class InstructionPlugin:
                     pytrace=False,
                 )
             try:
-                self._counter = InstructionCounter(Path(self.out_dir))
+                self._counter = InstructionCounter(Path(self.out_dir), allocator_cost=self.allocator_cost)
             except NotUnderCallgrindError as exc:
                 pytest.fail(f"instruction mode: {exc}", pytrace=False)
         return self._counter
@@ -228,6 +229,10 @@ class InstructionPlugin:
                 "warmup_calls": WARMUP_CALLS + counted.warmup_calls,
                 "per_call": {e: v / counted.calls for e, v in sorted(counted.net.items())},
                 "overhead": dict(sorted(counted.overhead.items())),
+                "allocator_cost": self.allocator_cost,
+                "allocator": counted.allocator.to_dict(counted.calls)
+                if counted.allocator is not None
+                else None,
                 "cache_sim": self.cache_sim,
                 "hash_seed": self.hash_seed,
                 "gc": gc_state(),
@@ -262,7 +267,8 @@ class InstructionPlugin:
         return (
             "causal-eval instruction mode: counted by valgrind's callgrind"
             f"{' with cache simulation' if self.cache_sim else ''}; PYTHONHASHSEED={self.hash_seed}, "
-            f"gc {'enabled' if gc.isenabled() else 'disabled'} (thresholds {thresholds}); "
+            f"gc {'enabled' if gc.isenabled() else 'disabled'} (thresholds {thresholds}); allocator calls "
+            f"{'at a fixed cost' if self.allocator_cost == 'fixed' else 'as executed'}; "
             f"{WARMUP_CALLS} warm-up call, then the counted calls (counted again after up to "
             f"{MAX_SETTLE_CALLS} more below {SETTLE_INSTRUCTIONS / 1e6:g}M instructions per call); "
             f"count time limit {self.time_limit:g}s"
@@ -273,6 +279,7 @@ class InstructionPlugin:
         results.extra["instructions"] = {
             "valgrind": _valgrind_version(),
             "cache_sim": self.cache_sim,
+            "allocator_cost": self.allocator_cost,
             "hash_seed": self.hash_seed,
             "threads": "counted",
             "child_processes": "not counted",

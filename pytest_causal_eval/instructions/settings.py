@@ -16,6 +16,7 @@ class InstructionSettings:
 
     mode: str  # time | instructions
     cache_sim: bool
+    allocator_cost: str  # fixed | executed
     count_timeout: float  # seconds
 
     @property
@@ -27,5 +28,6 @@ class InstructionSettings:
         return cls(
             mode=str(settings["mode"]),
             cache_sim=bool(settings["cache_sim"]),
+            allocator_cost=str(settings["allocator_cost"]),
             count_timeout=float(settings["count_timeout"]),
         )

@@ -12,8 +12,10 @@ the environment. ``InstructionCounter.count`` then, for one measurement:
    starts are counted; ``TOGGLE_COLLECT`` would switch only the calling thread's collection),
    zeroes the counters, makes the calls, dumps the counters to a numbered file named after the
    measurement (``DUMP_STATS_AT``), switches instrumentation off again;
-4. reads the totals back from that file (callgrind writes it before the request returns); the
-   per-function profile is parsed only when asked for, after measuring.
+4. reads the totals back from that file (callgrind writes it before the request returns), with the
+   memory allocators' calls counted at a fixed cost each (``measure.allocator``: what they execute
+   depends on the heap's history, not on the code); the profile of the hotspots is built from the
+   same file after measuring.
 
 A cheap workload (under ``SETTLE_INSTRUCTIONS`` per call) is counted a second time after more
 uncounted calls (``settle_calls``), and the second count is the result. CPython's adaptive
@@ -48,6 +50,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pytest_causal_eval.measure.allocator import AllocatorShare, allocator_share, parse_allocator_cost
 from pytest_causal_eval.measure.callgrind import (
     CallgrindProfile,
     PerfMap,
@@ -75,6 +78,7 @@ __all__ = [
     "NotUnderCallgrindError",
     "alarm_after",
     "gc_state",
+    "read_count",
     "settle_calls",
 ]
 
@@ -126,6 +130,8 @@ class InstructionCount:
     perf_map: PerfMap | None = None
     perf_map_path: Path | None = None  # the perf map kept beside ``path`` (``python_frames``)
     warmup_calls: int = 0  # uncounted calls made by the counter before the counted ones
+    # The allocators' share of ``totals``; when set, its ``Ir`` counts their calls at a fixed cost.
+    allocator: AllocatorShare | None = None
 
     @functools.cached_property
     def profile(self) -> CallgrindProfile:
@@ -202,7 +208,12 @@ class _Dumped:
 class InstructionCounter:
     """Counts instructions of workload calls; one per process (dump files are numbered per process)."""
 
-    def __init__(self, out_dir: Path, requests: ClientRequests | None = None) -> None:
+    def __init__(
+        self, out_dir: Path, requests: ClientRequests | None = None, *, allocator_cost: str = "fixed"
+    ) -> None:
+        """``allocator_cost``: ``fixed`` counts each call of a memory allocator at a fixed cost
+        (``measure.allocator``), ``executed`` what it executed."""
+        self.allocator_cost = parse_allocator_cost(allocator_cost)
         self.requests = requests or callgrind()
         if not self.requests.running_on_valgrind():
             raise NotUnderCallgrindError(
@@ -267,12 +278,13 @@ class InstructionCounter:
         if prepare is not None and calls != 1:
             raise ValueError(f"a prepare function needs calls == 1, got {calls}")
         overhead = self.overhead(calls) if subtract_overhead else {}
+        fixed = self._fixed_allocator(python_frames)
         with _perf_trampoline(python_frames) as perf_map:
-            counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit, prepare)
+            counted = self._count(fn, calls, label, warmup, collect_garbage, time_limit, prepare, fixed)
             extra = settle_calls(replace(counted, overhead=overhead).per_call, calls) if settle else 0
             if extra:  # cheap: count again once the interpreter has settled (module docstring)
                 first = counted.path
-                counted = self._count(fn, calls, label, extra, collect_garbage, time_limit, prepare)
+                counted = self._count(fn, calls, label, extra, collect_garbage, time_limit, prepare, fixed)
                 first.unlink(missing_ok=True)
         counted = replace(counted, warmup_calls=warmup + (calls + extra if extra else 0))
         if perf_map is not None:
@@ -285,13 +297,22 @@ class InstructionCounter:
         Measured once per process on a callable that does nothing, with one and with two calls.
         """
         if self._overhead is None:
-            one = self._count(_nothing, 1, "counting overhead (1 call)", 1, True, None).totals
-            two = self._count(_nothing, 2, "counting overhead (2 calls)", 1, True, None).totals
-            per_call = {e: max(0, two[e] - one[e]) for e in one}
-            fixed = {e: max(0, one[e] - per_call[e]) for e in one}
+            at_fixed = self._fixed_allocator(False)
+            one, two = (
+                self._count(
+                    _nothing, n, f"counting overhead ({n} call{'s' * (n > 1)})", 1, True, None, None, at_fixed
+                )
+                for n in (1, 2)
+            )
+            per_call = {e: max(0, two.totals[e] - one.totals[e]) for e in one.totals}
+            fixed = {e: max(0, one.totals[e] - per_call[e]) for e in one.totals}
             self._overhead = (fixed, per_call)
         fixed, per_call = self._overhead
         return {e: fixed[e] + calls * per_call[e] for e in fixed}
+
+    def _fixed_allocator(self, python_frames: bool) -> bool:
+        """Count the allocators at their fixed cost: not in a profile pass, whose count is not gated."""
+        return self.allocator_cost == "fixed" and not python_frames
 
     def _count(
         self,
@@ -302,6 +323,7 @@ class InstructionCounter:
         collect_garbage: bool,
         time_limit: float | None,
         prepare: Callable[[], Callable[[], Any]] | None = None,
+        fixed_allocator: bool = False,
     ) -> InstructionCount:
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
@@ -313,9 +335,7 @@ class InstructionCounter:
             with self._counting(label, collect_garbage) as dumped:
                 for _ in loop:
                     call()
-        return InstructionCount(
-            label=label, calls=calls, totals=read_summary(dumped.path).totals, path=dumped.path
-        )
+        return read_count(label, calls, dumped.path, fixed_allocator)
 
     async def count_async(
         self,
@@ -338,12 +358,13 @@ class InstructionCounter:
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
         overhead = self.overhead(calls) if subtract_overhead else {}
+        fixed = self._fixed_allocator(python_frames)
         with _perf_trampoline(python_frames) as perf_map:
-            counted = await self._count_async(coro_fn, calls, label, warmup, time_limit)
+            counted = await self._count_async(coro_fn, calls, label, warmup, time_limit, fixed)
             extra = settle_calls(replace(counted, overhead=overhead).per_call, calls) if settle else 0
             if extra:  # cheap: count again once the interpreter has settled (module docstring)
                 first = counted.path
-                counted = await self._count_async(coro_fn, calls, label, extra, time_limit)
+                counted = await self._count_async(coro_fn, calls, label, extra, time_limit, fixed)
                 first.unlink(missing_ok=True)
         if perf_map is not None:
             counted = _with_perf_map(counted, *perf_map)
@@ -356,6 +377,7 @@ class InstructionCounter:
         label: str,
         warmup: int,
         time_limit: float | None,
+        fixed_allocator: bool = False,
     ) -> InstructionCount:
         with alarm_after(time_limit, label or "instruction count"):
             for _ in range(warmup):
@@ -363,9 +385,7 @@ class InstructionCounter:
             with self._counting(label, True) as dumped:
                 for _ in range(calls):
                     await coro_fn()
-        return InstructionCount(
-            label=label, calls=calls, totals=read_summary(dumped.path).totals, path=dumped.path
-        )
+        return read_count(label, calls, dumped.path, fixed_allocator)
 
     @contextmanager
     def _counting(self, label: str, collect_garbage: bool) -> Iterator[_Dumped]:
@@ -415,6 +435,18 @@ class InstructionCounter:
             f"callgrind wrote no dump named {name!r} in {self.out_dir}: is the process running under "
             "valgrind --tool=callgrind with --callgrind-out-file pointing there?"
         )
+
+
+def read_count(label: str, calls: int, path: Path, fixed_allocator: bool) -> InstructionCount:
+    """The count a dump holds: its totals, with the allocators at their fixed cost when asked (which
+    reads the whole file; otherwise only its head and tail are read)."""
+    if not fixed_allocator:
+        return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
+    profile = read_callgrind(path)
+    share = allocator_share(profile)
+    totals = dict(profile.totals)
+    totals["Ir"] = share.counted(totals.get("Ir", 0))
+    return InstructionCount(label=label, calls=calls, totals=totals, path=path, allocator=share)
 
 
 _POOL_CLASS = re.compile(r"^\s*\d+\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s*$")

@@ -189,7 +189,7 @@ def test_feature_settings_are_typed_with_the_defaults_of_their_options(pytestcon
     )
     assert ShardSettings.of(settings) == ShardSettings(shard=None, durations=None)
     assert InstructionSettings.of(settings) == InstructionSettings(
-        mode="time", cache_sim=False, count_timeout=600.0
+        mode="time", cache_sim=False, allocator_cost="fixed", count_timeout=600.0
     )
 
 

@@ -65,6 +65,10 @@ def test_xdist_is_refused_with_the_reason(pytester: pytest.Pytester) -> None:
             ("--causal-eval", "--causal-eval-mode=instructions", "--causal-eval-count-timeout=soon"),
             "--causal-eval-count-timeout: expected a duration",
         ),
+        (
+            ("--causal-eval", "--causal-eval-mode=instructions", "--causal-eval-allocator-cost=measured"),
+            "--causal-eval-allocator-cost: expected fixed or executed, got 'measured'",
+        ),
     ],
 )
 def test_bad_option_values_are_usage_errors(

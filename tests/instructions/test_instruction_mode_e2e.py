@@ -91,6 +91,8 @@ def test_one_command_counts_repeat_and_the_gate_fails_a_planted_slowdown(pyteste
         record = b[mid]["extra"]["instructions"]
         assert record["hash_seed"] == "0" and record["threads"] == "counted"
         assert record["child_processes"] == "not counted" and record["gc"]["enabled"] is True
+        # The allocators' calls at a fixed cost (measure.allocator); what they executed is kept.
+        assert record["allocator_cost"] == "fixed" and record["allocator"]["calls"] > 0, record
         # Cheap calls are counted again after more uncounted calls: the test's warm-up call, the
         # first counted call, then 15 more for ~2.3M instructions, 10 more for ~4.6M (50M budget).
         # (That is 15 and 10 on 3.11; the counts, so the room, differ with the Python version.)

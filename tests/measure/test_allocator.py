@@ -1,0 +1,93 @@
+"""The allocators' share of a count, at a fixed cost per call (pure: committed callgrind files)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_causal_eval.measure.allocator import (
+    FIXED_COST,
+    AllocatorShare,
+    allocator_share,
+    entry_cost,
+    is_bookkeeping,
+    parse_allocator_cost,
+)
+from pytest_causal_eval.measure.callgrind import FunctionCost, FunctionKey, read_callgrind
+from pytest_causal_eval.measure.instructions import read_count
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+LIBPYTHON = "/opt/python3.11/lib/libpython3.11.so.1.0"
+
+
+def _function(name: str, obj: str = LIBC, self_cost: int = 100, calls: int = 2) -> FunctionCost:
+    return FunctionCost(FunctionKey(obj, "???", name), {"Ir": self_cost}, {"Ir": self_cost}, calls)
+
+
+@pytest.mark.parametrize(
+    ("stem", "executed_apart"),
+    [("strings_heap", 23119), ("sort_heap", -1977)],  # pymalloc's free; glibc's _int_malloc
+)
+def test_two_heap_histories_count_the_same_code_alike_at_a_fixed_cost(stem: str, executed_apart: int) -> None:
+    """Real dumps of one workload counted in two processes that allocated differently before."""
+    a, b = (read_callgrind(FIXTURES / f"{stem}_{side}.callgrind") for side in "ab")
+    assert a.total() - b.total() == executed_apart  # as executed: the heap's history shows
+    share_a, share_b = allocator_share(a), allocator_share(b)
+    assert share_a.calls == share_b.calls > 500
+    assert share_a.fixed == share_b.fixed
+    assert share_a.counted(a.total()) == share_b.counted(b.total())
+
+
+def test_the_share_is_the_entry_points_and_their_bookkeeping() -> None:
+    profile = read_callgrind(FIXTURES / "strings_heap_a.callgrind")
+    free, malloc = profile.function("_PyObject_Free")[0], profile.function("_PyObject_Malloc")[0]
+    share = allocator_share(profile)
+    assert share.executed >= free.self_cost["Ir"] + malloc.self_cost["Ir"]
+    pymalloc_fixed = free.calls * FIXED_COST["_PyObject_Free"] + malloc.calls * FIXED_COST["_PyObject_Malloc"]
+    assert share.fixed >= pymalloc_fixed
+    # The public wrappers stay as executed: a few instructions per call, the same in every run.
+    assert entry_cost(profile.function("PyObject_Free")[0]) is None
+
+
+def test_entry_points_and_bookkeeping_are_recognised_by_name_and_library() -> None:
+    assert entry_cost(_function("malloc")) == FIXED_COST["malloc"]
+    assert entry_cost(_function("free@@GLIBC_2.2.5")) == FIXED_COST["free"]
+    assert entry_cost(_function("_PyObject_Free", LIBPYTHON)) == FIXED_COST["_PyObject_Free"]
+    assert entry_cost(_function("_PyObject_Malloc", "/opt/python3.11/bin/python3.11")) is not None  # static
+    assert entry_cost(_function("malloc", "/opt/project/libmine.so")) is None  # not the C library's
+    assert is_bookkeeping(_function("unlink_chunk.constprop.0"))
+    assert is_bookkeeping(_function("_int_malloc"))
+    assert is_bookkeeping(_function("allocate_from_new_pool", LIBPYTHON))
+    assert not is_bookkeeping(_function("_int_malloc", "/opt/project/libmine.so"))
+    assert not is_bookkeeping(_function("__memcpy_avx_unaligned_erms"))  # the copy a realloc makes: real work
+    assert not is_bookkeeping(_function("PyObject_Free", LIBPYTHON))
+
+
+def test_counted_replaces_the_executed_part_and_never_goes_below_zero() -> None:
+    share = AllocatorShare(calls=10, executed=900, fixed=500)
+    assert share.counted(10_000) == 9_600
+    assert share.counted(100) == 0
+    assert share.to_dict(calls=2) == {"calls": 5.0, "executed": 450.0, "fixed": 250.0}
+
+
+def test_read_count_applies_the_fixed_cost_only_when_asked(tmp_path: Path) -> None:
+    dump = tmp_path / "callgrind.out.1.1"
+    shutil.copy(FIXTURES / "strings_heap_a.callgrind", dump)
+    executed = read_count("strings", 1, dump, fixed_allocator=False)
+    fixed = read_count("strings", 1, dump, fixed_allocator=True)
+    share = allocator_share(read_callgrind(dump))
+    assert executed.allocator is None and fixed.allocator == share
+    assert fixed.totals["Ir"] == executed.totals["Ir"] - share.executed + share.fixed
+
+
+@pytest.mark.parametrize("text", ["fixed", " Executed "])
+def test_allocator_cost_values(text: str) -> None:
+    assert parse_allocator_cost(text) == text.strip().lower()
+
+
+def test_an_unknown_allocator_cost_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="expected fixed or executed, got 'measured'"):
+        parse_allocator_cost("measured")
