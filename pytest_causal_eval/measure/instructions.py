@@ -50,7 +50,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pytest_causal_eval.measure.allocator import AllocatorShare, allocator_share, parse_allocator_cost
+from pytest_causal_eval.measure.allocator import AllocatorShare, parse_allocator_cost, scan_allocator_share
 from pytest_causal_eval.measure.callgrind import (
     CallgrindProfile,
     PerfMap,
@@ -439,12 +439,12 @@ class InstructionCounter:
 
 def read_count(label: str, calls: int, path: Path, fixed_allocator: bool) -> InstructionCount:
     """The count a dump holds: its totals, with the allocators at their fixed cost when asked (which
-    reads the whole file; otherwise only its head and tail are read)."""
+    reads the whole file once, for their functions alone; otherwise only its head and tail)."""
+    totals = dict(read_summary(path).totals)
     if not fixed_allocator:
-        return InstructionCount(label=label, calls=calls, totals=read_summary(path).totals, path=path)
-    profile = read_callgrind(path)
-    share = allocator_share(profile)
-    totals = dict(profile.totals)
+        return InstructionCount(label=label, calls=calls, totals=totals, path=path)
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        share = scan_allocator_share(lines)
     totals["Ir"] = share.counted(totals.get("Ir", 0))
     return InstructionCount(label=label, calls=calls, totals=totals, path=path, allocator=share)
 

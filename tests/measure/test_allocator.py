@@ -14,6 +14,7 @@ from pytest_causal_eval.measure.allocator import (
     entry_cost,
     is_bookkeeping,
     parse_allocator_cost,
+    scan_allocator_share,
 )
 from pytest_causal_eval.measure.callgrind import FunctionCost, FunctionKey, read_callgrind
 from pytest_causal_eval.measure.instructions import read_count
@@ -64,6 +65,37 @@ def test_entry_points_and_bookkeeping_are_recognised_by_name_and_library() -> No
     assert not is_bookkeeping(_function("_int_malloc", "/opt/project/libmine.so"))
     assert not is_bookkeeping(_function("__memcpy_avx_unaligned_erms"))  # the copy a realloc makes: real work
     assert not is_bookkeeping(_function("PyObject_Free", LIBPYTHON))
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.callgrind")))
+def test_the_one_pass_scan_agrees_with_the_full_reader(fixture: str) -> None:
+    """Every committed dump: with cache events, jumps and instruction positions, from 3.11 and 3.12."""
+    path = FIXTURES / fixture
+    with path.open() as lines:
+        scanned = scan_allocator_share(lines)
+    assert scanned == allocator_share(read_callgrind(path))
+
+
+def test_the_scan_reads_compressed_names_and_skips_call_costs() -> None:
+    text = """\
+events: Ir
+fn=(1) work
+5 1000
+cob=(2) /usr/lib/libc.so.6
+cfn=(3) malloc
+calls=4 0
+5 400
+ob=(2)
+fn=(3)
+0 160
+cfn=(4) _int_malloc
+calls=1 0
+0 90
+fn=(4)
+0 90
+"""
+    share = scan_allocator_share(text.splitlines(keepends=True))
+    assert share == AllocatorShare(calls=4, executed=160 + 90, fixed=4 * FIXED_COST["malloc"])
 
 
 def test_counted_replaces_the_executed_part_and_never_goes_below_zero() -> None:
