@@ -144,10 +144,10 @@ class CausalEvalSession:
     def pytest_report_header(self, config: pytest.Config) -> str:
         s = self.settings
         parts = [
-            f"min_time={s.min_time:g}s",
-            f"max_time={s.max_time:g}s",
+            f"min_time={_seconds(s.min_time)}",
+            f"max_time={_seconds(s.max_time)}",
             f"min_rounds={s.min_rounds}",
-            "warmup=auto" if s.warmup is None else f"warmup={s.warmup:g}s",
+            "warmup=auto" if s.warmup is None else f"warmup={_seconds(s.warmup)}",
             f"gc={'disabled' if s.disable_gc else 'enabled'}",
         ]
         if s.json_path is not None:
@@ -281,3 +281,12 @@ def _param_text(value: Any) -> str:
     if isinstance(value, Mapping):
         return json.dumps(value, sort_keys=True, default=str)
     return repr(value)
+
+
+def _seconds(value: float) -> str:
+    """A duration as the options take it: ``5us``, ``20ms``, ``1s``."""
+    if 0 < value < 1e-3:
+        return f"{value * 1e6:g}us"
+    if 0 < value < 1:
+        return f"{value * 1e3:g}ms"
+    return f"{value:g}s"

@@ -43,8 +43,8 @@ def test_basic_measurement_exact_numbers(pytester: pytest.Pytester) -> None:
     data = run_json(pytester, passed=1)
     m = by_id(data)["test_one.py::test_work"]
     assert m["mode"] == "auto"
-    assert m["iterations"] == 525  # 2 us per call, 1 ms rounds: ceil(1e6 / 2e3 * 1.05)
-    assert m["rounds"] == 10  # 10 ms budget / 1.05 ms rounds
+    assert m["iterations"] == 3  # 2 us per call, 5 us rounds (the default min time): ceil(5e3 / 2e3 * 1.05)
+    assert m["rounds"] == 1667  # 10 ms budget / 6 us rounds
     assert m["stats"]["median"] == pytest.approx(2e-6)
     assert m["cpu_stats"]["median"] == pytest.approx(1e-6)
     assert m["stats"]["iqr"] == 0

@@ -81,14 +81,14 @@ def test_ini_enables_and_configures(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["causal-eval 0.1.0: min_time=0.001s, max_time=0.02s, *warmup=0s*"])
+    result.stdout.fnmatch_lines(["causal-eval 0.1.0: min_time=5us, max_time=20ms, *warmup=0s*"])
 
 
 def test_flag_wins_over_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ncausal_eval_max_time = 3s\n")
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("--causal-eval", "--causal-eval-max-time", "50ms")
-    result.stdout.fnmatch_lines(["*max_time=0.05s*"])
+    result.stdout.fnmatch_lines(["*max_time=50ms*"])
 
 
 def test_unwritable_json_path_fails_at_start(pytester: pytest.Pytester) -> None:
