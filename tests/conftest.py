@@ -1,7 +1,13 @@
 """Shared by every test directory."""
 
-# numpy is a C extension that cannot be imported twice in one process; pytester's in-process runs
-# restore sys.modules afterwards, so it is imported here once, before any of them.
+# pytester's in-process runs restore sys.modules afterwards: a module first imported inside one is
+# imported again by the next test that needs it. So these are imported here once, before any run:
+# numpy, a C extension that cannot be imported twice in one process, and httpcore, which httpx
+# imports lazily: httpx keeps the httpcore exception classes of the first error it maps, and those
+# of a second httpcore would escape unmapped (a refused connection raised as
+# httpcore.ConnectError, not httpx.ConnectError). Which test runs first depends on the order (and
+# on the pytest-xdist worker a test lands on), so neither may depend on it.
+import httpcore  # noqa: F401
 import numpy  # noqa: F401
 import pytest
 from required import require_valgrind
