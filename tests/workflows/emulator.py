@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,7 @@ class StepResult:
 @dataclass
 class JobResult:
     name: str
-    result: str  # success, failure, skipped, waiting, not-triggered
+    result: str  # success, failure, skipped, waiting, not-triggered, would-run (gate_only)
     steps: list[StepResult] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     workspace: Path | None = None
@@ -252,7 +252,9 @@ class Emulator:
 
     # -- a run ---------------------------------------------------------------------------------------
 
-    def run(self, workflow_name: str, event: Event) -> RunResult:
+    def run(self, workflow_name: str, event: Event, *, gate_only: Collection[str] = ()) -> RunResult:
+        """``gate_only``: jobs decided (needs, ``if:``, environment, matrix) but whose steps are not
+        run; such a job that would run ends ``would-run``. For a test about who runs what, not how."""
         text = self.git(self.origin, "show", f"{event.sha}:.github/workflows/{workflow_name}")
         workflow = yaml.safe_load(text)
         self.run_counter += 1
@@ -272,7 +274,9 @@ class Emulator:
             assert ready, f"{workflow_name}: a needs cycle among {pending}"
             for job_id in ready:
                 pending.remove(job_id)
-                done[job_id] = self._job(workflow_name, workflow, job_id, event, result, run_dir, done)
+                done[job_id] = self._job(
+                    workflow_name, workflow, job_id, event, result, run_dir, done, job_id in gate_only
+                )
         result.jobs = done
         return result
 
@@ -314,6 +318,7 @@ class Emulator:
         run: RunResult,
         run_dir: Path,
         done: Mapping[str, JobResult],
+        gate_only: bool = False,
     ) -> JobResult:
         spec = workflow["jobs"][job_id]
         job = JobResult(job_id, "skipped")
@@ -364,6 +369,9 @@ class Emulator:
         assert kept, f"{workflow_name}/{job_id}: no matrix combination is emulated here"
         # One combination is enough to prove the steps; the others differ only by the interpreter.
         combo = kept[0]
+        if gate_only:
+            job.result = "would-run"
+            return job
         context = {**base_context, "matrix": combo, "strategy": {"job-index": 0}}
         job.workspace = workspace
         self._steps(workflow_name, job_id, spec, context, job, event, run, job_dir, workspace, temp)

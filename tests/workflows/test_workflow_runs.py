@@ -41,7 +41,9 @@ from gitrepo import git
 from .conftest import PR, REPO, TOKEN, FakeGitHub, _handler
 from .emulator import Emulator, Event, JobResult, RunResult, hash_files
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs them all, in order: they share the module's origin, fake GitHub and
+# Actions cache (make unit runs the suite with --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow-runs")]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = "test_replay_bbh_causal_judgement"
@@ -348,10 +350,16 @@ def test_drafts_docs_only_and_fork_pull_requests(project: Project) -> None:
         "pr-regression.yml", _pull_request(project, "docs-only", docs, number=12)
     ).triggered
 
-    fork = emulator.run("pr-regression.yml", _pull_request(project, "draft-work", head, number=13, fork=True))
+    # The instruction-count job's steps ran in full in the PR gate's test: here only whether it runs.
+    fork = emulator.run(
+        "pr-regression.yml",
+        _pull_request(project, "draft-work", head, number=13, fork=True),
+        gate_only={"instructions"},
+    )
     assert fork.jobs["ab"].environment == "causal-eval-gate-fork"
     assert fork.jobs["ab"].result == "waiting"  # until a maintainer approves it
     assert fork.jobs["instructions"].environment is None  # a hosted runner: no approval needed
+    assert fork.jobs["instructions"].result == "would-run"  # not held back, not skipped
     assert fork.jobs["comment"].result == "waiting"  # behind it; and its if: leaves forks out
 
 
