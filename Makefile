@@ -42,8 +42,12 @@ types: $(STAMP)
 services:
 	@bash scripts/test-services.sh
 
+# The plugin's tests run in TEST_WORKERS pytest-xdist workers (2: the CI machine's cores; 0 runs them in
+# this one process). --dist loadgroup hands out one test at a time, the biggest
+# @pytest.mark.xdist_group first; a group's tests run on one worker in file order.
+TEST_WORKERS ?= 2
 unit: $(STAMP) services
-	$(PY) -m pytest tests $(TEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup $(TEST_ARGS)
 
 test: lint types unit
 
@@ -71,8 +75,8 @@ test-pythons: services
 	    $$venv/bin/python -m pip install --quiet -e ".[$$extras]" && touch $$venv/.installed \
 	    || { summary="$$summary\n  Python $$v: install failed"; failed=1; continue; }; \
 	  fi; \
-	  echo "== Python $$v: $$venv/bin/python -m pytest tests $(TEST_ARGS)"; \
-	  if $$venv/bin/python -m pytest tests -p no:cacheprovider $(TEST_ARGS); then \
+	  echo "== Python $$v: $$venv/bin/python -m pytest tests -n $(TEST_WORKERS) --dist loadgroup $(TEST_ARGS)"; \
+	  if $$venv/bin/python -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(TEST_ARGS); then \
 	    summary="$$summary\n  Python $$v: passed"; \
 	  else summary="$$summary\n  Python $$v: FAILED"; failed=1; fi; \
 	done; \
