@@ -297,12 +297,12 @@ class InstructionCounter:
         Measured once per process on a callable that does nothing, with one and with two calls.
         """
         if self._overhead is None:
-            at_fixed = self._fixed_allocator(False)
-            one, two = (
-                self._count(
-                    _nothing, n, f"counting overhead ({n} call{'s' * (n > 1)})", 1, True, None, None, at_fixed
-                )
-                for n in (1, 2)
+            fixed_cost = self._fixed_allocator(False)
+            one = self._count(
+                _nothing, 1, "counting overhead (1 call)", 1, True, None, fixed_allocator=fixed_cost
+            )
+            two = self._count(
+                _nothing, 2, "counting overhead (2 calls)", 1, True, None, fixed_allocator=fixed_cost
             )
             per_call = {e: max(0, two.totals[e] - one.totals[e]) for e in one.totals}
             fixed = {e: max(0, one.totals[e] - per_call[e]) for e in one.totals}
