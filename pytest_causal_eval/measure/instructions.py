@@ -59,6 +59,7 @@ from pytest_causal_eval.measure.callgrind import (
     read_callgrind,
     read_summary,
 )
+from pytest_causal_eval.measure.context_vars import pinned_context_vars
 from pytest_causal_eval.measure.valgrind import (
     CALLGRIND_DUMP_STATS_AT,
     CALLGRIND_START_INSTRUMENTATION,
@@ -398,15 +399,16 @@ class InstructionCounter:
         dumped = _Dumped()
         if collect_garbage:
             gc.collect()
-        filler = fill_small_object_pools()
-        with _stretched_switch_interval():
-            start()
-            try:
-                zero()
-                yield dumped
-                dump()
-            finally:
-                stop()
+        with pinned_context_vars():  # before the pools are filled: setting them allocates
+            filler = fill_small_object_pools()
+            with _stretched_switch_interval():
+                start()
+                try:
+                    zero()
+                    yield dumped
+                    dump()
+                finally:
+                    stop()
         del dump_name, filler
         dumped.path = self._find_dump(name)
 
