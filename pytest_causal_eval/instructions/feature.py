@@ -2,9 +2,10 @@
 
 Options: ``--causal-eval-mode=time|instructions``, ``--causal-eval-cache-sim`` (callgrind's cache
 simulator and the ``estimated_cycles`` metric), ``--causal-eval-allocator-cost`` (the memory
-allocators' calls at a fixed cost, or as executed) and ``--causal-eval-count-timeout`` (the time
-limit of one measurement's counted calls under valgrind). The re-run under valgrind starts from
-``plugin.pytest_cmdline_main`` (see ``reexec``); this module only validates and registers.
+allocators' and address-indexed caches' calls at a fixed cost, or as executed) and
+``--causal-eval-count-timeout`` (the time limit of one measurement's counted calls under valgrind).
+The re-run under valgrind starts from ``plugin.pytest_cmdline_main`` (see ``reexec``); this module
+only validates and registers.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "allocator_cost",
         "Instruction mode: count each call of the memory allocators (pymalloc, the C library's malloc "
-        "family) at a fixed cost (fixed, the default: what they execute depends on the heap's "
-        "history, not on the code) or as executed.",
+        "family) and of caches indexed by addresses (CPython's type attribute cache, numpy's "
+        "dispatch cache) at a fixed cost (fixed, the default: what they execute depends on where "
+        "objects happen to lie, not on the code) or as executed.",
         "fixed",
         parse_allocator_cost,
         metavar="fixed|executed",

@@ -85,6 +85,9 @@ def skip_reason(item: pytest.Item) -> str | None:
     )
 
 
+_COST_WORDS = {"fixed": "at a fixed cost", "executed": "as executed"}
+
+
 class InstructionPlugin:
     """Registered as ``causal_eval_instructions`` in instruction mode."""
 
@@ -267,8 +270,8 @@ class InstructionPlugin:
         return (
             "causal-eval instruction mode: counted by valgrind's callgrind"
             f"{' with cache simulation' if self.cache_sim else ''}; PYTHONHASHSEED={self.hash_seed}, "
-            f"gc {'enabled' if gc.isenabled() else 'disabled'} (thresholds {thresholds}); allocator calls "
-            f"{'at a fixed cost' if self.allocator_cost == 'fixed' else 'as executed'}; "
+            f"gc {'enabled' if gc.isenabled() else 'disabled'} (thresholds {thresholds}); allocator and "
+            f"address-indexed cache calls {_COST_WORDS[self.allocator_cost]}; "
             f"{WARMUP_CALLS} warm-up call, then the counted calls (counted again after up to "
             f"{MAX_SETTLE_CALLS} more below {SETTLE_INSTRUCTIONS / 1e6:g}M instructions per call); "
             f"count time limit {self.time_limit:g}s"
