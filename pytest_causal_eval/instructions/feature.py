@@ -64,9 +64,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "allocator_cost",
         "Instruction mode: count each call of the memory allocators (pymalloc, the C library's malloc "
-        "family) and of caches indexed by addresses (CPython's type attribute cache, numpy's "
-        "dispatch cache) at a fixed cost (fixed, the default: what they execute depends on where "
-        "objects happen to lie, not on the code) or as executed.",
+        "family) and of lookups in tables indexed by addresses (CPython's type attribute cache and "
+        "context variables, numpy's dispatch cache) at a fixed cost (fixed, the default: what they "
+        "execute depends on where objects happen to lie, not on the code) or as executed.",
         "fixed",
         parse_allocator_cost,
         metavar="fixed|executed",

@@ -88,8 +88,18 @@ _LIBC_ENTRY = {
 #   eight heap histories, 0.02% with this. 33: a hit on CPython 3.11. What this hides: a change
 #   that makes the cache miss by itself (a class modified on every call) costs the count only
 #   the modification, not the slower lookups after it; time mode sees them.
-_ADDRESS_HASHED_LOOKUPS = {"PyArrayIdentityHash_GetItem": 100, "_PyType_Lookup": 33}
-_LOOKUP_LIBRARY = {"PyArrayIdentityHash_GetItem": "numpy", "_PyType_Lookup": "python"}
+# - CPython's context variables: ``ContextVar.get`` caches only a value it found, so a variable that
+#   was never set is looked up in the context's hash trie on every read, and the trie is keyed by
+#   the variables' hashes, which mix in their addresses. numpy reads its allocator's variable (a C
+#   static no Python code can reach) on every array it allocates or frees: in one run of four the
+#   same workload counted 1.5% more, its lookups comparing keys that shared a slot with another
+#   variable. 80: a lookup decided at the trie's first level.
+_ADDRESS_HASHED_LOOKUPS = {"PyArrayIdentityHash_GetItem": 100, "_PyType_Lookup": 33, "_PyHamt_Find": 80}
+_LOOKUP_LIBRARY = {
+    "PyArrayIdentityHash_GetItem": "numpy",
+    "_PyType_Lookup": "python",
+    "_PyHamt_Find": "python",
+}
 FIXED_COST: Mapping[str, int] = {**_PYMALLOC_ENTRY, **_LIBC_ENTRY, **_ADDRESS_HASHED_LOOKUPS}
 
 # What the entry points call to keep their books (inlined in most builds; counted when not).

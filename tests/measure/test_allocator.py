@@ -65,6 +65,18 @@ def test_numpys_dispatch_cache_lookups_count_at_a_fixed_cost_with_what_they_call
     assert abs(only_lookups) < 500  # the allocators' own part of the difference
 
 
+def test_context_variable_lookups_count_at_a_fixed_cost() -> None:
+    """Real dumps: numpy's allocator variable (never set) read from the context's hash trie on
+    every array allocated or freed; in one run its slot was shared and each lookup compared keys."""
+    a, b = (read_callgrind(FIXTURES / f"numpy_context_{side}.callgrind") for side in "ab")
+    assert b.total() - a.total() == 7462
+    find_a, find_b = a.function("_PyHamt_Find")[0], b.function("_PyHamt_Find")[0]
+    assert find_a.calls == find_b.calls == 80
+    assert find_b.inclusive["Ir"] - find_a.inclusive["Ir"] == 8640
+    counted_a, counted_b = (allocator_share(p).counted(p.total()) for p in (a, b))
+    assert abs(counted_a / counted_b - 1) < 0.0002, (counted_a, counted_b)
+
+
 def test_the_type_caches_lookups_count_at_a_fixed_cost(tmp_path: Path) -> None:
     """Real dumps (gzipped) of an engine evaluation counted in two processes that allocated
     differently before: 0.063% apart with the allocators at their fixed cost, most of it in
@@ -137,6 +149,7 @@ def test_entry_points_and_bookkeeping_are_recognised_by_name_and_library() -> No
     assert entry_cost(_function("_PyType_Lookup", LIBPYTHON)) == FIXED_COST["_PyType_Lookup"] == 33
     assert entry_cost(_function("_PyType_Lookup", "/opt/python3.11/bin/python3.11")) == 33  # static
     assert entry_cost(_function("_PyType_Lookup", "/opt/project/libmine.so")) is None
+    assert entry_cost(_function("_PyHamt_Find", LIBPYTHON)) == FIXED_COST["_PyHamt_Find"] == 80
     assert is_bookkeeping(_function("unlink_chunk.constprop.0"))
     assert is_bookkeeping(_function("_int_malloc"))
     assert is_bookkeeping(_function("allocate_from_new_pool", LIBPYTHON))
