@@ -14,6 +14,7 @@ import asyncio
 import functools
 import gc
 import math
+import sys
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ __all__ = [
     "RunnerConfig",
     "call_parts",
     "gc_policy",
+    "instrumentation_paused",
     "pedantic_arguments",
     "pedantic_call",
 ]
@@ -143,6 +145,27 @@ def gc_policy(policy: str) -> Iterator[None]:
             gc.enable()
         else:
             gc.disable()
+
+
+@contextmanager
+def instrumentation_paused() -> Iterator[None]:
+    """No tracer and no profiler on this thread for the section (coverage's, a debugger's), and
+    the previous ones back after, as pytest-benchmark's ``PauseInstrumentation`` does around its
+    calibration, warm-up and rounds: under ``pytest --cov`` a traced call runs several times slower,
+    and pytest-benchmark reads the same code untraced. Our profiling passes run apart from the
+    rounds, so they are not affected."""
+    tracer, profiler = sys.gettrace(), sys.getprofile()
+    if tracer is not None:
+        sys.settrace(None)
+    if profiler is not None:
+        sys.setprofile(None)
+    try:
+        yield
+    finally:
+        if tracer is not None:
+            sys.settrace(tracer)
+        if profiler is not None:
+            sys.setprofile(profiler)
 
 
 class Runner:
@@ -283,7 +306,7 @@ class Runner:
         """
         rounds = RoundLoop(self.timer, schedule, outcome)
         result: Any = NO_RESULT
-        with gc_policy(self.config.gc):
+        with gc_policy(self.config.gc), instrumentation_paused():
             for request in rounds:
                 fn, args, kwargs = call_for_round()
                 returned = rounds.time_calls(fn, args, kwargs, request.iterations)
@@ -304,7 +327,7 @@ class Runner:
         outcome = RunOutcome(gc=self.config.gc)
         rounds = RoundLoop(self.timer, self._auto_schedule(outcome), outcome)
         result: Any = None
-        with gc_policy(self.config.gc):
+        with gc_policy(self.config.gc), instrumentation_paused():
             for request in rounds:
                 result = await rounds.time_awaits(fn, request.iterations)
         outcome.result = result

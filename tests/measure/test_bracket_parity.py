@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from pytest_causal_eval.measure import runner as runner_module
 from pytest_causal_eval.measure.runner import Runner, RunnerConfig
 
 fixture_module = pytest.importorskip("pytest_benchmark.fixture")
@@ -172,9 +173,10 @@ def setup() -> tuple[tuple[str], dict[str, int]]:
 
 @pytest.fixture(autouse=True)
 def _trace_the_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """pytest-benchmark takes the tracer off around its rounds (``PauseInstrumentation``); kept on
-    here, to see them."""
+    """Both harnesses take the tracer off around their rounds (pytest-benchmark's
+    ``PauseInstrumentation``, our ``instrumentation_paused``); kept on here, to see them."""
     monkeypatch.setattr(fixture_module, "PauseInstrumentation", contextlib.nullcontext)
+    monkeypatch.setattr(runner_module, "instrumentation_paused", contextlib.nullcontext)
 
 
 def test_a_pedantic_round_times_the_call_alone_as_pytest_benchmark_does() -> None:

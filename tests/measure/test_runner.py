@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
+from typing import Any
 
 import pytest
 
@@ -343,6 +345,41 @@ def test_the_cpu_clock_is_read_once_per_block_of_rounds_not_around_every_round()
     )
     assert timer.cpu_reads == 2  # 5 ms of rounds: one block, ended with the loop
     assert len(out.cpu_ns) == 50 and set(out.per_iteration_cpu_seconds()) == {4e-5}
+
+
+def test_no_tracer_or_profiler_runs_during_the_rounds_and_both_are_back_after() -> None:
+    """pytest-benchmark takes the tracer and the profiler off around its rounds: under
+    ``pytest --cov`` the same code read several times slower here than there."""
+    timer = FakeTimer()
+    seen: set[tuple[Any, Any]] = set()
+
+    def tracer(frame: Any, event: str, arg: Any) -> None:
+        return None
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        return None
+
+    def work(*args: Any) -> None:
+        seen.add((sys.gettrace(), sys.getprofile()))
+        timer.now += 1000
+
+    async def async_work() -> None:
+        work()
+
+    config = RunnerConfig(max_time=0.001, min_rounds=3)
+    previous = sys.gettrace(), sys.getprofile()
+    sys.settrace(tracer)
+    sys.setprofile(profiler)
+    try:
+        Runner(config, timer).run(work)
+        Runner(config, timer).run_pedantic(work, (1,), {}, None, rounds=3, iterations=1, warmup_rounds=1)
+        Runner(config, timer).run_async(async_work)
+        after = sys.gettrace(), sys.getprofile()
+    finally:
+        sys.settrace(previous[0])
+        sys.setprofile(previous[1])
+    assert seen == {(None, None)}
+    assert after == (tracer, profiler)
 
 
 def test_a_round_of_many_calls_drops_each_result_before_the_next_call() -> None:
