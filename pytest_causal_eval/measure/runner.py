@@ -74,10 +74,18 @@ class RunnerConfig:
 
 @dataclass(frozen=True)
 class RoundRequest:
-    """Ask the driver for one round of ``iterations`` calls; ``timed`` rounds are kept as samples."""
+    """Ask the driver for one round of ``iterations`` calls; ``timed`` rounds are kept as samples.
+
+    ``keep_result``: the round makes one call, timed alone, and its result is kept until the round
+    has been timed, as in pytest-benchmark's pedantic rounds. Otherwise the calls run in a loop
+    and each result is dropped as the call returns, inside the round, as in its ``benchmark(fn)``
+    rounds (a loop of one iteration too): dropping a 100 us call's list of 1,600 words is part of
+    what pytest-benchmark times there, 4% of it.
+    """
 
     iterations: int
     timed: bool
+    keep_result: bool = False
 
 
 @dataclass
@@ -217,7 +225,7 @@ class Runner:
         if warmup_ns > 0:
             start = wall()
             while True:
-                yield RoundRequest(1, timed=False)
+                yield RoundRequest(1, timed=False, keep_result=True)
                 outcome.warmup_rounds += 1
                 if wall() - start >= warmup_ns:
                     break
@@ -225,7 +233,7 @@ class Runner:
         n = 1
         calibration_calls = 0
         while True:
-            duration = yield RoundRequest(n, timed=False)
+            duration = yield RoundRequest(n, timed=False, keep_result=n == 1)
             calibration_calls += n
             if duration >= target or n >= MAX_ITERATIONS:
                 break
@@ -253,12 +261,13 @@ class Runner:
     ) -> Generator[RoundRequest, int, None]:
         outcome.iterations = iterations
         outcome.calibration = {}
+        one_call = iterations == 1  # pytest-benchmark's pedantic rounds: the call alone
         for _ in range(warmup_rounds):
-            yield RoundRequest(iterations, timed=False)
+            yield RoundRequest(iterations, timed=False, keep_result=one_call)
             outcome.warmup_rounds += 1
         self._timed_start()
         for _ in range(rounds):
-            yield RoundRequest(iterations, timed=True)
+            yield RoundRequest(iterations, timed=True, keep_result=one_call)
 
     # -- drivers -----------------------------------------------------------------------------------
     def run(self, workload: Callable[[], Any]) -> RunOutcome:
@@ -298,11 +307,10 @@ class Runner:
         """Run the schedule's rounds; ``call_for_round`` runs untimed before each round and returns
         the call the round makes (the function, its arguments and keyword arguments).
 
-        The result returned is the last one-call round's: a round of many calls drops each result
-        as it comes, as pytest-benchmark's does (see ``RoundLoop.time_calls``). Every schedule has
-        one-call rounds (warm-up, the first calibration round, ``pedantic`` with ``setup``) but
-        ``pedantic`` with ``iterations`` > 1, which makes one more call after its rounds, untimed,
-        for its result, as pytest-benchmark does.
+        The result returned is the last one a round kept (``RoundRequest.keep_result``): warm-up's
+        and the first calibration round's single calls, every round of ``pedantic`` with one call
+        per round. ``pedantic`` with ``iterations`` > 1 keeps none and makes one more call after
+        its rounds, untimed, for its result, as pytest-benchmark does.
         """
         rounds = RoundLoop(self.timer, schedule, outcome)
         result: Any = NO_RESULT
@@ -383,15 +391,15 @@ class RoundLoop:
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], iterations: int
     ) -> Any:
         """One round: ``iterations`` calls ``fn(*args, **kwargs)`` between the clocks. Returns the
-        call's result when the round makes one call, else ``NO_RESULT``: in a loop each result is
-        dropped as soon as the call returns, as in pytest-benchmark's loop (kept until the next
-        call returned, a 100 us call's list of 1,600 words was alive while the next one built its
-        own)."""
+        call's result when the round keeps it (``RoundRequest.keep_result``), else ``NO_RESULT``:
+        in a loop each result is dropped as the call returns, as in pytest-benchmark's loop (kept
+        until the next call returned, a 100 us call's list of 1,600 words was alive while the next
+        one built its own)."""
         wall, device = self._wall, self._device
         self._begin_block()
         if device is not None:
             return self._time_device_round(device, fn, args, kwargs, iterations)
-        if iterations == 1:  # pytest-benchmark's pedantic round: the call alone
+        if iterations == 1 and self._keeps_result():
             t0 = wall()
             result = fn(*args, **kwargs)
             t1 = wall()
@@ -439,6 +447,11 @@ class RoundLoop:
         t1 = wall()
         self._record(t0, t1, device_ns)
         return result
+
+    def _keeps_result(self) -> bool:
+        request = self._request
+        assert request is not None, "a round timed outside the round loop"
+        return request.keep_result
 
     def _timed(self) -> bool:
         request = self._request
