@@ -336,7 +336,7 @@ def test_schema_file_ships_with_the_package() -> None:
 @pytest.mark.usefixtures("fake_timer_conftest")
 def test_a_tracer_on_the_thread_is_off_while_measuring_and_back_after(pytester: pytest.Pytester) -> None:
     # pytest-benchmark takes the tracer off while it times; under `pytest --cov` we timed the
-    # traced code, several times slower than pytest-benchmark read the same code.
+    # traced code, 10-20 times slower than pytest-benchmark read the same code.
     pytester.makepyfile(
         test_traced="""
         import sys

@@ -349,7 +349,7 @@ def test_the_cpu_clock_is_read_once_per_block_of_rounds_not_around_every_round()
 
 def test_no_tracer_or_profiler_runs_during_the_rounds_and_both_are_back_after() -> None:
     """pytest-benchmark takes the tracer and the profiler off around its rounds: under
-    ``pytest --cov`` the same code read several times slower here than there."""
+    ``pytest --cov`` the same code read 10-20 times slower here than there."""
     timer = FakeTimer()
     seen: set[tuple[Any, Any]] = set()
 
