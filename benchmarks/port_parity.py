@@ -24,7 +24,9 @@ alternating, ``--trials`` times; its ratio is the median of the ratios of the tw
 turn, seconds apart. A whole suite takes a minute under pytest-benchmark, and on a shared virtual
 machine the speed of the host moves more than 3% in that time (pytest-benchmark's own medians moved
 1.8x between two whole-suite runs here): the two sides of a benchmark should be measured close
-together.
+together. The per-turn ratios are printed too: on a machine whose other processes slow this one
+by a factor at times (a 3 us call here read 2.9 us or 4.7-5.1 us, switching every 50-500 ms), a
+turn whose two runs fell on different sides reads about 1.7 or 0.6 whatever the harnesses do.
 """
 
 from __future__ import annotations
@@ -189,14 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         f"ported to causal-eval without hand edits {outcome_ours[0]}/{outcome_ours[1]}"
     )
     print()
-    print("| benchmark | pytest-benchmark median | causal-eval median | ratio |")
-    print("|---|---:|---:|---:|")
+    turns = " | per-turn ratios" if paired else ""
+    print(f"| benchmark | pytest-benchmark median | causal-eval median | ratio{turns} |")
+    print("|---|---:|---:|---:" + ("|---:" if paired else "") + "|")
     for r in rows:
+        each = paired.get(r["benchmark"], [])
+        per_turn = f" | {' '.join(f'{x:.2f}' for x in each)}" if paired else ""
         print(
             f"| {r['benchmark']} | {r['pytest_benchmark'] * 1e6:.2f} µs | "
-            f"{r['causal_eval'] * 1e6:.2f} µs | {r['ratio']:.3f} |"
+            f"{r['causal_eval'] * 1e6:.2f} µs | {r['ratio']:.3f}{per_turn} |"
         )
-    print(f"| **geometric mean of the ratios** | | | **{geomean:.3f}** |")
+    print(f"| **geometric mean of the ratios** | | | **{geomean:.3f}** |" + (" |" if paired else ""))
     print()
     print(
         f"wall time of the whole suite (median of {args.trials}): pytest-benchmark "

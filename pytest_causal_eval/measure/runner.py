@@ -2,9 +2,10 @@
 
 The schedule (warm-up, calibration, rounds) is written once as a generator that asks for "a round
 of n iterations" and receives its duration. ``RoundLoop`` is the one round loop: it reads the clocks
-around a round, keeps the samples and answers the schedule. The synchronous and asynchronous drivers
-only write the loop ``for _ in range(n): fn()`` (or ``await fn()``) between its ``start()`` and
-``stop()``, which is all that sits between the two clock reads of a round.
+around a round, keeps the samples and answers the schedule. Between the two clock reads of a round
+runs what pytest-benchmark's runner runs there, and nothing else: the call ``fn(*args, **kwargs)``,
+in a loop ``for _ in range(n)`` when the round makes more than one call (``await fn()`` for a
+coroutine function).
 """
 
 from __future__ import annotations
@@ -13,14 +14,27 @@ import asyncio
 import functools
 import gc
 import math
+import sys
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_causal_eval.measure.timer import Timer, round_clock_of
+from pytest_causal_eval.measure.timer import RoundClock, Timer, round_clock_of
 
-__all__ = ["RoundLoop", "RoundRequest", "RunOutcome", "Runner", "RunnerConfig", "gc_policy", "pedantic_call"]
+__all__ = [
+    "Call",
+    "RoundLoop",
+    "RoundRequest",
+    "RunOutcome",
+    "Runner",
+    "RunnerConfig",
+    "call_parts",
+    "gc_policy",
+    "instrumentation_paused",
+    "pedantic_arguments",
+    "pedantic_call",
+]
 
 MAX_ITERATIONS = 10**9
 # A round lasts at least the time budget over this many rounds (100 us of a 1 s budget), so that a
@@ -60,10 +74,18 @@ class RunnerConfig:
 
 @dataclass(frozen=True)
 class RoundRequest:
-    """Ask the driver for one round of ``iterations`` calls; ``timed`` rounds are kept as samples."""
+    """Ask the driver for one round of ``iterations`` calls; ``timed`` rounds are kept as samples.
+
+    ``keep_result``: the round makes one call, timed alone, and its result is kept until the round
+    has been timed, as in pytest-benchmark's pedantic rounds. Otherwise the calls run in a loop
+    and each result is dropped as the call returns, inside the round, as in its ``benchmark(fn)``
+    rounds (a loop of one iteration too): dropping a 100 us call's list of 1,600 words is part of
+    what pytest-benchmark times there, 4% of it.
+    """
 
     iterations: int
     timed: bool
+    keep_result: bool = False
 
 
 @dataclass
@@ -91,6 +113,8 @@ class RunOutcome:
 # The oldest generation's threshold while full collections are suspended (it counts collections of
 # the generation below, so this is never reached within a measurement).
 FULL_COLLECTIONS_SUSPENDED = 1 << 30
+# What a round of many calls returns: their results are dropped as they come (RoundLoop.time_calls).
+NO_RESULT: Any = object()
 # The process CPU clock is read once per this much wall time of timed rounds (RoundLoop).
 CPU_BLOCK_NS = 10_000_000
 
@@ -129,6 +153,27 @@ def gc_policy(policy: str) -> Iterator[None]:
             gc.enable()
         else:
             gc.disable()
+
+
+@contextmanager
+def instrumentation_paused() -> Iterator[None]:
+    """No tracer and no profiler on this thread for the section (coverage's, a debugger's), and
+    the previous ones back after, as pytest-benchmark's ``PauseInstrumentation`` does around its
+    calibration, warm-up and rounds: under ``pytest --cov`` a traced call ran 10-20 times slower (a
+    1 ms text-wrapping call read 12-20 ms), and pytest-benchmark reads the same code untraced. Our
+    profiling passes run apart from the rounds, so they are not affected."""
+    tracer, profiler = sys.gettrace(), sys.getprofile()
+    if tracer is not None:
+        sys.settrace(None)
+    if profiler is not None:
+        sys.setprofile(None)
+    try:
+        yield
+    finally:
+        if tracer is not None:
+            sys.settrace(tracer)
+        if profiler is not None:
+            sys.setprofile(profiler)
 
 
 class Runner:
@@ -180,7 +225,7 @@ class Runner:
         if warmup_ns > 0:
             start = wall()
             while True:
-                yield RoundRequest(1, timed=False)
+                yield RoundRequest(1, timed=False, keep_result=True)
                 outcome.warmup_rounds += 1
                 if wall() - start >= warmup_ns:
                     break
@@ -188,7 +233,7 @@ class Runner:
         n = 1
         calibration_calls = 0
         while True:
-            duration = yield RoundRequest(n, timed=False)
+            duration = yield RoundRequest(n, timed=False, keep_result=n == 1)
             calibration_calls += n
             if duration >= target or n >= MAX_ITERATIONS:
                 break
@@ -216,18 +261,25 @@ class Runner:
     ) -> Generator[RoundRequest, int, None]:
         outcome.iterations = iterations
         outcome.calibration = {}
+        one_call = iterations == 1  # pytest-benchmark's pedantic rounds: the call alone
         for _ in range(warmup_rounds):
-            yield RoundRequest(iterations, timed=False)
+            yield RoundRequest(iterations, timed=False, keep_result=one_call)
             outcome.warmup_rounds += 1
         self._timed_start()
         for _ in range(rounds):
-            yield RoundRequest(iterations, timed=True)
+            yield RoundRequest(iterations, timed=True, keep_result=one_call)
 
     # -- drivers -----------------------------------------------------------------------------------
-    def run(self, fn: Callable[[], Any]) -> RunOutcome:
-        """Calibrated measurement of a no-argument callable."""
+    def run(self, workload: Callable[[], Any]) -> RunOutcome:
+        """Calibrated measurement of a no-argument callable.
+
+        A ``functools.partial`` (what ``causal_bench(fn, *args, **kwargs)`` binds) is timed as
+        pytest-benchmark times ``benchmark(fn, *args, **kwargs)``: ``fn(*args, **kwargs)`` in the
+        round, not through the partial (see ``call_parts``).
+        """
         outcome = RunOutcome(gc=self.config.gc)
-        self._drive_sync(self._auto_schedule(outcome), outcome, lambda: fn)
+        call = call_parts(workload)
+        self._drive_sync(self._auto_schedule(outcome), outcome, lambda: call)
         return outcome
 
     def run_pedantic(
@@ -243,22 +295,35 @@ class Runner:
         """Exactly ``rounds`` rounds of ``iterations`` calls; ``setup`` runs untimed before each round."""
         outcome = RunOutcome(gc=self.config.gc)
         schedule = self._fixed_schedule(outcome, rounds, iterations, warmup_rounds)
-        self._drive_sync(schedule, outcome, lambda: pedantic_call(fn, args, kwargs, setup))
+        self._drive_sync(schedule, outcome, lambda: pedantic_arguments(fn, args, kwargs, setup))
         return outcome
 
     def _drive_sync(
         self,
         schedule: Generator[RoundRequest, int, None],
         outcome: RunOutcome,
-        call_for_round: Callable[[], Callable[[], Any]],
+        call_for_round: Callable[[], Call],
     ) -> None:
         """Run the schedule's rounds; ``call_for_round`` runs untimed before each round and returns
-        the call the round makes."""
+        the call the round makes (the function, its arguments and keyword arguments).
+
+        The result returned is the last one a round kept (``RoundRequest.keep_result``): warm-up's
+        and the first calibration round's single calls, every round of ``pedantic`` with one call
+        per round. ``pedantic`` with ``iterations`` > 1 keeps none and makes one more call after
+        its rounds, untimed, for its result, as pytest-benchmark does.
+        """
         rounds = RoundLoop(self.timer, schedule, outcome)
-        result: Any = None
-        with gc_policy(self.config.gc):
+        result: Any = NO_RESULT
+        with gc_policy(self.config.gc), instrumentation_paused():
             for request in rounds:
-                result = rounds.time_calls(call_for_round(), request.iterations)
+                fn, args, kwargs = call_for_round()
+                returned = rounds.time_calls(fn, args, kwargs, request.iterations)
+                if returned is not NO_RESULT:
+                    result = returned
+        if result is NO_RESULT:
+            fn, args, kwargs = call_for_round()
+            result = fn(*args, **kwargs)
+            outcome.calls += 1
         outcome.result = result
 
     def run_async(self, fn: Callable[[], Awaitable[Any]]) -> RunOutcome:
@@ -270,7 +335,7 @@ class Runner:
         outcome = RunOutcome(gc=self.config.gc)
         rounds = RoundLoop(self.timer, self._auto_schedule(outcome), outcome)
         result: Any = None
-        with gc_policy(self.config.gc):
+        with gc_policy(self.config.gc), instrumentation_paused():
             for request in rounds:
                 result = await rounds.time_awaits(fn, request.iterations)
         outcome.result = result
@@ -283,10 +348,13 @@ class RoundLoop:
 
     This is the one place that reads the clocks around the measured calls, records a timed round's
     samples into the outcome and answers the schedule with the round's duration. Between the two
-    wall-clock reads only the round's own call loop runs, as in pytest-benchmark's runner: a
-    harness call in there (a method to enter, attributes to look up) was timed with the workload,
-    about 0.3 us per round here, 15-25% of a 2-4 us function measured with ``pedantic``. A device
-    clock is read inside the bracket (the round's wall time includes waiting for the device).
+    wall-clock reads runs what pytest-benchmark's runner runs there: ``fn(*args, **kwargs)``, and
+    the loop over ``range(n)`` around it only when the round makes more than one call. A harness
+    call in there (a method to enter, attributes to look up) was timed with the workload, about
+    0.3 us per round here, 15-25% of a 2-4 us function measured with ``pedantic``; the loop of
+    one iteration and a check for a device clock, 50 ns per round, 2-3% of a 3 us ``json.loads``
+    measured with ``pedantic`` (one call per round). A device clock is read inside the bracket
+    (the round's wall time includes waiting for the device).
 
     The process CPU clock is read around blocks of timed rounds (``CPU_BLOCK_NS`` of wall time, and
     the rounds left at the end), not around each round: reading it is a system call, and the call
@@ -319,17 +387,48 @@ class RoundLoop:
             pass
         self._end_block()
 
-    def time_calls(self, call: Callable[[], Any], iterations: int) -> Any:
-        """One round: ``iterations`` calls of ``call`` between the clocks; the last call's result."""
-        wall, calls, device = self._wall, range(iterations), self._device
-        result: Any = None
+    def time_calls(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], iterations: int
+    ) -> Any:
+        """One round: ``iterations`` calls ``fn(*args, **kwargs)`` between the clocks. Returns the
+        call's result when the round keeps it (``RoundRequest.keep_result``), else ``NO_RESULT``:
+        in a loop each result is dropped as the call returns, as in pytest-benchmark's loop (kept
+        until the next call returned, a 100 us call's list of 1,600 words was alive while the next
+        one built its own)."""
+        wall, device = self._wall, self._device
         self._begin_block()
         if device is not None:
-            device.round_begin()
+            return self._time_device_round(device, fn, args, kwargs, iterations)
+        if iterations == 1 and self._keeps_result():
+            t0 = wall()
+            result = fn(*args, **kwargs)
+            t1 = wall()
+            self._record(t0, t1, 0)
+            return result
+        calls = range(iterations)
         t0 = wall()
         for _ in calls:
-            result = call()
-        device_ns = 0 if device is None else device.round_end(self._timed())
+            fn(*args, **kwargs)
+        t1 = wall()
+        self._record(t0, t1, 0)
+        return NO_RESULT
+
+    def _time_device_round(
+        self,
+        device: RoundClock,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        iterations: int,
+    ) -> Any:
+        """``time_calls`` with a device clock: its round hooks inside the bracket."""
+        wall, calls = self._wall, range(iterations)
+        result: Any = NO_RESULT
+        device.round_begin()
+        t0 = wall()
+        for _ in calls:
+            result = fn(*args, **kwargs)
+        device_ns = device.round_end(self._timed())
         t1 = wall()
         self._record(t0, t1, device_ns)
         return result
@@ -348,6 +447,11 @@ class RoundLoop:
         t1 = wall()
         self._record(t0, t1, device_ns)
         return result
+
+    def _keeps_result(self) -> bool:
+        request = self._request
+        assert request is not None, "a round timed outside the round loop"
+        return request.keep_result
 
     def _timed(self) -> bool:
         request = self._request
@@ -387,25 +491,49 @@ class RoundLoop:
                 self._end_block()
 
 
+Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+def call_parts(workload: Callable[[], Any]) -> Call:
+    """The function and arguments a round calls for ``workload``: those a ``functools.partial``
+    binds (``causal_bench(fn, *args, **kwargs)`` keeps its call as one), else the workload with
+    none. pytest-benchmark calls ``fn(*args, **kwargs)`` in its rounds, and so do we: the same
+    code reads the same, and a re-measuring pass times the call the first pass timed."""
+    if type(workload) is functools.partial:
+        return workload.func, workload.args, workload.keywords
+    return workload, (), {}
+
+
+def pedantic_arguments(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    setup: Callable[[], Any] | None,
+) -> Call:
+    """The call one pedantic round makes: runs ``setup`` now (untimed) and takes what it provides.
+
+    pytest-benchmark's convention: ``setup`` returns None (keep ``args``/``kwargs``) or a tuple
+    ``(args, kwargs)`` that replaces them.
+    """
+    if setup is not None:
+        provided = setup()
+        if provided is not None:
+            args, kwargs = _split_setup_result(provided)
+    return fn, args, kwargs
+
+
 def pedantic_call(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     setup: Callable[[], Any] | None,
 ) -> Callable[[], Any]:
-    """The call one pedantic round makes: runs ``setup`` now (untimed) and binds what it provides.
-
-    pytest-benchmark's convention: ``setup`` returns None (keep ``args``/``kwargs``) or a tuple
-    ``(args, kwargs)`` that replaces them.
-    """
-    call_args, call_kwargs = args, kwargs
-    if setup is not None:
-        provided = setup()
-        if provided is not None:
-            call_args, call_kwargs = _split_setup_result(provided)
+    """``pedantic_arguments`` bound into one no-argument call (for the passes that run the
+    workload outside the timed rounds: instruction counts, profiles)."""
+    fn, call_args, call_kwargs = pedantic_arguments(fn, args, kwargs, setup)
     if not call_args and not call_kwargs:
         return fn
-    # functools.partial is called in C: no Python frame of ours is timed with the workload
+    # functools.partial is called in C: no Python frame of ours runs with the workload
     return functools.partial(fn, *call_args, **call_kwargs)
 
 

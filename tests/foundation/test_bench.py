@@ -331,3 +331,35 @@ def test_results_loader_errors() -> None:
 def test_schema_file_ships_with_the_package() -> None:
     assert results_schema_path().is_file()
     assert Path(results_schema_path()).name == "results-v1.json"
+
+
+@pytest.mark.usefixtures("fake_timer_conftest")
+def test_a_tracer_on_the_thread_is_off_while_measuring_and_back_after(pytester: pytest.Pytester) -> None:
+    # pytest-benchmark takes the tracer off while it times; under `pytest --cov` we timed the
+    # traced code, 10-20 times slower than pytest-benchmark read the same code.
+    pytester.makepyfile(
+        test_traced="""
+        import sys
+
+        def tracer(frame, event, arg):
+            return None
+
+        def test_traced(causal_bench, fake_timer):
+            seen = set()
+
+            def work(n):
+                seen.add(sys.gettrace())
+                fake_timer.tick(1000 * n)
+
+            previous = sys.gettrace()
+            sys.settrace(tracer)
+            try:
+                causal_bench(work, 2)
+                after = sys.gettrace()
+            finally:
+                sys.settrace(previous)
+            assert seen == {None}
+            assert after is tracer
+        """
+    )
+    run_json(pytester, passed=1)
