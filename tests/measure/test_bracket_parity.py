@@ -200,34 +200,31 @@ def test_a_pedantic_round_times_the_call_alone_as_pytest_benchmark_does() -> Non
     assert "FOR_ITER" not in ops
 
 
-def test_a_plain_call_is_called_with_its_arguments_as_pytest_benchmark_calls_it() -> None:
-    # causal_bench(fn, *args, **kwargs) timed the call through a functools.partial, 15 ns less per
-    # call than pytest-benchmark's fn(*args, **kwargs) (and 45 ns less for fn() without arguments):
-    # 1-2% of a 2.4 us call, the whole difference for one of 100 ns.
-    config = RunnerConfig(min_time=0.000009, max_time=0.01, min_rounds=3, max_rounds=3, warmup=0.0)
+@pytest.mark.parametrize(
+    ("fn", "min_time", "calls"),
+    [
+        # causal_bench(fn, *args, **kwargs) timed the call through a functools.partial, 15 ns less
+        # per call than pytest-benchmark's fn(*args, **kwargs) (and 45 ns less for fn() without
+        # arguments): 1-2% of a 2.4 us call, the whole difference for one of 100 ns.
+        (parse, 0.000009, ["parse"] * 10),  # rounds of ten calls, both
+        # pytest-benchmark's benchmark(fn) rounds loop even over one call, and drop its result
+        # inside the round; ours timed the call alone and dropped the result after the round:
+        # freeing a 100 us call's list of 1,600 words, 4% of what pytest-benchmark read, was left out.
+        (parse_slowly, None, ["parse_slowly"]),  # a loop of one call, both
+    ],
+)
+def test_a_plain_call_is_timed_as_pytest_benchmark_times_it(
+    fn: Callable[..., Any], min_time: float | None, calls: list[str]
+) -> None:
+    extra = {} if min_time is None else {"min_time": min_time}
+    config = RunnerConfig(max_time=0.01, min_rounds=3, max_rounds=3, warmup=0.0, **extra)
     theirs, ours = BracketTrace(seconds=True), BracketTrace(seconds=False)
     with traced(theirs):
-        pytest_benchmark_fixture(theirs.clock)(parse, "ff", base=16)
+        pytest_benchmark_fixture(theirs.clock)(fn, "ff", base=16)
     with traced(ours):
-        Runner(config, OurClock(ours)).run(functools.partial(parse, "ff", base=16))
+        Runner(config, OurClock(ours)).run(functools.partial(fn, "ff", base=16))
     their_ops, their_calls = theirs.brackets("runner")[-1]
     our_ops, our_calls = ours.brackets("time_calls")[-1]
-    assert our_calls == their_calls == ["parse"] * 10  # rounds of ten calls, both
-    assert our_ops == their_ops
-
-
-def test_a_slow_plain_call_is_timed_in_a_loop_of_one_as_pytest_benchmark_times_it() -> None:
-    # pytest-benchmark's benchmark(fn) rounds loop even over one call, and drop its result inside
-    # the round; ours timed the call alone and dropped the result after the round: freeing a
-    # 100 us call's list of 1,600 words, 4% of what pytest-benchmark read, was left out.
-    config = RunnerConfig(max_time=0.01, min_rounds=3, max_rounds=3, warmup=0.0)
-    theirs, ours = BracketTrace(seconds=True), BracketTrace(seconds=False)
-    with traced(theirs):
-        pytest_benchmark_fixture(theirs.clock)(parse_slowly, "ff", base=16)
-    with traced(ours):
-        Runner(config, OurClock(ours)).run(functools.partial(parse_slowly, "ff", base=16))
-    their_ops, their_calls = theirs.brackets("runner")[-1]
-    our_ops, our_calls = ours.brackets("time_calls")[-1]
-    assert our_calls == their_calls == ["parse_slowly"]
+    assert our_calls == their_calls == calls
     assert our_ops == their_ops
     assert "POP_TOP" in our_ops  # the result is dropped inside the round
