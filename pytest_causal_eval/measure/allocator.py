@@ -26,7 +26,7 @@ functions alone (``scan_allocator_share``: a full parse of an engine evaluation'
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,16 @@ _LIBC_ENTRY = {
     "__libc_pvalloc": 90,
     "__posix_memalign": 90,
 }
+
+
+def _in_numpy(obj: str) -> bool:
+    return "_multiarray_umath" in obj.rsplit("/", 1)[-1]
+
+
+def _in_python(obj: str) -> bool:
+    return obj.rsplit("/", 1)[-1].startswith(("libpython", "python"))  # shared library or static binary
+
+
 # Lookups in caches indexed by the addresses of objects, whose cost (probes, key comparisons, a
 # miss that does the work again) is decided by where those objects happen to lie: counted at a
 # fixed cost per call, what they call included, as if every lookup hit at once.
@@ -94,13 +104,17 @@ _LIBC_ENTRY = {
 #   static no Python code can reach) on every array it allocates or frees: in one run of four the
 #   same workload counted 1.5% more, its lookups comparing keys that shared a slot with another
 #   variable. 80: a lookup decided at the trie's first level.
-_ADDRESS_HASHED_LOOKUPS = {"PyArrayIdentityHash_GetItem": 100, "_PyType_Lookup": 33, "_PyHamt_Find": 80}
-_LOOKUP_LIBRARY = {
-    "PyArrayIdentityHash_GetItem": "numpy",
-    "_PyType_Lookup": "python",
-    "_PyHamt_Find": "python",
+# By name: (the fixed cost, whether callgrind's object is the library that defines the function).
+_ADDRESS_HASHED_LOOKUPS: Mapping[str, tuple[int, Callable[[str], bool]]] = {
+    "PyArrayIdentityHash_GetItem": (100, _in_numpy),
+    "_PyType_Lookup": (33, _in_python),
+    "_PyHamt_Find": (80, _in_python),
 }
-FIXED_COST: Mapping[str, int] = {**_PYMALLOC_ENTRY, **_LIBC_ENTRY, **_ADDRESS_HASHED_LOOKUPS}
+FIXED_COST: Mapping[str, int] = {
+    **_PYMALLOC_ENTRY,
+    **_LIBC_ENTRY,
+    **{name: cost for name, (cost, _) in _ADDRESS_HASHED_LOOKUPS.items()},
+}
 
 # What the entry points call to keep their books (inlined in most builds; counted when not).
 _PYMALLOC_BOOKKEEPING = frozenset(
@@ -161,18 +175,9 @@ def _in_libc(obj: str) -> bool:
     return obj.rsplit("/", 1)[-1].startswith(("libc.so", "libc-", "ld-musl", "libc.musl"))
 
 
-def _in_library(library: str, obj: str) -> bool:
-    base = obj.rsplit("/", 1)[-1]
-    if library == "numpy":
-        return "_multiarray_umath" in base
-    return base.startswith(("libpython", "python"))  # the shared library, or a static interpreter
-
-
 def _lookup_cost(name: str, obj: str) -> int | None:
-    plain = _plain(name)
-    if plain in _ADDRESS_HASHED_LOOKUPS and _in_library(_LOOKUP_LIBRARY[plain], obj):
-        return _ADDRESS_HASHED_LOOKUPS[plain]
-    return None
+    cost, defined_in = _ADDRESS_HASHED_LOOKUPS.get(_plain(name), (None, None))
+    return cost if defined_in is not None and defined_in(obj) else None
 
 
 def _entry_cost(name: str, obj: str) -> int | None:
