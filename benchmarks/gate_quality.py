@@ -132,10 +132,26 @@ def _storage(root: Path) -> str:
 
 def save_baselines(root: Path) -> None:
     ours, _ = pytest_run(root, 0.0, ["test_ours.py", "--causal-eval", "--causal-eval-save"])
-    theirs, _ = pytest_run(root, 0.0, ["test_theirs.py", _storage(root), "--benchmark-save=base"])
+    theirs, _ = pytest_run(
+        root, 0.0, ["test_theirs.py", _storage(root), "--benchmark-save=base", "--benchmark-save-data"]
+    )
     for name, done in (("causal-eval", ours), ("pytest-benchmark", theirs)):
         if done.returncode != 0:
             sys.exit(f"saving the {name} baseline failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+def saved_samples(root: Path) -> dict[str, dict[str, list[float]]]:
+    """The rounds each tool's saved baseline holds, per workload (for replaying other rules)."""
+    [ours] = sorted((root / "baselines").glob("*.json"))
+    [theirs] = sorted((root / ".benchmarks").rglob("0001_*.json"))
+    entries = json.loads(ours.read_text())["measurements"]
+    return {
+        "causal-eval": {key.rsplit("test_", 1)[-1]: e["time"]["samples"] for key, e in entries.items()},
+        "pytest-benchmark": {
+            b["name"].split("test_", 1)[-1]: b["stats"]["data"]
+            for b in json.loads(theirs.read_text())["benchmarks"]
+        },
+    }
 
 
 def run_ours(root: Path, planted: float, extra: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
@@ -151,10 +167,14 @@ def run_ours(root: Path, planted: float, extra: tuple[str, ...] = ()) -> dict[st
         record = m["extra"].get("verdict") or {}
         judged[kind] = {
             "verdict": record.get("verdict"),
+            "remeasured": m["extra"].get("remeasured", 0),
             "change": record.get("change"),
+            "ci_low": record.get("ci_low"),
+            "ci_high": record.get("ci_high"),
             "reason": record.get("reason", ""),
             "foreign_share": (m["extra"].get("load") or {}).get("foreign_share"),
             "session_seconds": seconds,
+            "samples": m["samples"],
         }
     return judged
 
@@ -183,12 +203,15 @@ def run_theirs(root: Path, planted: float) -> dict[str, dict[str, Any]]:
         )
     flagged = {m.group(1) for m in _FAILED.finditer(done.stdout + done.stderr)}
     [saved] = sorted((root / ".benchmarks").rglob("0001_*.json"))
-    base, now = _medians(json.loads(saved.read_text())), _medians(json.loads(out.read_text()))
+    doc = json.loads(out.read_text())
+    base, now = _medians(json.loads(saved.read_text())), _medians(doc)
+    data = {b["name"].split("test_", 1)[-1]: b["stats"]["data"] for b in doc["benchmarks"]}
     return {
         kind: {
             "verdict": "regressed" if kind in flagged else "pass",
             "change": now[kind] / base[kind] - 1.0,
             "session_seconds": seconds,
+            "samples": data[kind],
         }
         for kind in now
     }
@@ -201,37 +224,59 @@ def start_busy() -> list[subprocess.Popen[bytes]]:
 
 
 def run_trials(
-    trials: int, levels: tuple[float, ...], busy: bool, ours_args: tuple[str, ...] = ()
-) -> list[dict[str, Any]]:
+    trials: int,
+    levels: tuple[float, ...],
+    busy: bool,
+    ours_args: tuple[str, ...] = (),
+    saves: int = 1,
+) -> tuple[list[dict[str, Any]], list[dict[str, dict[str, list[float]]]]]:
+    """The judgements of every trial, and the rounds each tool's baseline was saved with.
+
+    With ``saves`` above 1 the trials are split into that many blocks; each block starts from a
+    fresh project whose baselines are saved once, so the luck of one saving session (the machine's
+    speed then) is sampled several times instead of deciding every judgement."""
     rows: list[dict[str, Any]] = []
+    saved: list[dict[str, dict[str, list[float]]]] = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="gate-quality-") as tmp:
-        root = Path(tmp)
-        make_project(root)
-        save_baselines(root)
-        spinners = start_busy() if busy else []
-        try:
-            for trial in range(trials):
-                order = levels[trial % len(levels) :] + levels[: trial % len(levels)]
-                for i, level in enumerate(order):
-                    tools = TOOLS if (trial + i) % 2 == 0 else TOOLS[::-1]
-                    for tool in tools:
-                        judged = (
-                            run_ours(root, level, ours_args)
-                            if tool == "causal-eval"
-                            else run_theirs(root, level)
-                        )
-                        for kind, result in judged.items():
-                            rows.append(
-                                {"trial": trial, "tool": tool, "kind": kind, "planted": level, **result}
+    blocks = [len(range(b, trials, saves)) for b in range(saves)]
+    trial = 0
+    for save, count in enumerate(blocks):
+        with tempfile.TemporaryDirectory(prefix="gate-quality-") as tmp:
+            root = Path(tmp)
+            make_project(root)
+            save_baselines(root)
+            saved.append(saved_samples(root))
+            spinners = start_busy() if busy else []
+            try:
+                for _ in range(count):
+                    order = levels[trial % len(levels) :] + levels[: trial % len(levels)]
+                    for i, level in enumerate(order):
+                        tools = TOOLS if (trial + i) % 2 == 0 else TOOLS[::-1]
+                        for tool in tools:
+                            judged = (
+                                run_ours(root, level, ours_args)
+                                if tool == "causal-eval"
+                                else run_theirs(root, level)
                             )
-                elapsed = time.perf_counter() - started
-                print(f"trial {trial + 1}/{trials} done ({elapsed:.0f}s)", file=sys.stderr, flush=True)
-        finally:
-            for spinner in spinners:
-                spinner.kill()
-                spinner.wait()
-    return rows
+                            for kind, result in judged.items():
+                                rows.append(
+                                    {
+                                        "trial": trial,
+                                        "save": save,
+                                        "tool": tool,
+                                        "kind": kind,
+                                        "planted": level,
+                                        **result,
+                                    }
+                                )
+                    trial += 1
+                    elapsed = time.perf_counter() - started
+                    print(f"trial {trial}/{trials} done ({elapsed:.0f}s)", file=sys.stderr, flush=True)
+            finally:
+                for spinner in spinners:
+                    spinner.kill()
+                    spinner.wait()
+    return rows, saved
 
 
 def _cell(rows: list[dict[str, Any]]) -> str:
@@ -324,9 +369,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="2 trials per slowdown")
     parser.add_argument(
+        "--saves",
+        type=int,
+        default=1,
+        help="baselines saved afresh this many times, the trials split between them (default 1)",
+    )
+    parser.add_argument(
         "--busy", action="store_true", help="a spinning process on every other CPU during the trials"
     )
-    parser.add_argument("--json", type=Path, help="also write the raw per-judgement results here")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="also write the raw results here: every judgement with its rounds, and each baseline's rounds",
+    )
     parser.add_argument(
         "--ours-arg",
         action="append",
@@ -342,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     trials = 2 if args.quick else args.trials
     if trials < 1:
         parser.error("--trials must be at least 1")
+    if not 1 <= args.saves <= trials:
+        parser.error(f"--saves must be between 1 and the number of trials ({trials})")
     try:
         levels = tuple(float(x) / 100.0 for x in args.levels.split(",") if x.strip())
     except ValueError:
@@ -349,17 +406,18 @@ def main(argv: list[str] | None = None) -> int:
     if not levels or any(level < 0 for level in levels):
         parser.error("--levels: give at least one slowdown, none negative")
     started = time.perf_counter()
-    rows = run_trials(trials, levels, args.busy, tuple(args.ours_arg))
+    rows, saved = run_trials(trials, levels, args.busy, tuple(args.ours_arg), args.saves)
     lines = render(rows, levels)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines.append(
         f"total runtime {time.perf_counter() - started:.0f} s, {trials} trials per slowdown"
+        f"{f', baselines saved {args.saves} times' if args.saves > 1 else ''}"
         f"{', busy' if args.busy else ''}{'; ours with ' + ' '.join(args.ours_arg) if args.ours_arg else ''}"
         f"; load average at the end {load:.2f} on {os.cpu_count()} CPUs"
     )
     print("\n".join(lines))
     if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "baselines": saved}))
     return 0
 
 
