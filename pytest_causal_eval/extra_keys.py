@@ -21,6 +21,7 @@ from pytest_causal_eval.results import Measurement, Verdict
 from pytest_causal_eval.stats.noise import NoiseProfile
 
 __all__ = [
+    "CONFIRMED",
     "EXPLANATION",
     "GPU",
     "HEALTH",
@@ -198,6 +199,9 @@ REMEASURED: ExtraKey[int] = ExtraKey("remeasured", _int, _same)
 #: A time regression measured under foreign load, measured afresh (baseline's re-measuring):
 #: ``{"passes": n, "foreign_shares": [the share of each replaced pass, or None when unread]}``.
 REMEASURED_UNDER_LOAD: ExtraKey[dict[str, Any]] = ExtraKey("remeasured_under_load", _object, _same)
+#: The fresh passes of a time regression or of a saved measurement (baseline's confirm.py):
+#: ``{"passes": n, "changes" (judging) or "times" (saving): one per pass, "kept": its index}``.
+CONFIRMED: ExtraKey[dict[str, Any]] = ExtraKey("confirmed", _object, _same)
 #: Why each regressed metric regressed: ``{metric: lines}`` (baseline's explainers).
 EXPLANATION: ExtraKey[dict[str, list[str]]] = ExtraKey("explanation", _lines, _same)
 #: The machine's health during the measurement (environment).

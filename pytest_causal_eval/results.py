@@ -127,6 +127,9 @@ class Verdict:
     all: list[dict[str, Any]] | None = None
     reason: str | None = None  # why the verdict is not what the numbers alone say (a busy machine)
     baseline_note: str | None = None  # where the baseline's center came from (median of N saves)
+    # the statistic baseline_median and candidate_median hold when it is not the median: "p10",
+    # the fast quantile the time gate compares (the keys keep their names for older readers)
+    statistic: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form (the keys and their order as the results schema has them)."""
@@ -144,6 +147,8 @@ class Verdict:
         out["message"] = self.message
         if self.method is not None:
             out["method"] = self.method
+        if self.statistic is not None:
+            out["statistic"] = self.statistic
         if self.reason is not None:
             out["reason"] = self.reason
         if self.baseline_note is not None:
@@ -173,6 +178,7 @@ class Verdict:
             better=_text(data.get("better")),
             unit=_text(data.get("unit")),
             method=_text(data.get("method")),
+            statistic=_text(data.get("statistic")),
             reason=_text(data.get("reason")),
             baseline_note=_text(data.get("baseline_note")),
             all=[dict(c) for c in comparisons if isinstance(c, Mapping)]

@@ -1,8 +1,8 @@
 """Baselines and the regression gate: options, marker keys, and wiring the gate plugin.
 
 Options: ``--causal-eval-baselines DIR``, ``--causal-eval-save``, ``--causal-eval-force-save``,
-``--causal-eval-machine KEY``, ``--causal-eval-threshold PCT``, ``--causal-eval-strict`` and
-``--causal-eval-remeasure N``
+``--causal-eval-machine KEY``, ``--causal-eval-threshold PCT``, ``--causal-eval-strict``,
+``--causal-eval-remeasure N``, ``--causal-eval-remeasure-busy N`` and ``--causal-eval-confirm N``
 (the Markdown verdicts, ``--causal-eval-markdown``, are written by the report feature).
 Marker keys: ``threshold`` and ``metric_thresholds``.
 """
@@ -139,6 +139,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Fresh measuring passes for a time regression measured while other processes used "
         "--causal-eval-max-foreign-load or more of the CPUs: its rounds and load reading are replaced "
         "by the new pass's, which is judged again (0-3, default 1; 0: leave it inconclusive).",
+        1,
+        parse_busy_passes,
+        metavar="N",
+    ),
+    OptionSpec(
+        "confirm",
+        "Fresh measuring passes a time regression must show again before it fails, the fastest "
+        "pass judged (a slow spell of a shared machine rarely covers two); with --causal-eval-save, "
+        "passes measured in addition, the fastest saved (0-3, default 1; 0: one pass decides).",
         1,
         parse_busy_passes,
         metavar="N",

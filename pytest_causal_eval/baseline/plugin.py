@@ -25,6 +25,7 @@ import pytest
 
 from pytest_causal_eval import __version__
 from pytest_causal_eval.baseline.code_identity import code_identity
+from pytest_causal_eval.baseline.confirm import confirm_regression, fastest_for_save
 from pytest_causal_eval.baseline.gate import GateConfig, build_verdict, format_comparison, judge
 from pytest_causal_eval.baseline.load import (
     busy_summary_line,
@@ -104,6 +105,7 @@ class BaselineGate:
         self.strict = settings.strict
         self.extra_passes = settings.remeasure
         self.busy_passes = settings.remeasure_busy
+        self.confirm_passes = settings.confirm
         self.threshold: Threshold = settings.threshold
         self.chosen_key = settings.machine
         self.max_foreign_load = EnvironmentSettings.of(session.settings).max_foreign_load
@@ -184,6 +186,8 @@ class BaselineGate:
         config = self._gate_config(item)
         thresholds = {"default": str(config.threshold), **{k: str(v) for k, v in config.per_metric.items()}}
         THRESHOLDS.put(measurement, thresholds)
+        if self.save:
+            fastest_for_save(self.session, item, measurement, self.confirm_passes, self.max_foreign_load)
         if self.save or self.baseline is None:
             self._record_noise(measurement)
             if not self.save and self.baseline is None and not self.errors:
@@ -212,6 +216,16 @@ class BaselineGate:
         comparisons = judge_under_load(comparisons, measurement.extra.get("load"), self.max_foreign_load)
         comparisons = remeasure_if_busy(
             self.session, item, measurement, entry, config, comparisons, self.extra_passes, self.busy_passes
+        )
+        comparisons = confirm_regression(
+            self.session,
+            item,
+            measurement,
+            entry,
+            config,
+            comparisons,
+            self.confirm_passes,
+            self.extra_passes,
         )
         self._record_noise(measurement)
         record = build_verdict(measurement, comparisons, self.baseline.key, has_baseline=entry is not None)

@@ -38,7 +38,7 @@ from pytest_causal_eval.results import Measurement, Metric
 from pytest_causal_eval.session import CausalEvalSession
 from pytest_causal_eval.stats.compare import Comparison
 
-__all__ = ["measure_afresh", "remeasure", "remeasure_if_busy", "remeasure_if_undecided"]
+__all__ = ["measure_afresh", "remeasure", "remeasure_if_busy", "remeasure_if_undecided", "workload_of"]
 
 
 def remeasure_if_undecided(
@@ -52,7 +52,7 @@ def remeasure_if_undecided(
 ) -> list[Comparison]:
     """Measure again while the time comparison is inconclusive, at most ``extra_passes`` times;
     returns the comparisons of the last pass."""
-    workload = _workload_of(session, item, measurement)
+    workload = workload_of(session, item, measurement)
     passes = 0
     while (
         passes < extra_passes
@@ -68,7 +68,7 @@ def remeasure_if_undecided(
     return comparisons
 
 
-def _workload_of(
+def workload_of(
     session: CausalEvalSession, item: pytest.Item, measurement: Measurement
 ) -> Callable[[], Any] | None:
     """The workload ``causal_bench(fn)`` measured, kept by the test's store (None for the others)."""
@@ -110,7 +110,7 @@ def remeasure_if_busy(
     each pass is judged like the first (statistics, re-measuring an undecided one, the load rule)
     and its comparisons are returned."""
     limit = config.max_foreign_load
-    workload = _workload_of(session, item, measurement)
+    workload = workload_of(session, item, measurement)
     shares: list[float | None] = []
     while (
         len(shares) < busy_passes

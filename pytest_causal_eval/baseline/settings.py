@@ -23,6 +23,7 @@ class BaselineSettings:
     strict: bool
     remeasure: int
     remeasure_busy: int  # fresh passes for a time regression measured under foreign load
+    confirm: int  # fresh passes a time regression must show again; extra passes of a save
 
     @classmethod
     def of(cls, settings: Settings) -> BaselineSettings:
@@ -35,4 +36,5 @@ class BaselineSettings:
             strict=bool(settings["strict"]),
             remeasure=int(settings["remeasure"]),
             remeasure_busy=int(settings["remeasure_busy"]),
+            confirm=int(settings["confirm"]),
         )

@@ -42,6 +42,11 @@ class MetricLine:
     candidate: float | None
     baseline: float | None
     unit: str
+    statistic: str = "median"  # which statistic candidate and baseline are, for time ("p10")
+
+    @property
+    def label(self) -> str:
+        return self.statistic if self.metric == "time" else self.metric
 
     @property
     def points(self) -> bool:
@@ -63,6 +68,7 @@ def _line(entry: Mapping[str, Any], unit: str) -> MetricLine:
         candidate=_float(entry.get("candidate_median")),
         baseline=_float(entry.get("baseline_median")),
         unit=str(entry.get("unit") or unit),
+        statistic=str(entry.get("statistic") or "median"),
     )
 
 
@@ -92,11 +98,11 @@ def _value(value: float, line: MetricLine) -> str:
 
 
 def format_centers(line: MetricLine) -> str:
-    """``median 42.0 ms vs 15.9 ms`` (time) or ``alloc_count 295525 vs 188289``; '' when unknown."""
+    """``p10 42.0 ms vs 15.9 ms`` (time; ``median`` in older records) or
+    ``alloc_count 295525 vs 188289``; '' when unknown."""
     if line.candidate is None or line.baseline is None:
         return ""
-    label = "median" if line.metric == "time" else line.metric
-    return f"{label} {_value(line.candidate, line)} vs {_value(line.baseline, line)}"
+    return f"{line.label} {_value(line.candidate, line)} vs {_value(line.baseline, line)}"
 
 
 def format_metric_change(line: MetricLine) -> str:
@@ -105,10 +111,9 @@ def format_metric_change(line: MetricLine) -> str:
         change = f"{line.change:+.1f}pts" if line.change is not None else "?"
     else:
         change = f"{line.change:+.1%}" if line.change is not None else "?"
-    label = "median" if line.metric == "time" else line.metric
     if line.candidate is None or line.baseline is None:
-        return f"{label}: {change}"
-    return f"{label} {_value(line.candidate, line)} vs baseline {_value(line.baseline, line)}: {change}"
+        return f"{line.label}: {change}"
+    return f"{line.label} {_value(line.candidate, line)} vs baseline {_value(line.baseline, line)}: {change}"
 
 
 def _noisy(m: Measurement) -> bool:

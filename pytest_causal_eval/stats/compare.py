@@ -9,14 +9,16 @@ what else the machine is doing). Both facts break the usual i.i.d. tests: a Mann
 plain bootstrap over rounds would call a 2% between-process shift "significant" with a thousand
 rounds, and a gate built on it cries wolf on every other run.
 
-So the gate works on the **log ratio of medians** (candidate / baseline) and builds its interval in
-two parts:
+So the gate works on the **log ratio of a quantile** of each side (candidate / baseline): the median
+by default, a fast quantile where the caller asks for one (``GateSettings.quantile``; the time gate
+compares the 10th percentile, see ``baseline.gate``), and builds its interval in two parts:
 
 1. *Within-run uncertainty*: a seeded **circular block bootstrap** of each side separately (blocks
    of ``ceil(n ** (1/3))`` consecutive rounds keep the autocorrelation inside a block, so the
    interval is not narrowed by rounds that carry little new information). Each replicate is the
-   log of the ratio of the two resampled medians; the 2.5 and 97.5 percentiles bound it. The median
-   is used because timing noise is one-sided (interruptions only ever add time).
+   log of the ratio of the two resampled quantiles; the 2.5 and 97.5 percentiles bound it. A median
+   or a lower quantile, never a mean, because timing noise is one-sided (interruptions only ever add
+   time).
 2. *Between-process uncertainty*: a **reproducibility floor** (default 2%, as a standard deviation on
    the log scale) is added in quadrature to each half-width. It stands for the shift two processes
    show on the same code, which within-run samples cannot estimate. It is what keeps a 0% change in
@@ -24,7 +26,8 @@ two parts:
 
 A side with one value and no samples (a peak-RSS reading) contributes only the floor; a baseline
 kept as a summary only (imported from pytest-benchmark without raw data) contributes a normal
-approximation of its median's standard error (``1.2533 * sigma / sqrt(n)``, sigma from the IQR).
+approximation of its median's standard error (``1.2533 * sigma / sqrt(n)``, sigma from the IQR);
+such a side has no other quantile, so both sides are then compared at their medians.
 
 The verdict, with the change expressed in the *worse* direction (``w``; positive = worse) and the
 threshold ``T`` translated to the same scale:
@@ -114,6 +117,9 @@ class GateSettings:
     confidence: float = 0.95
     resamples: int = 2000
     max_samples: int = 1000
+    # which quantile of each side's samples is its center: 0.5, the median, for every metric but
+    # time, whose gate uses a fast quantile (``baseline.gate.TIME_QUANTILE``; see the module text)
+    quantile: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ class Comparison:
     reason: str = ""
     # where the baseline's center came from when it is not the last saved session's median
     baseline_note: str = ""
+    # which statistic of the two sides is compared: "median", or "p10" for a fast quantile
+    statistic: str = "median"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -156,25 +164,28 @@ def _even_subsample(values: Sequence[float], limit: int) -> tuple[float, ...]:
     return tuple(values[int(i * step)] for i in range(limit))
 
 
-def _block_medians(x: FloatArray, rng: np.random.Generator, resamples: int) -> FloatArray:
-    """Medians of circular block-bootstrap resamples of ``x`` (one per row)."""
+def _block_quantiles(x: FloatArray, rng: np.random.Generator, resamples: int, q: float) -> FloatArray:
+    """The ``q`` quantiles of circular block-bootstrap resamples of ``x`` (one per row)."""
     n = len(x)
     block = max(1, math.ceil(n ** (1.0 / 3.0)))
     blocks = math.ceil(n / block)
     starts = rng.integers(0, n, size=(resamples, blocks))
     idx = (starts[:, :, None] + np.arange(block)[None, None, :]) % n
     idx = idx.reshape(resamples, blocks * block)[:, :n]
-    medians: FloatArray = np.median(x[idx], axis=1)
-    return medians
+    quantiles: FloatArray = np.quantile(x[idx], q, axis=1)
+    return quantiles
 
 
-def _replicates(side: Side, rng: np.random.Generator, settings: GateSettings, log: bool) -> FloatArray | None:
-    """Bootstrap replicates of the side's center (log scale when ``log``); None: no spread known."""
+def _replicates(
+    side: Side, rng: np.random.Generator, settings: GateSettings, log: bool, q: float
+) -> FloatArray | None:
+    """Bootstrap replicates of the side's center, its ``q`` quantile (log scale when ``log``);
+    None: no spread known."""
     if len(side.samples) >= 3:
         x = np.asarray(_even_subsample(side.samples, settings.max_samples), dtype=np.float64)
         if log:
             x = np.log(x)
-        return _block_medians(x, rng, settings.resamples)
+        return _block_quantiles(x, rng, settings.resamples, q)
     if side.iqr is not None and side.n >= 3:
         sigma = side.iqr / IQR_TO_SIGMA
         se = NORMAL_MEDIAN_SE * sigma / math.sqrt(side.n)
@@ -203,11 +214,14 @@ def compare(
     if threshold.kind == "off":
         raise ValueError(f"{metric}: a threshold of 'off' means the quantity is not compared")
     relative = threshold.kind == "relative"
+    q, statistic = _statistic(baseline, candidate, cfg.quantile)
+    if q != 0.5:
+        baseline, candidate = _at_quantile(baseline, q), _at_quantile(candidate, q)
     log = relative and baseline.center > 0 and candidate.center > 0 and _positive(baseline, candidate)
     relative_undefined = relative and not log and baseline.center == 0
     rng = np.random.default_rng(seed)
-    reps_b = _replicates(baseline, rng, cfg, log)
-    reps_c = _replicates(candidate, rng, cfg, log)
+    reps_b = _replicates(baseline, rng, cfg, log, q)
+    reps_c = _replicates(candidate, rng, cfg, log, q)
     alpha = 1.0 - cfg.confidence
     z = _z(cfg.confidence)
 
@@ -225,7 +239,7 @@ def compare(
         lo_b, hi_b = np.quantile(diffs, [alpha / 2.0, 1.0 - alpha / 2.0])
         half_lo = max(0.0, point - float(lo_b))
         half_hi = max(0.0, float(hi_b) - point)
-        method = "block bootstrap of the median" + (" ratio" if log else " difference")
+        method = f"block bootstrap of the {statistic}" + (" ratio" if log else " difference")
     if log:
         floor = z * cfg.floor
         half_lo = math.hypot(half_lo, floor)
@@ -274,7 +288,21 @@ def compare(
         method=method,
         n_baseline=max(baseline.n, len(baseline.samples)),
         n_candidate=max(candidate.n, len(candidate.samples)),
+        statistic=statistic,
     )
+
+
+def _statistic(baseline: Side, candidate: Side, quantile: float) -> tuple[float, str]:
+    """The quantile both sides are compared at, and its name: ``quantile`` when both sides hold
+    samples, else the median (a summary or a single value only knows its median)."""
+    if quantile == 0.5 or len(baseline.samples) < 3 or len(candidate.samples) < 3:
+        return 0.5, "median"
+    return quantile, f"p{quantile * 100:g}"
+
+
+def _at_quantile(side: Side, q: float) -> Side:
+    """``side`` with its ``q`` quantile as its center."""
+    return Side(center=float(np.quantile(np.asarray(side.samples), q)), samples=side.samples, n=side.n)
 
 
 def _expm1(x: float) -> float:

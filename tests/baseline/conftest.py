@@ -30,13 +30,21 @@ def pytest_causal_eval_explain(item, measurement, baseline, workload):
 
 @pytest.fixture
 def work():
-    """Advance the clock by 1 ms x slowdown x log-normal noise (env FAKE_SLOWDOWN, FAKE_NOISE)."""
+    """Advance the clock by 1 ms x slowdown x log-normal noise (env FAKE_SLOWDOWN, FAKE_NOISE).
+
+    FAKE_SPELL="share,factor": slow spells, as a shared machine has them: in every run of 100
+    calls, the first share of them take factor times as long. FAKE_SPELL_FIRST="calls,factor": the
+    first that many calls of the session take factor times as long (a spell over a whole pass)."""
     slowdown = float(os.environ.get("FAKE_SLOWDOWN", "1.0"))
     noise = float(os.environ.get("FAKE_NOISE", "0.01"))
+    share, factor = (float(v) for v in os.environ.get("FAKE_SPELL", "0,1").split(","))
+    first, first_factor = (float(v) for v in os.environ.get("FAKE_SPELL_FIRST", "0,1").split(","))
 
     def run():
         CALLS["n"] += 1
-        CLOCK.now += int(1_000_000 * slowdown * RNG.lognormvariate(0.0, noise))
+        spell = factor if CALLS["n"] % 100 < 100 * share else 1.0
+        spell *= first_factor if CALLS["n"] <= first else 1.0
+        CLOCK.now += int(1_000_000 * slowdown * spell * RNG.lognormvariate(0.0, noise))
 
     return run
 '''
@@ -66,7 +74,15 @@ def test_accuracy(causal_bench, work):
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    for name in ("FAKE_SLOWDOWN", "FAKE_NOISE", "FAKE_SEED", "FAKE_ACCURACY", "FAKE_LOAD"):
+    for name in (
+        "FAKE_SLOWDOWN",
+        "FAKE_NOISE",
+        "FAKE_SEED",
+        "FAKE_ACCURACY",
+        "FAKE_LOAD",
+        "FAKE_SPELL",
+        "FAKE_SPELL_FIRST",
+    ):
         monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(FAKE_CLOCK_CONFTEST)
     pytester.makepyfile(test_gate=TESTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def test_regression_fails_the_test_with_numbers_and_explanation(
     result.assert_outcomes(passed=1, failed=2)  # test_lenient has a 50% threshold
     result.stdout.fnmatch_lines(
         [
-            "*median 1.30 ms vs baseline 1.00 ms: +3?.?% (95% CI +*%..+*%) > 10% threshold"
+            "*p10 1.2? ms vs baseline 98? us: +3?.?% (95% CI +*%..+*%) > 10% threshold"
             " [[]causal-eval: regressed[]]",
             "*explained: baseline has 200 samples*",
         ]
@@ -77,6 +78,101 @@ def test_regression_fails_the_test_with_numbers_and_explanation(
         json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]["time"]["summary"]["median"]
         < 1.1e-3
     )
+
+
+def test_a_slow_spell_over_most_rounds_is_not_a_regression(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same code, but a spell 1.5x slower covers 60% of the rounds: the median moved by +50%, the
+    fast tenth the gate compares did not."""
+    save(project, "-k", "plain", passed=1)
+    monkeypatch.setenv("FAKE_SEED", "6")
+    monkeypatch.setenv("FAKE_SPELL", "0.6,1.5")
+    result = project.runpytest(*ARGS, "-k", "plain", "--causal-eval-json", "out.json")
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*verdicts: 1 pass*"])
+    extra = results(project)["test_plain"]
+    verdict = extra["verdict"]
+    assert verdict["verdict"] == "pass"
+    assert verdict["statistic"] == "p10"
+    assert fnmatch(verdict["message"], "p10 9?? us vs baseline 9?? us: *within the 10% threshold")
+    assert "block bootstrap of the p10 ratio" in verdict["method"]
+    assert abs(verdict["change"]) < 0.05
+    assert json.loads((project.path / "out.json").read_text())["measurements"][0]["stats"]["median"] > 1.4e-3
+
+
+def test_a_regression_is_caught_through_a_slow_spell_in_the_saving_session(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The baseline was saved while a spell 1.5x slower covered 60% of its rounds (its median reads
+    1.5 ms); then the code gets 15% slower. Judged at the median that is a 23% speed-up; the fast
+    tenth sees the +15%."""
+    monkeypatch.setenv("FAKE_SPELL", "0.6,1.5")
+    save(project, "-k", "plain", passed=1)
+    monkeypatch.delenv("FAKE_SPELL")
+    monkeypatch.setenv("FAKE_SEED", "7")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.15")
+    result = project.runpytest(*ARGS, "-k", "plain", "--causal-eval-json", "out.json")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*p10 1.1? ms vs baseline 99? us: +1?.?% (95% CI *) > 10% threshold*"])
+    verdict = results(project)["test_plain"]["verdict"]
+    assert verdict["verdict"] == "regressed"
+    assert 0.12 < verdict["change"] < 0.18
+
+
+def test_a_spell_over_a_whole_pass_is_not_a_regression_when_a_fresh_pass_is_fast(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every round of the first pass falls in a spell 1.5x slower (no statistic of that pass can
+    tell it from a regression); the fresh pass the gate measures before failing is fast: a pass."""
+    save(project, "-k", "plain", passed=1)
+    monkeypatch.setenv("FAKE_SEED", "8")
+    monkeypatch.setenv("FAKE_SPELL_FIRST", "150,1.5")
+    args = (*ARGS, "-k", "plain", "--causal-eval-json", "out.json")
+    result = project.runpytest(*args)
+    result.assert_outcomes(passed=1, deselected=2)
+    extra = results(project)["test_plain"]
+    assert extra["verdict"]["verdict"] == "pass"
+    confirmed = extra["confirmed"]
+    assert confirmed["passes"] == 2 and confirmed["kept"] == 1
+    assert confirmed["changes"][0] > 0.4 and abs(confirmed["changes"][1]) < 0.05
+    assert abs(extra["verdict"]["change"]) < 0.05
+    # with the fresh pass turned off, the spell decides
+    monkeypatch.setenv("FAKE_SEED", "8")
+    result = project.runpytest(*args, "--causal-eval-confirm", "0")
+    result.assert_outcomes(failed=1, deselected=2)
+    assert "confirmed" not in results(project)["test_plain"]
+
+
+def test_a_real_regression_shows_in_every_pass_and_fails(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save(project, "-k", "plain", passed=1)
+    monkeypatch.setenv("FAKE_SEED", "9")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.3")
+    monkeypatch.setenv("FAKE_SPELL_FIRST", "150,1.2")  # the first pass even slower
+    result = project.runpytest(*ARGS, "-k", "plain", "--causal-eval-json", "out.json")
+    result.assert_outcomes(failed=1, deselected=2)
+    extra = results(project)["test_plain"]
+    assert extra["verdict"]["verdict"] == "regressed"
+    assert extra["confirmed"]["kept"] == 1  # the faster pass gives the numbers
+    assert 0.25 < extra["verdict"]["change"] < 0.35
+
+
+def test_a_save_keeps_its_fastest_pass(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saving session's first pass falls in a spell; the save measures again and stores the
+    fast pass, so a later +15% is caught instead of reading as a speed-up."""
+    monkeypatch.setenv("FAKE_SPELL_FIRST", "150,1.5")
+    save(project, "-k", "plain", passed=1)
+    [path] = baseline_files(project)
+    stored = json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]["time"]
+    assert stored["summary"]["median"] < 1.05e-3
+    monkeypatch.delenv("FAKE_SPELL_FIRST")
+    monkeypatch.setenv("FAKE_SEED", "10")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.15")
+    result = project.runpytest(*ARGS, "-k", "plain")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*p10 1.1? ms vs baseline 9?? us: +1?.?% *> 10% threshold*"])
 
 
 def test_custom_metric_threshold_in_points(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +208,7 @@ def test_wild_noise_is_inconclusive_warns_and_strict_fails(
     strict = project.runpytest(*args, "--causal-eval-strict", "--causal-eval-remeasure", "0")
     strict.assert_outcomes(failed=1, deselected=2)
     strict.stdout.fnmatch_lines(
-        ["*test_plain inconclusive (--causal-eval-strict)", "*median * vs baseline *too noisy to decide*"]
+        ["*test_plain inconclusive (--causal-eval-strict)", "*p10 * vs baseline *too noisy to decide*"]
     )
 
 

@@ -57,9 +57,7 @@ def test_peer_suite_at_80_columns(peer: pytest.Pytester, monkeypatch: pytest.Mon
     short = [line for line in lines if line.startswith("FAILED ")]
     assert len(short) == 5
     # pytest gives the message whatever room the node id leaves; the numbers come first
-    assert "FAILED test_peer.py::test_short - Failed: median 1.50 ms vs baseline 1.00 ms" in short[-1], short[
-        -1
-    ]
+    assert "FAILED test_peer.py::test_short - Failed: p10 1.50 ms vs baseline 1.00 ms" in short[-1], short[-1]
     # the verdict summary and the measurement table: every name whole, on lines that fit
     for title in ("causal-eval verdicts", "causal-eval --"):
         start = next(i for i, line in enumerate(lines) if title in line)

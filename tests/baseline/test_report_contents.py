@@ -28,7 +28,7 @@ def test_two_failing_metrics_each_get_a_line_with_both_medians(
     rows = [line for line in markdown.splitlines() if line.startswith("| ")]
     time_row = next(r for r in rows if "| time |" in r)
     accuracy_row = next(r for r in rows if "| accuracy |" in r)
-    assert "median 1.50 ms vs 1.00 ms" in time_row and "regressed" in time_row
+    assert "p10 1.47 ms vs 987 us" in time_row and "regressed" in time_row
     assert "accuracy 0.7 vs 0.85" in accuracy_row and "regressed" in accuracy_row
     # links: the run and its artifacts, never a relative path (a PR comment cannot resolve one)
     run = "https://github.example/org/repo/actions/runs/42"
@@ -36,7 +36,7 @@ def test_two_failing_metrics_each_get_a_line_with_both_medians(
     assert "](../" not in markdown and "](.causal-eval" not in markdown
     html = (project.path / ".causal-eval" / "report" / "index.html").read_text()
     needs = html.split("<h2>Needs a look</h2>")[1].split("</ul>")[0]
-    assert "median 1.50 ms vs baseline 1.00 ms: +" in needs
+    assert "p10 1.47 ms vs baseline 987 us: +" in needs
     assert "accuracy 0.7 vs baseline 0.85: -15.0pts" in needs
     assert html.count('<tr class="sub row-regressed">') == 1
 

@@ -110,7 +110,7 @@ def test_one_lucky_save_does_not_decide_the_verdict() -> None:
     assert unchanged.baseline_center == pytest.approx(1.0e-3 + 3e-6, rel=0.01)  # the median of seven
     assert unchanged.baseline_note == "median of 7 saving sessions"
     record = verdict_record(measurement(1.0), [unchanged], "k")
-    assert "vs baseline 1.00 ms (median of 7 saving sessions): " in record["message"]
+    assert "vs baseline 997 us (median of 7 saving sessions): " in record["message"]
 
 
 def test_one_unlucky_save_does_not_hide_a_regression() -> None:

@@ -347,7 +347,8 @@ def test_verdict_record_shape() -> None:
         "message",
     }
     assert record["verdict"] == "regressed" and record["metric"] == "time"
-    assert record["message"].startswith("median 1.30 ms vs baseline 1.00 ms: +30.0% (95% CI +")
+    assert record["message"].startswith("p10 1.30 ms vs baseline 1.00 ms: +30.0% (95% CI +")
+    assert record["statistic"] == "p10"
     assert record["message"].endswith("> 10% threshold")
     assert {c["metric"] for c in record["all"]} == {"time", "accuracy"}
     assert verdict_record(cand, [], None)["verdict"] == "new"

@@ -182,6 +182,7 @@ def test_feature_settings_are_typed_with_the_defaults_of_their_options(pytestcon
         strict=False,
         remeasure=2,
         remeasure_busy=1,
+        confirm=1,
     )
     assert ProfilingSettings.of(settings) == ProfilingSettings(profile="off", on_regression=True)
     assert ReportSettings.of(settings) == ReportSettings(

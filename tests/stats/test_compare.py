@@ -213,3 +213,44 @@ def test_lag1_autocorrelation_edges() -> None:
     assert lag1_autocorrelation([1.0, 2.0, 1.0, 2.0, 1.0, 2.0]) < -0.5
     with pytest.raises(ValueError):
         noise_profile([])
+
+
+def spelled(seed: int, share: float, factor: float = 1.5, n: int = 400, center: float = 1e-3) -> list[float]:
+    """Planted rounds where slow spells (``factor`` times the time) cover ``share`` of every 50."""
+    base = planted(seed, n=n, center=center)
+    return [v * factor if i % 50 < 50 * share else v for i, v in enumerate(base)]
+
+
+P10 = GateSettings(quantile=0.10)
+
+
+def test_a_fast_quantile_sees_through_spells_the_median_does_not() -> None:
+    base, cand = Side.of_samples(planted(20)), Side.of_samples(spelled(21, share=0.6))
+    at_median = compare(base, cand, metric="time", better="lower", threshold=TEN)
+    at_p10 = compare(base, cand, metric="time", better="lower", threshold=TEN, settings=P10)
+    assert (at_median.verdict, at_median.statistic) == ("regressed", "median")
+    assert (at_p10.verdict, at_p10.statistic) == ("pass", "p10")
+    assert abs(at_p10.change) < 0.02
+    assert at_p10.candidate_center == pytest.approx(np.quantile(spelled(21, share=0.6), 0.10))
+    assert "bootstrap of the p10 ratio" in at_p10.method
+
+
+def test_a_fast_quantile_catches_a_regression_behind_a_spelled_baseline() -> None:
+    base = Side.of_samples(spelled(22, share=0.6))
+    cand = Side.of_samples([v * 1.15 for v in planted(23)])
+    at_median = compare(base, cand, metric="time", better="lower", threshold=TEN)
+    at_p10 = compare(base, cand, metric="time", better="lower", threshold=TEN, settings=P10)
+    assert at_median.verdict != "regressed" and at_median.change < -0.15
+    assert at_p10.verdict == "regressed"
+    assert at_p10.change == pytest.approx(0.15, abs=0.02)
+
+
+def test_a_side_without_samples_is_compared_at_the_median() -> None:
+    cand = Side.of_samples(planted(24))
+    summary = compare(
+        Side.of_summary(1e-3, 1.35e-5, 300), cand, metric="time", better="lower", threshold=TEN, settings=P10
+    )
+    assert summary.statistic == "median"
+    assert summary.candidate_center == pytest.approx(float(np.median(planted(24))))
+    single = compare(Side.of_value(1e-3), cand, metric="time", better="lower", threshold=TEN, settings=P10)
+    assert single.statistic == "median"
