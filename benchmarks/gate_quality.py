@@ -22,7 +22,14 @@ on whatever the machine is doing then), as a shared CI runner or a laptop with a
 
     python benchmarks/gate_quality.py --quick          # 2 trials per slowdown, a smoke run
     python benchmarks/gate_quality.py --trials 6       # 24 judgements per tool and slowdown
+    python benchmarks/gate_quality.py --trials 9 --saves 3 --json quiet.json
     python benchmarks/gate_quality.py --trials 6 --busy --json busy.json
+
+On a shared machine one saving session can be 1.5x slow, and then every later judgement of that
+tool is off by as much: with ``--saves N`` the trials are split into N blocks, each with baselines
+saved afresh (still once per block, as users do), so the table samples that luck instead of
+reporting one draw of it. ``--json`` keeps every judgement with its interval and rounds and each
+baseline's rounds, so another decision rule can be replayed on the same data.
 
 The table gives, per tool, workload and planted slowdown, ``regressed / inconclusive / trials``.
 At 0% and +5% (below the 10% threshold) every flag is a false alarm; at +15% and +25% a flag is a

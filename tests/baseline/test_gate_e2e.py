@@ -417,3 +417,20 @@ def test_saving_sessions_of_one_commit_teach_the_gate_their_drift(
     save(project, "-k", "plain", passed=1)
     entry = json.loads(path.read_text())["measurements"]["test_gate.py::test_plain"]
     assert [s["code"] for s in entry["time"]["sessions"]] == [codes[0]] * 3 + [""]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--causal-eval-confirm=4",), "--causal-eval-confirm"),
+        (("--causal-eval-confirm", "two"), "--causal-eval-confirm"),
+        (("-o", "causal_eval_confirm=-1"), "causal_eval_confirm"),
+    ],
+)
+def test_a_bad_number_of_confirming_passes_is_a_usage_error(
+    project: pytest.Pytester, args: tuple[str, ...], named: str
+) -> None:
+    result = project.runpytest(*ARGS, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{named}*expected a number of fresh measuring passes from 0 to 3*"])
+    assert "Traceback" not in result.stderr.str()
