@@ -9,7 +9,7 @@ rarely both fall into one, and a spell only ever adds time, so the faster pass i
   (``--causal-eval-confirm`` passes, default 1; the same runner settings, no warm-up). The fresh
   pass is judged like the first (the statistics, re-measuring an undecided one, the foreign-load
   rule); the faster of the passes (by the compared statistic) gives the verdict and keeps its
-  rounds. A regression stands when every pass shows it; a spell that made one pass slow is passed.
+  rounds. A spell that slowed one pass cannot fail the test; a real regression shows in both.
 - **saving** (``fastest_for_save``): each measurement a ``--causal-eval-save`` run stores is
   measured that many more times, and the fastest pass is saved. Users save a baseline once and
   compare against it for weeks: one saving session in a spell would make every later run look
