@@ -29,9 +29,8 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.baseline.gate import GateConfig, judge, time_statistic
-from pytest_causal_eval.baseline.load import judge_under_load
-from pytest_causal_eval.baseline.remeasure import measure_afresh, remeasure_if_undecided, workload_of
+from pytest_causal_eval.baseline.gate import GateConfig, time_statistic
+from pytest_causal_eval.baseline.remeasure import judge_afresh, measure_afresh, workload_of
 from pytest_causal_eval.extra_keys import CONFIRMED, HEALTH, REMEASURED
 from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY
 from pytest_causal_eval.results import Measurement, Metric
@@ -103,10 +102,7 @@ def confirm_regression(
     best, best_pass = comparisons, _Pass.of(measurement)
     changes = [first.change]
     for _ in range(passes):
-        measure_afresh(session, item, measurement, workload, config.max_foreign_load)
-        fresh = judge(measurement, entry, config)
-        fresh = remeasure_if_undecided(session, item, measurement, entry, config, fresh, extra_passes)
-        fresh = judge_under_load(fresh, measurement.extra.get(LOAD_EXTRA_KEY), config.max_foreign_load)
+        fresh = judge_afresh(session, item, measurement, workload, entry, config, extra_passes)
         fresh_time = _time(fresh)
         if fresh_time is None:
             break

@@ -38,7 +38,14 @@ from pytest_causal_eval.results import Measurement, Metric
 from pytest_causal_eval.session import CausalEvalSession
 from pytest_causal_eval.stats.compare import Comparison
 
-__all__ = ["measure_afresh", "remeasure", "remeasure_if_busy", "remeasure_if_undecided", "workload_of"]
+__all__ = [
+    "judge_afresh",
+    "measure_afresh",
+    "remeasure",
+    "remeasure_if_busy",
+    "remeasure_if_undecided",
+    "workload_of",
+]
 
 
 def remeasure_if_undecided(
@@ -119,15 +126,28 @@ def remeasure_if_busy(
         and _inconclusive_under_load(comparisons, measurement.extra.get(LOAD_EXTRA_KEY), limit)
     ):
         shares.append(foreign_share(measurement.extra.get(LOAD_EXTRA_KEY)))
-        measure_afresh(session, item, measurement, workload, limit)
-        comparisons = judge(measurement, entry, config)
-        comparisons = remeasure_if_undecided(
-            session, item, measurement, entry, config, comparisons, extra_passes
-        )
-        comparisons = judge_under_load(comparisons, measurement.extra.get(LOAD_EXTRA_KEY), limit)
+        comparisons = judge_afresh(session, item, measurement, workload, entry, config, extra_passes)
     if shares:
         REMEASURED_UNDER_LOAD.put(measurement, {"passes": len(shares), "foreign_shares": shares})
     return comparisons
+
+
+def judge_afresh(
+    session: CausalEvalSession,
+    item: pytest.Item,
+    measurement: Measurement,
+    workload: Callable[[], Any],
+    entry: Mapping[str, Any] | None,
+    config: GateConfig,
+    extra_passes: int,
+) -> list[Comparison]:
+    """One fresh pass (``measure_afresh``) judged like the first: the statistics, re-measuring an
+    undecided one (``extra_passes``), the foreign-load rule."""
+    limit = config.max_foreign_load
+    measure_afresh(session, item, measurement, workload, limit)
+    comparisons = judge(measurement, entry, config)
+    comparisons = remeasure_if_undecided(session, item, measurement, entry, config, comparisons, extra_passes)
+    return judge_under_load(comparisons, measurement.extra.get(LOAD_EXTRA_KEY), limit)
 
 
 def _inconclusive_under_load(comparisons: list[Comparison], load: Any, limit: float | None) -> bool:
