@@ -1,9 +1,11 @@
 """Judging an A/B run: pooled head samples against pooled base samples (pure: no I/O).
 
 Each measurement id is pooled per side over that side's runs (``pooling.pool_measurements``) and
-judged with the gate's own statistics (``baseline.gate.judge``: ratio of medians, circular block
-bootstrap, verdicts). Ids measured only on the head are ``new``; ids measured only on the base are
-``removed``.
+judged with the gate's own statistics (``baseline.gate.judge``: ratio of the pooled rounds' 10th
+percentiles for time, of medians below 20 rounds a side and for other metrics; circular block
+bootstrap, verdicts). The observed between-run spread below is still read from the runs' medians,
+which a burst on one run moves more than the pooled p10 (conservative: a wider floor). Ids
+measured only on the head are ``new``; ids measured only on the base are ``removed``.
 
 Should the between-process floor apply?
 ---------------------------------------

@@ -4,9 +4,11 @@ A baseline saved once is one process's luck: two sessions on unchanged code land
 apart on a laptop or a shared runner, and every later verdict is judged against wherever that one
 save landed. So when the entry's ``time.sessions`` hold two or more sessions that measured the same
 code as the last save (the one whose rounds are stored; same ``code`` digest, never an empty one),
-the time comparison is centered on the **median of their medians**: the stored rounds are scaled
-so that their median is that center, which keeps their spread (the within-run uncertainty) and
-moves only where they sit. The verdict message then says ``median of N saving sessions``.
+the time comparison is centered on the **median of their p10s** (the statistic the time gate
+compares; the median of their medians in files whose sessions recorded no p10, and the comparison
+is then made at the median): the stored rounds are scaled so that their p10 is that center, which
+keeps their spread (the within-run uncertainty) and moves only where they sit. The verdict message
+then says ``median of N saving sessions``.
 
 Sessions of other code are never used: a real speed-up between two saves is not noise. The
 sessions are ignored when the last one does not describe the stored rounds (its median more than
@@ -27,10 +29,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pytest_causal_eval import numbers
-from pytest_causal_eval.baseline.schema import saved_under_load, session_share
+from pytest_causal_eval.baseline.schema import saved_under_load, session_p10, session_share
 from pytest_causal_eval.stats.compare import Side
 
 __all__ = ["SessionCenter", "centered_side", "session_center"]
@@ -56,26 +58,41 @@ def _median(value: Any) -> float | None:
     return float(median)
 
 
+Statistic = Literal["median", "p10"]
+
+
+def _value(session: Any, statistic: Statistic) -> float | None:
+    return _median(session) if statistic == "median" else session_p10(session)
+
+
 def _shares(sessions: list[Mapping[str, Any]]) -> str:
     shares = sorted(share for s in sessions if (share := session_share(s)) is not None)
     low, high = f"{shares[0]:.0%}", f"{shares[-1]:.0%}"
     return low if low == high else f"{low}-{high}"
 
 
-def session_center(sessions: Any, stored_median: float, limit: float | None = None) -> SessionCenter | None:
+def session_center(
+    sessions: Any, stored: float, limit: float | None = None, statistic: Statistic = "median"
+) -> SessionCenter | None:
     """The center of the stored time (see the module docstring), or None: the stored rounds as they
     are, with nothing to say (fewer than two sessions of the last one's code, none saved under load
-    at or above ``limit``, or sessions that do not match the stored rounds)."""
+    at or above ``limit``, or sessions that do not match the stored rounds). ``statistic``: which of
+    each session's values to center on, ``stored`` the stored rounds' own (the time gate centers its
+    p10 on the sessions' p10s; files saved before sessions recorded one have medians only)."""
     if not isinstance(sessions, list) or not sessions:
         return None
     last = sessions[-1]
-    last_median = _median(last)
-    if not isinstance(last, Mapping) or last_median is None or stored_median <= 0:
+    last_value = _value(last, statistic)
+    if not isinstance(last, Mapping) or last_value is None or stored <= 0:
         return None
-    if abs(last_median / stored_median - 1.0) > AGREEMENT:
+    if abs(last_value / stored - 1.0) > AGREEMENT:
         return None
     code = last.get("code")
-    same = [s for s in sessions if code and isinstance(s, Mapping) and s.get("code") == code and _median(s)]
+    same = [
+        s
+        for s in sessions
+        if code and isinstance(s, Mapping) and s.get("code") == code and _value(s, statistic)
+    ]
     if len(same) < MIN_SESSIONS:
         if saved_under_load(last, limit):
             note = f"measured while other processes used {_shares([last])} of the CPUs: it may be slow"
@@ -84,28 +101,33 @@ def session_center(sessions: Any, stored_median: float, limit: float | None = No
     loaded = [s for s in same if saved_under_load(s, limit)]
     quiet = [s for s in same if not saved_under_load(s, limit)]
     if not loaded:
-        return SessionCenter(_median_of(same), len(same), f"median of {len(same)} saving sessions")
+        return SessionCenter(_median_of(same, statistic), len(same), f"median of {len(same)} saving sessions")
     if not quiet:
         note = (
             f"median of {len(same)} saving sessions, all saved while other processes used "
             f"{_shares(loaded)} of the CPUs: it may be slow"
         )
-        return SessionCenter(_median_of(same), len(same), note)
+        return SessionCenter(_median_of(same, statistic), len(same), note)
     left_out = f"{len(loaded)} saved while other processes used {_shares(loaded)} of the CPUs left out"
     if len(quiet) == 1:
-        return SessionCenter(_median_of(quiet), 1, f"the one quiet save of {len(same)}; {left_out}")
+        return SessionCenter(
+            _median_of(quiet, statistic), 1, f"the one quiet save of {len(same)}; {left_out}"
+        )
     return SessionCenter(
-        _median_of(quiet), len(quiet), f"median of {len(quiet)} of {len(same)} saving sessions; {left_out}"
+        _median_of(quiet, statistic),
+        len(quiet),
+        f"median of {len(quiet)} of {len(same)} saving sessions; {left_out}",
     )
 
 
-def _median_of(sessions: list[Mapping[str, Any]]) -> float:
-    return float(statistics.median(m for s in sessions if (m := _median(s)) is not None))
+def _median_of(sessions: list[Mapping[str, Any]], statistic: Statistic) -> float:
+    return float(statistics.median(m for s in sessions if (m := _value(s, statistic)) is not None))
 
 
-def centered_side(side: Side, center: float) -> Side:
-    """``side`` moved so that its center is ``center``, its spread scaled alike."""
-    factor = center / side.center
+def centered_side(side: Side, center: float, current: float | None = None) -> Side:
+    """``side`` moved so that its ``current`` value (default: its center, the median) is ``center``,
+    its spread scaled alike."""
+    factor = center / (current if current is not None else side.center)
     if side.samples:
         return Side.of_samples([v * factor for v in side.samples])
     if side.iqr is not None:

@@ -145,8 +145,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "confirm",
-        "Fresh measuring passes a time regression must show again before it fails, the fastest "
-        "pass judged (a slow spell of a shared machine rarely covers two); with --causal-eval-save, "
+        "Fresh measuring passes for a time regression before it fails; the fastest pass gives the "
+        "verdict (a slow spell of a shared machine rarely covers two); with --causal-eval-save, "
         "passes measured in addition, the fastest saved (0-3, default 1; 0: one pass decides).",
         1,
         parse_busy_passes,

@@ -11,10 +11,12 @@ in spells (a neighbour's burst, a host that runs the virtual CPU slower for a se
 cover part of a measurement's rounds: a median moves by the whole slow-down as soon as a spell
 covers half the rounds, the fast tenth only when a spell covers nine in ten. The minimum would be
 the extreme of that argument (it is what BenchmarkTools.jl judges by); the 10th percentile keeps
-its robustness to spells without resting on one lucky round. ``benchmarks/gate_quality.py``
-measured the difference: on the same rounds, fewer false alarms at 0% and +5% and more catches at
-+15% and +25% than the median gave. A side known only by its summary (a baseline imported without
-raw data) knows its median only, and then both sides are compared at the median.
+its robustness to spells without resting on one lucky round (replayed on the rounds of one
+``benchmarks/gate_quality.py`` run: 4 false alarms of 24 at 0% against the median's 12, 24 catches
+of 24 at +25% against 20). The median is compared instead when a side is known only by its summary
+(a baseline imported without raw data), when either side has fewer than ``MIN_P10_ROUNDS`` rounds,
+and when the baseline is centered on older saving sessions that recorded only their medians
+(``baseline.center``); the message then says ``median``.
 
 The time comparison's between-process allowance (the floor, 2% by default) is widened when the
 baseline holds three or more saving sessions of the same code that drifted apart by more
@@ -22,10 +24,10 @@ baseline holds three or more saving sessions of the same code that drifted apart
 same code can land that far away from it. It is never narrowed, so a suite saved once behaves as
 before. Sessions of different code are never compared with each other: a real speed-up between
 two saves is not noise. With two or more saving sessions of the code the stored rounds measured,
-the time comparison is centered on the median of their medians (``baseline.center``), not on the
-last save alone. Saves made while other processes took ``GateConfig.max_foreign_load`` of the CPUs
-or more are left out of both (while a quieter save of the code exists), and the comparison's
-``baseline_note`` says so.
+the time comparison is centered on the median of their p10s (``baseline.center``; of their
+medians for sessions saved before they recorded one), not on the last save alone. Saves made while
+other processes took ``GateConfig.max_foreign_load`` of the CPUs or more are left out of both
+(while a quieter save of the code exists), and the comparison's ``baseline_note`` says so.
 """
 
 from __future__ import annotations
@@ -35,9 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-from pytest_causal_eval.baseline.center import centered_side, session_center
+from pytest_causal_eval.baseline.center import SessionCenter, centered_side, session_center
 from pytest_causal_eval.baseline.schema import session_floor
 from pytest_causal_eval.extra_keys import MEMORY
 from pytest_causal_eval.measure.load import DEFAULT_MAX_FOREIGN_LOAD
@@ -45,12 +45,14 @@ from pytest_causal_eval.profiling.tolerance import MEMORY_ABS_TOLERANCE, memory_
 from pytest_causal_eval.report.units import format_count, format_seconds, format_value
 from pytest_causal_eval.results import Measurement, Verdict
 from pytest_causal_eval.stats.compare import (
+    TIME_QUANTILE,
     Comparison,
     GateSettings,
     Side,
     Threshold,
     compare,
     parse_threshold,
+    quantile_of,
     seed_for,
 )
 from pytest_causal_eval.stats.counts import COUNT_METRICS, compare_counts
@@ -85,8 +87,9 @@ ABS_TOLERANCE: dict[str, float] = {
 # Peaks of these metrics depend on the memory backend (memray vs tracemalloc).
 BACKEND_METRICS = frozenset({"mem_peak", "alloc_count"})
 TIME = "time"
-# The quantile of the rounds the time gate compares: a fast one, not the median (see judge).
-TIME_QUANTILE = 0.10
+# Below this many rounds on either side the time gate compares medians: the 10th percentile of a
+# handful of rounds is their fastest one or two, and a bootstrap of it cannot go below the minimum.
+MIN_P10_ROUNDS = 20
 # COUNT_METRICS (instruction mode's per-call counts) are judged by ``stats.counts``: no bootstrap,
 # a fixed floor, never inconclusive; shown as "instructions 1.92M vs baseline 1.71M per call".
 _RANK: dict[str, int] = {"regressed": 0, "inconclusive": 1, "improved": 2, "pass": 3, "new": 4}
@@ -150,7 +153,7 @@ def baseline_side(time_block: Mapping[str, Any]) -> Side:
 
 def time_statistic(samples: Sequence[float]) -> float:
     """The statistic of a pass's rounds the time gate compares (their ``TIME_QUANTILE``)."""
-    return float(np.quantile(np.asarray(samples, dtype=np.float64), TIME_QUANTILE))
+    return quantile_of(samples, TIME_QUANTILE)
 
 
 def time_settings(
@@ -178,6 +181,24 @@ def time_settings(
     return replace(settings, floor=floor, floor_note=note)
 
 
+def _time_center(
+    sessions: Any, base: Side, rounds: int, limit: float | None
+) -> tuple[SessionCenter | None, float, float | None]:
+    """Where the stored time is centered, the quantile compared, and the stored rounds' own value of
+    it: their p10 centered on the saving sessions' p10s; when older sessions recorded only medians,
+    or either side has fewer than ``MIN_P10_ROUNDS`` rounds (``rounds``: the candidate's), the
+    median centered on their medians, so that center and comparison are of one statistic."""
+    enough = min(len(base.samples), rounds) >= MIN_P10_ROUNDS
+    stored_p10 = time_statistic(base.samples) if enough else None
+    center = session_center(sessions, stored_p10, limit, "p10") if stored_p10 is not None else None
+    if center is not None:
+        return center, TIME_QUANTILE, stored_p10
+    by_median = session_center(sessions, base.center, limit, "median")
+    if stored_p10 is None or (by_median is not None and by_median.value is not None):
+        return by_median, 0.5, base.center
+    return by_median, TIME_QUANTILE, stored_p10
+
+
 def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -> list[Comparison]:
     """Compare every shared quantity; empty when there is no entry (the measurement is new)."""
     if entry is None:
@@ -187,9 +208,13 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
     time_threshold = config.for_metric(TIME)
     if m.samples and isinstance(time_block, Mapping) and time_threshold.kind != "off":
         base = baseline_side(time_block)
-        center = session_center(time_block.get("sessions"), base.center, config.max_foreign_load)
+        center, quantile, current = _time_center(
+            time_block.get("sessions"), base, len(m.samples), config.max_foreign_load
+        )
         comparison = compare(
-            centered_side(base, center.value) if center is not None and center.value is not None else base,
+            centered_side(base, center.value, current)
+            if center is not None and center.value is not None
+            else base,
             Side.of_samples(m.samples),
             metric=TIME,
             better="lower",
@@ -199,7 +224,7 @@ def judge(m: Measurement, entry: Mapping[str, Any] | None, config: GateConfig) -
                 time_settings(
                     time_block, config.settings, center.sessions if center else 1, config.max_foreign_load
                 ),
-                quantile=TIME_QUANTILE,
+                quantile=quantile,
             ),
             unit="s",
         )

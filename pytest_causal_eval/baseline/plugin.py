@@ -36,11 +36,11 @@ from pytest_causal_eval.baseline.load import (
 )
 from pytest_causal_eval.baseline.remeasure import remeasure_if_busy, remeasure_if_undecided
 from pytest_causal_eval.baseline.schema import (
+    block_session,
     entry_from_measurement,
     entry_problem,
     gpu_identity,
     measurement_from_entry,
-    session_record,
 )
 from pytest_causal_eval.baseline.settings import BaselineSettings
 from pytest_causal_eval.baseline.store import (
@@ -357,7 +357,7 @@ class BaselineGate:
             time_block = entry.get("time")
             if isinstance(time_block, dict):
                 share = foreign_share(m.extra.get("load"))
-                time_block["sessions"] = [session_record(time_block["summary"]["median"], code, now, share)]
+                time_block["sessions"] = [block_session(time_block, code, now, share)]
             problem = entry_problem(entry)
             if problem is not None:
                 self.errors.append(f"{m.id}: not saved: {problem}")

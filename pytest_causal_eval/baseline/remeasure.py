@@ -16,15 +16,17 @@ regression be decided; one still there leaves it inconclusive, as before.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from pytest_causal_eval.baseline.gate import GateConfig, judge
 from pytest_causal_eval.baseline.load import busy_reason, judge_under_load
+from pytest_causal_eval.environment.xdist import TimingLockProbe
 from pytest_causal_eval.extra_keys import HEALTH, REMEASURED, REMEASURED_UNDER_LOAD, MeasurementHealth
 from pytest_causal_eval.measure.load import (
     DEFAULT_MAX_FOREIGN_LOAD,
@@ -75,6 +77,24 @@ def remeasure_if_undecided(
     return comparisons
 
 
+@contextlib.contextmanager
+def _timing_lock(session: CausalEvalSession, item: pytest.Item, measurement: Measurement) -> Iterator[None]:
+    """Hold the run's timing lock (pytest-xdist's ``serial`` timing mode) around an extra pass, as
+    the first pass held it, so that no other worker's rounds run beside it; the time waited for it
+    is added to the measurement's ``xdist_lock_wait``."""
+    locks = [p for p in session.probes_for(item, measurement) if isinstance(p, TimingLockProbe)]
+    before = measurement.extra.get("xdist_lock_wait")
+    for lock in locks:
+        lock.start()
+    try:
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.stop(measurement)
+        if locks and isinstance(before, (int, float)):
+            measurement.extra["xdist_lock_wait"] = round(before + sum(lock.waited for lock in locks), 6)
+
+
 def workload_of(
     session: CausalEvalSession, item: pytest.Item, measurement: Measurement
 ) -> Callable[[], Any] | None:
@@ -94,7 +114,8 @@ def remeasure(
     config = dataclasses.replace(session.runner_config(item), warmup=0.0)
     sampler = session.config.hook.pytest_causal_eval_load_sampler(config=session.config)
     begun = sampler.begin() if sampler is not None else None
-    outcome = Runner(config, session.timer).run(workload)
+    with _timing_lock(session, item, measurement):
+        outcome = Runner(config, session.timer).run(workload)
     reading = read_window(sampler, begun) if sampler is not None else None
     if reading is not None:
         measurement.extra[LOAD_EXTRA_KEY] = pooled(measurement.extra.get(LOAD_EXTRA_KEY), reading)
@@ -171,7 +192,8 @@ def measure_afresh(
     config = dataclasses.replace(session.runner_config(item), warmup=0.0)
     sampler = session.config.hook.pytest_causal_eval_load_sampler(config=session.config)
     begun = sampler.begin() if sampler is not None else None
-    outcome = Runner(config, session.timer).run(workload)
+    with _timing_lock(session, item, measurement):
+        outcome = Runner(config, session.timer).run(workload)
     reading = read_window(sampler, begun) if sampler is not None else None
     measurement.extra[LOAD_EXTRA_KEY] = (
         reading.to_dict() if reading is not None else {"unread": "the CPU time counters gave no reading"}

@@ -60,6 +60,7 @@ from pytest_causal_eval.extra_keys import GPU
 from pytest_causal_eval.measure.load import foreign_share
 from pytest_causal_eval.profiling.stored import PROFILE_ENTRY_KEY, baseline_profile, restore_profile
 from pytest_causal_eval.results import Measurement, Metric
+from pytest_causal_eval.stats.compare import quantile_of
 from pytest_causal_eval.stats.summary import pooled_log_sd, summarize
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "BaselineFormatError",
     "SchemaTooNewError",
     "baseline_schema_path",
+    "block_session",
     "carry_over_other_mode",
     "dumps_stable",
     "empty_document",
@@ -82,6 +84,7 @@ __all__ = [
     "migrate",
     "saved_under_load",
     "session_floor",
+    "session_p10",
     "session_record",
     "session_share",
     "validate",
@@ -182,7 +185,7 @@ def measured_entry(m: Measurement) -> dict[str, Any]:
     time_block = entry.get("time")
     if isinstance(time_block, dict):
         share = foreign_share(m.extra.get("load"))
-        time_block["sessions"] = [session_record(time_block["summary"]["median"], "", "", share)]
+        time_block["sessions"] = [block_session(time_block, "", "", share)]
     return entry
 
 
@@ -235,13 +238,34 @@ def carry_over_other_mode(old: Any, new: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
-def session_record(median: float, code: str, at: str, foreign_share: float | None = None) -> dict[str, Any]:
+def session_record(
+    median: float, code: str, at: str, foreign_share: float | None = None, p10: float | None = None
+) -> dict[str, Any]:
     """One saving session of a measurement: its median time, the code it measured and, when it was
-    read, the share of the CPUs other processes took during its timed rounds."""
+    read, the share of the CPUs other processes took during its timed rounds; ``p10``, the quantile
+    of its stored rounds the time gate compares (``stats.compare.TIME_QUANTILE``), when known."""
     record: dict[str, Any] = {"median": _round6(median), "code": code, "at": at}
+    if p10 is not None:
+        record["p10"] = _round6(p10)
     if foreign_share is not None:
         record["foreign_share"] = round(float(foreign_share), 4)
     return record
+
+
+def block_session(time_block: Mapping[str, Any], code: str, at: str, share: float | None) -> dict[str, Any]:
+    """The session record of a freshly built ``time`` block: its median, and the p10 of its stored
+    rounds (what ``baseline.center`` compares the stored rounds against)."""
+    samples = time_block.get("samples") or []
+    p10 = quantile_of(samples) if len(samples) >= 3 else None
+    return session_record(time_block["summary"]["median"], code, at, share, p10)
+
+
+def session_p10(session: Any) -> float | None:
+    """The p10 a saving session recorded, None when it recorded none (older files) or a bad one."""
+    value = session.get("p10") if isinstance(session, Mapping) else None
+    if value is None or numbers.check(value, "time") is not None:
+        return None
+    return float(value)
 
 
 def session_share(session: Any) -> float | None:
@@ -277,15 +301,25 @@ def session_floor(sessions: Any, limit: float | None = None) -> tuple[float, int
     log medians, times sqrt 2), with its degrees of freedom and the sessions used; None with fewer
     than 2 degrees of freedom (no code measured in two sessions, or one code twice only). Sessions
     saved under foreign load at or above ``limit`` are left out: their drift is the neighbours'."""
-    groups: dict[str, list[float]] = {}
+    chosen: dict[str, list[Mapping[str, Any]]] = {}
     for s in sessions if isinstance(sessions, list) else []:
         if _is_session(s) and s.get("code") and not saved_under_load(s, limit):
-            groups.setdefault(str(s["code"]), []).append(float(s["median"]))
+            chosen.setdefault(str(s["code"]), []).append(s)
+    # each code's sessions by the statistic the gate compares when all of them recorded it
+    groups = {code: _session_values(group) for code, group in chosen.items()}
     spread, df = pooled_log_sd(groups.values())
     if df < 2:
         return None
     used = sum(len(medians) for medians in groups.values() if len(medians) >= 2)
     return spread * math.sqrt(2.0), df, used
+
+
+def _session_values(group: Sequence[Mapping[str, Any]]) -> list[float]:
+    """The sessions' p10s when every one recorded it, else their medians."""
+    p10s = [session_p10(s) for s in group]
+    if all(v is not None for v in p10s):
+        return [float(v) for v in p10s if v is not None]
+    return [float(s["median"]) for s in group]
 
 
 def gpu_identity(gpu: Any) -> dict[str, Any]:
@@ -469,6 +503,8 @@ def entry_problem(entry: Any) -> str | None:
             if not isinstance(session, Mapping):
                 return numbers.problem(f"time.sessions[{i}]", session, "an object")
             checks.append((f"time.sessions[{i}].median", session.get("median"), "time"))
+            if "p10" in session:
+                checks.append((f"time.sessions[{i}].p10", session.get("p10"), "time"))
             if "foreign_share" in session and session_share(session) is None:
                 return numbers.problem(
                     f"time.sessions[{i}].foreign_share", session["foreign_share"], "a share from 0 to 1"

@@ -6,7 +6,7 @@ summary and a PR comment: rows that do not fit are summarized by count.
 
 The first line is a hidden marker (``<!-- causal-eval-report -->``) so a CI job can find its earlier
 PR comment and update it in place. A noisy machine is said right under the counts. Every gated metric
-that did not pass gets a row of its own, with both medians (``median 42.0 ms vs 15.9 ms``). Optional
+that did not pass gets a row of its own, with both values compared (``p10 42.0 ms vs 15.9 ms``). Optional
 links (absolute URLs only: a PR comment cannot resolve a relative path): per measurement (where its
 profiles are, in the notes column) and for the whole run (the workflow run and its artifacts) at the
 end; the explanation of each regression (hotspot and allocation-site diffs) follows the table.

@@ -34,16 +34,19 @@ def work():
 
     FAKE_SPELL="share,factor": slow spells, as a shared machine has them: in every run of 100
     calls, the first share of them take factor times as long. FAKE_SPELL_FIRST="calls,factor": the
-    first that many calls of the session take factor times as long (a spell over a whole pass)."""
+    first that many calls of the session take factor times as long (a spell over a whole pass);
+    FAKE_SPELL_AFTER="calls,factor": every call after that many does."""
     slowdown = float(os.environ.get("FAKE_SLOWDOWN", "1.0"))
     noise = float(os.environ.get("FAKE_NOISE", "0.01"))
     share, factor = (float(v) for v in os.environ.get("FAKE_SPELL", "0,1").split(","))
     first, first_factor = (float(v) for v in os.environ.get("FAKE_SPELL_FIRST", "0,1").split(","))
+    after, after_factor = (float(v) for v in os.environ.get("FAKE_SPELL_AFTER", "inf,1").split(","))
 
     def run():
         CALLS["n"] += 1
         spell = factor if CALLS["n"] % 100 < 100 * share else 1.0
         spell *= first_factor if CALLS["n"] <= first else 1.0
+        spell *= after_factor if CALLS["n"] > after else 1.0
         CLOCK.now += int(1_000_000 * slowdown * spell * RNG.lognormvariate(0.0, noise))
 
     return run
@@ -82,6 +85,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
         "FAKE_LOAD",
         "FAKE_SPELL",
         "FAKE_SPELL_FIRST",
+        "FAKE_SPELL_AFTER",
     ):
         monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(FAKE_CLOCK_CONFTEST)

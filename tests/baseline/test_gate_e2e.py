@@ -7,6 +7,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from .runargs import ARGS
@@ -159,6 +160,26 @@ def test_a_real_regression_shows_in_every_pass_and_fails(
     assert 0.25 < extra["verdict"]["change"] < 0.35
 
 
+def test_a_slower_fresh_pass_leaves_the_first_pass_s_rounds_and_numbers(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real +30%, and the fresh pass falls in a spell: the first, faster pass is kept, its rounds
+    restored on the measurement and its numbers in the verdict."""
+    save(project, "-k", "plain", passed=1)
+    monkeypatch.setenv("FAKE_SEED", "11")
+    monkeypatch.setenv("FAKE_SLOWDOWN", "1.3")
+    monkeypatch.setenv("FAKE_SPELL_AFTER", "160,1.5")
+    result = project.runpytest(*ARGS, "-k", "plain", "--causal-eval-json", "out.json")
+    result.assert_outcomes(failed=1, deselected=2)
+    [m] = json.loads((project.path / "out.json").read_text())["measurements"]
+    confirmed, verdict = m["extra"]["confirmed"], m["extra"]["verdict"]
+    assert confirmed["passes"] == 2 and confirmed["kept"] == 0
+    assert confirmed["changes"][1] > confirmed["changes"][0] + 0.2
+    assert 0.25 < verdict["change"] < 0.35
+    assert verdict["candidate_median"] == pytest.approx(float(np.quantile(m["samples"], 0.10)), rel=1e-9)
+    assert max(m["samples"]) < 1.45e-3  # none of the fresh pass's rounds
+
+
 def test_a_save_keeps_its_fastest_pass(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """The saving session's first pass falls in a spell; the save measures again and stores the
     fast pass, so a later +15% is caught instead of reading as a speed-up."""
@@ -208,7 +229,7 @@ def test_wild_noise_is_inconclusive_warns_and_strict_fails(
     strict = project.runpytest(*args, "--causal-eval-strict", "--causal-eval-remeasure", "0")
     strict.assert_outcomes(failed=1, deselected=2)
     strict.stdout.fnmatch_lines(
-        ["*test_plain inconclusive (--causal-eval-strict)", "*p10 * vs baseline *too noisy to decide*"]
+        ["*test_plain inconclusive (--causal-eval-strict)", "*median * vs baseline *too noisy to decide*"]
     )
 
 

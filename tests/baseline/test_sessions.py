@@ -12,6 +12,7 @@ from pytest_causal_eval.baseline.center import session_center
 from pytest_causal_eval.baseline.gate import GateConfig, judge, verdict_record
 from pytest_causal_eval.baseline.schema import (
     MAX_SESSIONS,
+    block_session,
     entry_from_measurement,
     merge_sessions,
     session_floor,
@@ -110,7 +111,7 @@ def test_one_lucky_save_does_not_decide_the_verdict() -> None:
     assert unchanged.baseline_center == pytest.approx(1.0e-3 + 3e-6, rel=0.01)  # the median of seven
     assert unchanged.baseline_note == "median of 7 saving sessions"
     record = verdict_record(measurement(1.0), [unchanged], "k")
-    assert "vs baseline 997 us (median of 7 saving sessions): " in record["message"]
+    assert "vs baseline 1.00 ms (median of 7 saving sessions): " in record["message"]
 
 
 def test_one_unlucky_save_does_not_hide_a_regression() -> None:
@@ -142,3 +143,43 @@ def test_sessions_that_do_not_describe_the_stored_rounds_are_not_used() -> None:
     assert session_center(planted, 1.0e-3) is None
     center = session_center(sessions((2.0, "a"), (1.0, "b"), (3.0, "a"), (1.0, "a")), 1.0)
     assert center is not None and (center.value, center.sessions) == (2.0, 3)
+
+
+def spelled(share: float, n: int = 300) -> Measurement:
+    """Rounds of 1 ms where a spell 1.5x slower covers ``share`` of every 50 (a shared machine)."""
+    quiet = measurement(1.0, n).samples
+    return Measurement(
+        id="t", test_id="t", samples=[v * 1.5 if i % 50 < 50 * share else v for i, v in enumerate(quiet)]
+    )
+
+
+def test_sessions_center_the_p10_on_their_p10s() -> None:
+    """Two saves of one code: a quiet one, then one with a spell over 60% of its rounds (its median
+    reads 1.5 ms, its p10 1.0 ms). Centered on their medians (1.25 ms) the stored p10 would move to
+    0.83 ms and unchanged code would read +20%; centered on their p10s it stays put."""
+    quiet = entry_from_measurement(measurement(1.0), "t", "v")
+    entry = entry_from_measurement(spelled(0.6), "t", "v")
+    entry["time"]["sessions"] = [
+        block_session(quiet["time"], "a", "t0", None),
+        block_session(entry["time"], "a", "t1", None),
+    ]
+    assert entry["time"]["sessions"][-1]["median"] > 1.4e-3 > 1.01e-3 > entry["time"]["sessions"][-1]["p10"]
+    unchanged = judge(measurement(1.0), entry, GateConfig())[0]
+    assert unchanged.verdict == "pass", unchanged
+    assert unchanged.statistic == "p10" and unchanged.baseline_note == "median of 2 saving sessions"
+    assert abs(unchanged.change) < 0.01
+
+
+def test_older_sessions_with_medians_only_center_and_compare_the_median() -> None:
+    entry = saved_at(0.9, (1.0, "a"), (1.0, "a"))  # sessions without a p10 (saved by older versions)
+    found = judge(measurement(1.0), entry, GateConfig())[0]
+    assert (found.statistic, found.baseline_note) == ("median", "median of 3 saving sessions")
+    assert found.baseline_center == pytest.approx(1.0e-3 + 3e-6, rel=0.01)
+
+
+def test_a_handful_of_rounds_is_compared_at_the_median() -> None:
+    entry = entry_from_measurement(measurement(1.0, n=10), "t", "v")
+    few = judge(measurement(1.3, n=10), entry, GateConfig())[0]
+    assert few.statistic == "median" and few.verdict == "regressed"
+    many = judge(measurement(1.3), entry_from_measurement(measurement(1.0), "t", "v"), GateConfig())[0]
+    assert many.statistic == "p10" and many.verdict == "regressed"
