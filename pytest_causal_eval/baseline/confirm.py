@@ -29,13 +29,13 @@ from typing import Any
 
 import pytest
 
-from pytest_causal_eval.baseline.gate import GateConfig, time_statistic
+from pytest_causal_eval.baseline.gate import GateConfig
 from pytest_causal_eval.baseline.remeasure import judge_afresh, measure_afresh, workload_of
 from pytest_causal_eval.extra_keys import CONFIRMED, HEALTH, REMEASURED
 from pytest_causal_eval.measure.load import LOAD_EXTRA_KEY
 from pytest_causal_eval.results import Measurement, Metric
 from pytest_causal_eval.session import CausalEvalSession
-from pytest_causal_eval.stats.compare import Comparison
+from pytest_causal_eval.stats.compare import TIME_QUANTILE, Comparison, quantile_of
 
 __all__ = ["confirm_regression", "fastest_for_save"]
 
@@ -130,12 +130,12 @@ def fastest_for_save(
     if passes < 1 or workload is None or measurement.mode != "auto" or not measurement.samples:
         return
     best = _Pass.of(measurement)
-    values = [time_statistic(measurement.samples)]
+    values = [quantile_of(measurement.samples, TIME_QUANTILE)]
     for _ in range(passes):
         measure_afresh(session, item, measurement, workload, max_foreign_load)
         if not measurement.samples:
             break
-        values.append(time_statistic(measurement.samples))
+        values.append(quantile_of(measurement.samples, TIME_QUANTILE))
         if values[-1] < min(values[:-1]):
             best = _Pass.of(measurement)
     best.restore(measurement)

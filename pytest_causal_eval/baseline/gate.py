@@ -70,7 +70,6 @@ __all__ = [
     "headline",
     "judge",
     "time_settings",
-    "time_statistic",
     "verdict_record",
 ]
 
@@ -151,11 +150,6 @@ def baseline_side(time_block: Mapping[str, Any]) -> Side:
     return Side.of_value(median)
 
 
-def time_statistic(samples: Sequence[float]) -> float:
-    """The statistic of a pass's rounds the time gate compares (their ``TIME_QUANTILE``)."""
-    return quantile_of(samples, TIME_QUANTILE)
-
-
 def time_settings(
     time_block: Mapping[str, Any],
     settings: GateSettings,
@@ -189,7 +183,7 @@ def _time_center(
     or either side has fewer than ``MIN_P10_ROUNDS`` rounds (``rounds``: the candidate's), the
     median centered on their medians, so that center and comparison are of one statistic."""
     enough = min(len(base.samples), rounds) >= MIN_P10_ROUNDS
-    stored_p10 = time_statistic(base.samples) if enough else None
+    stored_p10 = quantile_of(base.samples, TIME_QUANTILE) if enough else None
     center = session_center(sessions, stored_p10, limit, "p10") if stored_p10 is not None else None
     if center is not None:
         return center, TIME_QUANTILE, stored_p10
